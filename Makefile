@@ -1,0 +1,42 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Playwright's launcher gets this browser; set PYAPP_CHROMIUM to use your own Chrome/Chromium.
+CHROMIUM ?= $(or $(PYAPP_CHROMIUM),$(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test unit e2e setup chromium goldens bench clean
+
+demo: setup
+	$(PY) -m pyapp.serve $(ARGS)
+
+test: setup chromium
+	PYAPP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests tests_e2e
+
+unit: setup
+	$(PY) -m pytest -q tests
+
+setup: $(VENV)/.installed web/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's chromium gives headless WebGPU on SwiftShader; `playwright install` needs a CDN.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
+	else $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; fi
+
+goldens: setup
+	$(PY) -m pip install -q -e '.[goldens]'
+	$(PY) tests_e2e/make_goldens.py
+
+clean:
+	rm -rf $(VENV) web/node_modules .cache

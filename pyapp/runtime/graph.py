@@ -1,0 +1,386 @@
+"""The compute graph, after ExecuTorch's WebGPUGraph.
+
+Phases: build (ops add tensors and dispatch nodes; no GPU call) -> `prepare()` (buffers, all
+pipelines awaited together, bind groups, readback buffers, profiler; constants uploaded once)
+-> `execute()` per step: write inputs, refresh SymInts, run resize hooks of changed SymInts,
+write dirty uniforms, encode + one submit, read outputs. A step creates no GPU object.
+
+Bindings of a dispatch are, in order: its writes, its reads, then its uniforms (SymInts and
+Params). Its shader declares @group(0) @binding(i) in that same order.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from dataclasses import dataclass, field
+from math import ceil, prod
+
+from . import shaders
+from .buffers import COPY_DST, COPY_SRC, DTYPES, MAP_READ, STORAGE, UNIFORM, align, nbytes
+from .pipelines import PipelineCache
+from .profiler import QueryPool
+
+ROLES = ("input", "const", "scratch", "state")
+DEFAULT_MAX_WORKGROUPS = 65535  # WebGPU's default maxComputeWorkgroupsPerDimension
+
+
+@dataclass(eq=False)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    role: str  # input | const | scratch (shareable between dispatches) | state (persists)
+    data: object = None  # const/state contents to upload in prepare()
+    is_output: bool = False
+    buffer: object = None
+
+    @property
+    def nbytes(self) -> int:
+        return nbytes(self.shape, self.dtype)
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    def __repr__(self):
+        return f"{self.name}{list(self.shape)}:{self.dtype}"
+
+
+class Uniform:
+    """A small uniform struct of 32-bit ints (16-byte aligned) with a host copy and a dirty flag."""
+
+    def __init__(self, name: str, fields: dict[str, int]):
+        self.name = name
+        self.index = {f: i for i, f in enumerate(fields)}
+        pad = -len(fields) % 4 if fields else 4  # WGSL uniform structs come in 16-byte units
+        self.values = array("i", [*fields.values(), *[0] * pad])
+        self.dirty = True
+        self.buffer = None
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.values) * 4
+
+    def __getitem__(self, field_name: str) -> int:
+        return self.values[self.index[field_name]]
+
+    def set(self, **values: int):
+        for k, v in values.items():
+            i = self.index[k]
+            if self.values[i] != v:
+                self.values[i] = v
+                self.dirty = True
+
+    def pack(self) -> memoryview:
+        return memoryview(self.values).cast("B")
+
+
+class SymInt(Uniform):
+    """A live int: a 16-byte uniform plus a host copy; `set` marks it dirty only on change.
+
+    `source` names a graph input whose element `index` feeds it on every execute. Resize hooks
+    run once per change, before the submit.
+    """
+
+    def __init__(self, name: str, value: int, source: str | None = None, index: int = 0):
+        super().__init__(name, {"value": value})
+        self.source, self.source_index = source, index
+        self.hooks: list = []
+
+    @property
+    def value(self) -> int:
+        return self.values[0]
+
+    def set(self, value: int):  # type: ignore[override]
+        super().set(value=int(value))
+
+    def __repr__(self):
+        return f"SymInt({self.name}={self.value})"
+
+
+def fold_grid(total: int, max_per_dim: int) -> tuple[int, int, int]:
+    """Fold a 1-D workgroup count into (x, y, 1) with x, y <= max_per_dim (no 65535 ceiling).
+
+    Shaders rebuild the flat index as wid.x + wid.y * num_workgroups.x and bounds-check it.
+    """
+    if total <= max_per_dim:
+        return (total, 1, 1)
+    y = ceil(total / max_per_dim)
+    if y > max_per_dim:
+        raise ValueError(f"{total} workgroups exceed {max_per_dim}^2")
+    return (ceil(total / y), y, 1)
+
+
+@dataclass(eq=False)
+class Dispatch:
+    node: int
+    kernel: str
+    source: str
+    writes: list
+    reads: list
+    uniforms: list
+    constants: dict
+    local_size: tuple[int, int, int]
+    max_per_dim: int
+    workgroups: int | tuple = 1
+    grid: tuple[int, int, int] = (1, 1, 1)
+    pipeline: object = None
+    bind_group: object = None
+
+    def __post_init__(self):
+        self.set_workgroups(self.workgroups)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel}#{self.node}"
+
+    @property
+    def bindings(self) -> list:
+        return [*self.writes, *self.reads, *self.uniforms]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return ("write",) * len(self.writes) + ("read",) * len(self.reads) + ("uniform",) * len(self.uniforms)
+
+    def set_workgroups(self, count: int | tuple):
+        """Total count (folded to 2-D past the limit) or an explicit (x, y, z) grid; hooks call this."""
+        self.workgroups = count
+        if isinstance(count, tuple):
+            if len(count) != 3 or any(c > self.max_per_dim for c in count):
+                raise ValueError(f"{self.label}: grid {count} must be (x, y, z), each <= {self.max_per_dim}")
+            self.grid = count
+        else:
+            self.grid = fold_grid(int(count), self.max_per_dim)
+
+
+def plan_scratch(dispatches: list[Dispatch]) -> tuple[dict[Tensor, int], list[int]]:
+    """Share buffers between scratch tensors whose lifetimes (first..last dispatch) do not overlap.
+
+    Returns (tensor -> slot, slot sizes in bytes). Greedy by first use, best fit; a slot grows
+    when no free one is big enough. Outputs are never shared (they are read after the step).
+    """
+    first: dict[Tensor, int] = {}
+    last: dict[Tensor, int] = {}
+    for i, d in enumerate(dispatches):
+        for t in (*d.writes, *d.reads):
+            if isinstance(t, Tensor) and t.role == "scratch" and not t.is_output:
+                first.setdefault(t, i)
+                last[t] = i
+    slots: dict[Tensor, int] = {}
+    sizes: list[int] = []
+    holder: list[Tensor] = []  # the tensor living in each slot most recently
+    for t in sorted(first, key=lambda t: first[t]):
+        free = [s for s, h in enumerate(holder) if last[h] < first[t]]
+        fits = [s for s in free if sizes[s] >= t.nbytes]
+        if fits:
+            s = min(fits, key=lambda s: sizes[s])
+        elif free:
+            s = max(free, key=lambda s: sizes[s])
+            sizes[s] = align(t.nbytes)
+        else:
+            s = len(sizes)
+            sizes.append(align(t.nbytes))
+            holder.append(t)
+        holder[s] = t
+        slots[t] = s
+    return slots, sizes
+
+
+class Graph:
+    def __init__(self, device, name: str = "graph", *, profile: bool = False, single_pass: bool = False):
+        self.device = device
+        self.name = name
+        self.profiling = profile
+        self.single_pass = single_pass  # one compute pass for all dispatches (only when not profiling)
+        limits = getattr(device, "limits", {}) or {}
+        self.max_per_dim = limits.get("maxComputeWorkgroupsPerDimension", DEFAULT_MAX_WORKGROUPS)
+        self.tensors: dict[str, Tensor] = {}
+        self.symints: dict[str, SymInt] = {}
+        self.params: list[Uniform] = []
+        self.dispatches: list[Dispatch] = []
+        self.prepared = False
+        self.profiler: QueryPool | None = None
+        self.last_profile: list = []
+        self._staging: dict[str, object] = {}
+        self._passes: list = []
+        self.cache = PipelineCache(device) if device is not None else None
+
+    # --- build ---
+
+    def _add(self, name: str, shape, dtype: str, role: str, data=None) -> Tensor:
+        if name in self.tensors:
+            raise ValueError(f"{self.name}: a tensor named {name!r} already exists")
+        shape = tuple(shape)
+        if not all(isinstance(s, int) and s >= 0 for s in shape):
+            raise ValueError(f"tensor {name!r}: shape {shape} must be non-negative ints")
+        if dtype not in DTYPES:
+            raise TypeError(f"tensor {name!r}: unsupported dtype {dtype!r}; expected one of {sorted(DTYPES)}")
+        t = Tensor(name, shape, dtype, role, data)
+        self.tensors[name] = t
+        return t
+
+    def input(self, name, shape, dtype="f32") -> Tensor:
+        return self._add(name, shape, dtype, "input")
+
+    def constant(self, name, shape, dtype="f32", data=None) -> Tensor:
+        return self._add(name, shape, dtype, "const", data)
+
+    def scratch(self, name, shape, dtype="f32") -> Tensor:
+        return self._add(name, shape, dtype, "scratch")
+
+    def state(self, name, shape, dtype="f32", data=None) -> Tensor:
+        return self._add(name, shape, dtype, "state", data)
+
+    def output(self, tensor: Tensor) -> Tensor:
+        tensor.is_output = True
+        return tensor
+
+    def symint(self, name: str, value: int = 0, source: str | None = None, index: int = 0) -> SymInt:
+        if name in self.symints:
+            return self.symints[name]
+        if source is not None and (source not in self.tensors or self.tensors[source].role != "input"):
+            raise ValueError(f"symint {name!r}: source {source!r} is not a graph input")
+        s = SymInt(name, value, source, index)
+        self.symints[name] = s
+        return s
+
+    def uniform(self, name: str, **fields: int) -> Uniform:
+        u = Uniform(name, fields)
+        self.params.append(u)
+        return u
+
+    def on_resize(self, symint: SymInt, hook):
+        """Run hook(value) once per change of symint, before the submit of that step."""
+        symint.hooks.append(hook)
+
+    def dispatch(self, kernel: str, *, writes, reads=(), uniforms=(), workgroups=1,
+                 shader: str | None = None, source: str | None = None, constants=None,
+                 local_size=(64, 1, 1)) -> Dispatch:
+        """Append one dispatch node. `shader` names wgsl/<shader>.wgsl; `source` is custom WGSL."""
+        if (shader is None) == (source is None):
+            raise ValueError(f"{kernel}: give exactly one of shader= or source=")
+        if self.prepared:
+            raise RuntimeError(f"{self.name}: cannot add {kernel} after prepare()")
+        for v in (*writes, *reads):
+            if not isinstance(v, Tensor) or self.tensors.get(v.name) is not v:
+                raise ValueError(f"{kernel}: {v!r} is not a tensor of graph {self.name}")
+        text = shaders.load(shader) if shader is not None else source
+        d = Dispatch(len(self.dispatches), kernel, text, list(writes), list(reads), list(uniforms),
+                     dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups)
+        self.dispatches.append(d)
+        return d
+
+    # --- prepare ---
+
+    async def prepare(self):
+        if self.prepared:
+            return
+        dev = self.device
+        async with dev.error_scope(f"{self.name}.prepare"):
+            slots, sizes = plan_scratch(self.dispatches)
+            shared = [dev.buffer(n, STORAGE | COPY_SRC | COPY_DST, f"{self.name}.scratch{i}")
+                      for i, n in enumerate(sizes)]
+            for t in self.tensors.values():
+                t.buffer = shared[slots[t]] if t in slots else dev.buffer(
+                    t.nbytes, STORAGE | COPY_SRC | COPY_DST, t.name)
+                if t.is_output:
+                    self._staging[t.name] = dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback")
+            for u in (*self.symints.values(), *self.params):
+                u.buffer = dev.buffer(u.nbytes, UNIFORM | COPY_DST, u.name)
+            pipelines = await self.cache.build(
+                [(d.label, d.source, d.constants, d.kinds) for d in self.dispatches])
+            for d, pipeline in zip(self.dispatches, pipelines):
+                d.pipeline = pipeline
+                bgl, _ = self.cache.layout(d.kinds)
+                d.bind_group = dev.bind_group(bgl, [v.buffer for v in d.bindings], d.label)
+            if self.profiling:
+                self.profiler = QueryPool(dev, len(self.dispatches))
+            self._passes = self._plan_passes()
+            for t in self.tensors.values():
+                if t.data is not None:
+                    self.upload(t, t.data)
+                    t.data = None
+        self.prepared = True
+
+    def _plan_passes(self) -> list:
+        dev, ds = self.device, self.dispatches
+        if self.profiler is not None and self.profiler.available:
+            return [(self.profiler.descriptor(i, d.label), [d]) for i, d in enumerate(ds)]
+        if self.single_pass:
+            return [(dev.pass_descriptor(self.name), ds)] if ds else []
+        return [(dev.pass_descriptor(d.label), [d]) for d in ds]
+
+    @property
+    def profile_status(self) -> str:
+        if not self.profiling:
+            return "off"
+        return "on" if self.profiler is not None and self.profiler.available else "unavailable"
+
+    def upload(self, tensor: Tensor | str, data, offset: int = 0):
+        """Write bytes (Python bytes-like or a JS typed array) into a tensor's buffer."""
+        t = self.tensors[tensor] if isinstance(tensor, str) else tensor
+        size = _byte_length(data)
+        if offset + size > t.nbytes:
+            raise ValueError(f"{t!r} holds {t.nbytes} bytes; got {size} at offset {offset}")
+        self.device.write(t.buffer, data, offset)
+
+    # --- step ---
+
+    async def execute(self, inputs: dict | None = None, read=None) -> dict[str, bytes]:
+        """One step. `read` lists the outputs to read back (default: all); returns name -> bytes."""
+        if not self.prepared:
+            raise RuntimeError(f"{self.name}: call `await graph.prepare()` before execute()")
+        dev = self.device
+        for name, data in (inputs or {}).items():
+            self._write_input(name, data)
+        for s in self.symints.values():
+            if s.dirty:
+                for hook in s.hooks:
+                    hook(s.value)
+        for u in (*self.symints.values(), *self.params):
+            if u.dirty:
+                dev.write(u.buffer, u.pack())
+                u.dirty = False
+        names = list(read) if read is not None else [n for n, t in self.tensors.items() if t.is_output]
+        outs = [self._output(n) for n in names]
+        copies = [(t.buffer, self._staging[t.name], t.nbytes) for t in outs]
+        resolve = self.profiler.resolve_args() if self.profile_status == "on" else None
+        async with dev.error_scope(f"{self.name}.execute"):
+            dev.submit(self._passes, copies, resolve, label=self.name)
+        data = await dev.read_many([(self._staging[t.name], t.nbytes) for t in outs])
+        if resolve is not None:
+            self.last_profile = await self.profiler.read(self.dispatches)
+        return dict(zip(names, data))
+
+    def _write_input(self, name: str, data):
+        t = self.tensors.get(name)
+        if t is None or t.role != "input":
+            inputs = [n for n, v in self.tensors.items() if v.role == "input"]
+            raise KeyError(f"{self.name}: {name!r} is not an input; inputs are {inputs}")
+        size = _byte_length(data)
+        if size != t.nbytes:
+            raise ValueError(f"input {t!r} needs {t.nbytes} bytes, got {size}")
+        self.device.write(t.buffer, data)
+        for s in self.symints.values():
+            if s.source == name:
+                s.set(_element(data, t.dtype, s.source_index))
+
+    def _output(self, name: str) -> Tensor:
+        t = self.tensors.get(name)
+        if t is None or not t.is_output:
+            outs = [n for n, v in self.tensors.items() if v.is_output]
+            raise KeyError(f"{self.name}: {name!r} is not an output; outputs are {outs}")
+        return t
+
+
+def _byte_length(data) -> int:
+    n = getattr(data, "byteLength", None)  # JS typed array / ArrayBuffer
+    return int(n) if n is not None else memoryview(data).nbytes
+
+
+def _element(data, dtype: str, index: int) -> int:
+    if hasattr(data, "byteLength") and not isinstance(data, (bytes, bytearray, memoryview, array)):
+        return int(data[index])  # a JS typed array (BigInt64Array gives a Python int too)
+    size, fmt = DTYPES[dtype]
+    return int(struct.unpack_from("<" + fmt, memoryview(data).cast("B"), index * size)[0])

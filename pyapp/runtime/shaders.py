@@ -1,0 +1,52 @@
+"""WGSL sources: one file per kernel in wgsl/, shared helpers joined by one explicit include step.
+
+A line `// #include "common/grid.wgsl"` is replaced by that file's text (once per shader).
+Sizes come in as WGSL `override` constants, never by formatting shader text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+INCLUDE = re.compile(r'^//\s*#include\s+"([^"]+)"\s*$', re.MULTILINE)
+OVERRIDE = re.compile(r"^\s*override\s+(\w+)\s*:", re.MULTILINE)
+
+
+def shader_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "wgsl", here.parent.parent / "wgsl"):  # wheel, then checkout
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("wgsl/ not found next to pyapp (wheel) or in the checkout")
+
+
+def resolve_includes(text: str, read) -> str:
+    seen: set[str] = set()
+
+    def expand(src: str) -> str:
+        def one(m):
+            name = m.group(1)
+            if name in seen:
+                return f"// (already included: {name})"
+            seen.add(name)
+            return expand(read(name))
+        return INCLUDE.sub(one, src)
+
+    return expand(text)
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> str:
+    """The full source of wgsl/<name>.wgsl with its includes resolved."""
+    root = shader_dir()
+    path = root / f"{name}.wgsl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no shader {name!r} in {root}")
+    return resolve_includes(path.read_text(), lambda inc: (root / inc).read_text())
+
+
+def overrides(source: str) -> set[str]:
+    """The names of a shader's `override` constants."""
+    return set(OVERRIDE.findall(source))
