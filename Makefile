@@ -6,12 +6,12 @@ PY     := $(VENV)/bin/python
 CHROMIUM ?= $(or $(PYAPP_CHROMIUM),$(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test unit e2e setup chromium goldens bench clean
+.PHONY: demo test unit setup chromium large-goldens goldens clean
 
 demo: setup
 	$(PY) -m pyapp.serve $(ARGS)
 
-test: setup chromium
+test: setup chromium large-goldens
 	PYAPP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests tests_e2e
 
 unit: setup
@@ -33,6 +33,12 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 chromium:
 	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
 	else $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; fi
+
+# LLM-sized linear cases are too big to commit: numpy writes them once, before the browser runs.
+large-goldens: .cache/goldens/.written
+.cache/goldens/.written: tests_e2e/make_goldens.py pyapp/quant.py | setup
+	$(PY) tests_e2e/make_goldens.py --only large --out .cache/goldens
+	touch $@
 
 goldens: setup
 	$(PY) -m pip install -q -e '.[goldens]'

@@ -24,3 +24,41 @@ def test_every_shader_loads(path):
     if path.parts[0] == "common":
         return
     assert "fn main" in shaders.load(str(path.with_suffix("")))
+
+
+def op_modules():
+    import importlib
+    import pkgutil
+
+    import pyapp.runtime.ops as ops_pkg
+    for info in pkgutil.iter_modules(ops_pkg.__path__):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"pyapp.runtime.ops.{info.name}")
+
+
+@pytest.mark.parametrize("module", list(op_modules()), ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_op_module_pairs_with_its_shaders(module):
+    """One op = one module + its .wgsl (same name); every constant it passes is an `override`."""
+    name = module.__name__.rsplit(".", 1)[1]
+    assert name in module.SHADERS or all(k.startswith(name.split("_with")[0]) for k in module.SHADERS)
+    for shader, constants in module.SHADERS.items():
+        assert (WGSL / f"{shader}.wgsl").is_file(), f"{name}: no wgsl/{shader}.wgsl"
+        missing = set(constants) - shaders.overrides(shaders.load(shader))
+        assert not missing, f"{shader}.wgsl lacks overrides {missing}"
+
+
+def test_ops_pass_exactly_the_declared_constants():
+    from pyapp.runtime import ops
+    from pyapp.runtime.graph import Graph
+
+    g = Graph(None)
+    x = g.input("x", (2, 64))
+    ops.linear_q4gsw(g, x, g.constant("w", (8, 32), "u8"), g.constant("s", (2, 8)), 32)
+    q, k = g.input("q", (1, 1, 2, 8)), g.input("k", (1, 1, 1, 8))
+    c = [g.state(n, (1, 4, 1, 8)) for n in ("kc", "vc")]
+    ops.sdpa_with_kv_cache(g, q, k, k, *c, g.symint("p"), 1)
+    declared = {}
+    for m in op_modules():
+        declared.update(m.SHADERS)
+    for d in g.dispatches:
+        assert set(d.constants) == set(declared[d.kernel]), d.label

@@ -35,13 +35,29 @@ def chromium_executable() -> str | None:
     return path if path and Path(path).exists() else None
 
 
+LARGE_GOLDENS = HERE.parent / ".cache" / "goldens"  # written by `make test` (make_goldens.py --only large)
+
+
 def golden_mounts() -> dict[str, Path]:
-    """goldens/ is served as /files/goldens/; $PYAPP_EXTRA_GOLDENS adds a directory as /files/extra/."""
+    """Served as /files/<mount>/: goldens/, the generated large cases, and $PYAPP_EXTRA_GOLDENS."""
     mounts = {"goldens": HERE / "goldens"}
+    if LARGE_GOLDENS.is_dir():
+        mounts["large"] = LARGE_GOLDENS
     extra = os.environ.get("PYAPP_EXTRA_GOLDENS")
     if extra:
         mounts["extra"] = Path(extra)
     return mounts
+
+
+def golden_cases(prefix: str) -> list[str]:
+    """'mount/name' of every golden file starting with prefix, across all mounts (test ids)."""
+    return [f"{mount}/{p.stem}" for mount, folder in golden_mounts().items()
+            for p in sorted(folder.glob(f"{prefix}*.safetensors"))]
+
+
+def golden_path(case: str) -> Path:
+    mount, name = case.split("/")
+    return golden_mounts()[mount] / f"{name}.safetensors"
 
 
 class BootedPage:

@@ -134,8 +134,23 @@ class Device:
     # --- steps ---
 
     def write(self, buffer, data, offset: int = 0):
-        """queue.writeBuffer from a JS typed array (no copy through Python) or small Python bytes."""
-        self.raw.queue.writeBuffer(buffer, offset, js_bytes(data))
+        """queue.writeBuffer from a JS typed array (no copy through Python) or small Python bytes.
+
+        WebGPU writes whole 4-byte words: a ragged tail (odd-K weight rows) goes as one padded word.
+        """
+        data = js_bytes(data)
+        if not hasattr(data, "BYTES_PER_ELEMENT"):  # an ArrayBuffer: view it as bytes
+            data = js.Uint8Array.new(data)
+        elif data.BYTES_PER_ELEMENT != 1:
+            data = js.Uint8Array.new(data.buffer, data.byteOffset, data.byteLength)
+        size = int(data.byteLength)
+        head = size - size % 4
+        if head:
+            self.raw.queue.writeBuffer(buffer, offset, data.subarray(0, head))
+        if head != size:
+            tail = js.Uint8Array.new(4)
+            tail.set(data.subarray(head))
+            self.raw.queue.writeBuffer(buffer, offset + head, tail)
 
     def submit(self, passes, copies=(), resolve=None, label: str = "step"):
         """Encode `passes` [(descriptor, [dispatch, ...])] + buffer copies + a query resolve; one submit.

@@ -33,6 +33,7 @@ class Tensor:
     role: str  # input | const | scratch (shareable between dispatches) | state (persists)
     data: object = None  # const/state contents to upload in prepare()
     is_output: bool = False
+    dynamic: bool = False  # an input that takes any whole-element prefix (live sequence length)
     buffer: object = None
 
     @property
@@ -220,8 +221,11 @@ class Graph:
         self.tensors[name] = t
         return t
 
-    def input(self, name, shape, dtype="f32") -> Tensor:
-        return self._add(name, shape, dtype, "input")
+    def input(self, name, shape, dtype="f32", dynamic: bool = False) -> Tensor:
+        """A graph input; `dynamic` ones take any prefix of whole elements (shape is the maximum)."""
+        t = self._add(name, shape, dtype, "input")
+        t.dynamic = dynamic
+        return t
 
     def constant(self, name, shape, dtype="f32", data=None) -> Tensor:
         return self._add(name, shape, dtype, "const", data)
@@ -231,6 +235,10 @@ class Graph:
 
     def state(self, name, shape, dtype="f32", data=None) -> Tensor:
         return self._add(name, shape, dtype, "state", data)
+
+    def placeholder(self) -> Tensor:
+        """A small zero tensor bound where an optional operand (a bias) is absent."""
+        return self.tensors.get("_absent") or self.constant("_absent", (4,), "f32")
 
     def output(self, tensor: Tensor) -> Tensor:
         tensor.is_output = True
@@ -359,8 +367,10 @@ class Graph:
             inputs = [n for n, v in self.tensors.items() if v.role == "input"]
             raise KeyError(f"{self.name}: {name!r} is not an input; inputs are {inputs}")
         size = _byte_length(data)
-        if size != t.nbytes:
-            raise ValueError(f"input {t!r} needs {t.nbytes} bytes, got {size}")
+        fits = size <= t.nbytes and size % DTYPES[t.dtype][0] == 0 if t.dynamic else size == t.nbytes
+        if not fits:
+            want = f"at most {t.nbytes}" if t.dynamic else f"{t.nbytes}"
+            raise ValueError(f"input {t!r} needs {want} bytes, got {size}")
         self.device.write(t.buffer, data)
         for s in self.symints.values():
             if s.source == name:

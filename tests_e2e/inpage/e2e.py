@@ -46,3 +46,91 @@ def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **g
         src = dst
     g.output(src)
     return g
+
+
+async def run_linear(case: str) -> str:
+    """Build x -> op -> out from a linear golden file; returns the output (base64 f32)."""
+    from pyapp.runtime import ops
+    from pyapp.runtime.graph import Graph
+
+    f = await golden(case)
+    op = f.metadata["op"]
+    g = Graph(device(), op)
+    x = g.input("x", f["x"].shape)
+    weight = g.constant("weight", f["weight"].shape, "u8", f["weight"].view)
+    tables = [g.constant(n, f[n].shape, "f32", f[n].view) for n in ("scales", "offsets") if n in f]
+    bias = g.constant("bias", f["bias"].shape, "f32", f["bias"].view) if "bias" in f else None
+    out = g.output(getattr(ops, op)(g, x, weight, *tables, int(f.metadata["group_size"]), bias=bias))
+    await g.prepare()
+    return b64((await g.execute({"x": f["x"].view}))[out.name])
+
+
+async def run_sdpa(case: str, profile: bool = False) -> dict:
+    """One sdpa_with_kv_cache step from a golden file, caches in the graph."""
+    from pyapp.runtime import ops
+    from pyapp.runtime.graph import Graph
+
+    f = await golden(case)
+    g = Graph(device(), "sdpa", profile=profile)
+    q, k, v = (g.input(n, f[n].shape) for n in "qkv")
+    caches = [g.state(n, f[n].shape, "f32", f[n].view) for n in ("k_cache", "v_cache")]
+    pos = g.symint("input_pos", int(f.metadata["input_pos"]))
+    out = g.output(ops.sdpa_with_kv_cache(g, q, k, v, *caches, pos, q.shape[1]))
+    if "expected_k_cache" in f:
+        for c in caches:
+            g.output(c)
+    await g.prepare()
+    got = await g.execute({n: f[n].view for n in "qkv"})
+    return {"out": b64(got[out.name]), "caches": {c.name: b64(got[c.name]) for c in caches if c.name in got},
+            "labels": [r.kernel_name for r in g.last_profile]}
+
+
+async def run_replay(case: str, *, fed: bool = False, pin: int | None = None, fresh: bool = False) -> dict:
+    """Replay a golden's steps (live seq_len) on ONE graph with in-graph caches.
+
+    fed: input_pos comes from an int64 graph input; pin: always use this input_pos (a control
+    that must diverge); fresh: a new graph (empty caches) per step (a control that must diverge).
+    """
+    import struct
+
+    from pyapp.runtime import ops
+    from pyapp.runtime.graph import Graph
+
+    f = await golden(case)
+    steps = [int(s) for s in f.metadata["steps"].split(",")]
+    hq, hkv, d, cmax = (int(f.metadata[k]) for k in ("hq", "hkv", "d", "cmax"))
+    s_max = max(steps)
+
+    def build():
+        g = Graph(device(), "replay")
+        q = g.input("q", (1, s_max, hq, d), dynamic=True)
+        k, v = (g.input(n, (1, s_max, hkv, d), dynamic=True) for n in "kv")
+        caches = [g.state(n, (1, cmax, hkv, d)) for n in ("k_cache", "v_cache")]
+        if fed:
+            g.input("input_pos", (1,), "i64")
+        pos = g.symint("input_pos", 0, source="input_pos" if fed else None)
+        seq = g.symint("seq_len", steps[0])
+        out = g.output(ops.sdpa_with_kv_cache(g, q, k, v, *caches, pos, seq))
+        return g, pos, seq, out
+
+    g, pos, seq, out = build()
+    await g.prepare()
+    graphs, outs, start = 1, [], 0
+    before = created()
+    for i, s in enumerate(steps):
+        if fresh and i:
+            g, pos, seq, out = build()
+            await g.prepare()
+            graphs += 1
+        seq.set(s)
+        at = start if pin is None else pin
+        inputs = {n: f[f"{n}{i}"].view for n in "qkv"}
+        if fed:
+            inputs["input_pos"] = struct.pack("<q", at)
+        else:
+            pos.set(at)
+        got = await g.execute(inputs)
+        outs.append(b64(got[out.name][: s * hq * d * 4]))
+        start += s
+    after = created()
+    return {"outs": outs, "graphs": graphs, "new_objects": {k: after[k] - before.get(k, 0) for k in after}}

@@ -1,0 +1,62 @@
+"""What the three group-quantized linears share: checks, output allocation, the dispatch.
+
+All three consume their packed layouts as stored (no prepack) and flatten x's leading dims
+into M. TILE_M rows of x share one decode of the weight words: 1 for M == 1 (decode), 4 for
+prefill. One invocation computes one output column n for its TILE_M rows, with no barrier:
+SwiftShader runs barriers very slowly (shared/DESIGN.md), and real GPUs are fine with it.
+"""
+
+from math import prod
+
+from ..buffers import align
+from ._checks import OpError, expect_tensor, workgroups
+
+WG = 64
+
+
+def padded_n(n: int) -> int:
+    return -(-n // 8) * 8
+
+
+def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
+           k_packed_of, name: str | None):
+    """quant: [(label, tensor)] of (G, padded_N) f32 tables; k_packed_of(K) -> weight row bytes."""
+    expect_tensor(op, "x", x, "f32")
+    expect_tensor(op, "weight", weight, "u8", 2)
+    if len(x.shape) < 1:
+        raise OpError(f"{op}: x {x!r} needs at least one dim")
+    if not isinstance(group_size, int) or group_size <= 0 or group_size % 8:
+        raise OpError(f"{op}: group_size must be a positive multiple of 8, got {group_size!r}")
+    k = x.shape[-1]
+    m = prod(x.shape[:-1])
+    n, k_packed = weight.shape
+    if m == 0 or n == 0 or k == 0:
+        raise OpError(f"{op}: empty problem: x {x!r}, weight {weight!r} (M={m}, N={n}, K={k})")
+    if k_packed != k_packed_of(k):
+        raise OpError(f"{op}: weight {weight!r} has {k_packed} bytes per row; K={k} needs {k_packed_of(k)}")
+    groups = -(-k // group_size)
+    for label, table in quant:
+        expect_tensor(op, label, table, "f32", 2)
+        g, pn = table.shape
+        if g < groups:
+            raise OpError(f"{op}: {label} {table!r} has {g} groups; K={k} with group_size={group_size} needs {groups}")
+        if pn < n or pn != padded_n(pn):
+            raise OpError(f"{op}: {label} {table!r} must be (G, padded_N) with padded_N >= N={n} and a multiple of 8")
+    if bias is not None:
+        expect_tensor(op, "bias", bias, "f32")
+        if prod(bias.shape) < n:
+            raise OpError(f"{op}: bias {bias!r} has fewer than N={n} elements")
+    out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
+    tile_m = 1 if m == 1 else 4
+    constants = {
+        "M": m, "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],
+        "TILE_M": tile_m, "HAS_BIAS": bias is not None, "ALIGNED": k_packed % 4 == 0,
+        "KW": align(k_packed) // 4, "WG": WG,
+    }
+    graph.dispatch(op, shader=op, writes=[out],
+                   reads=[x, weight, *(t for _, t in quant), bias if bias is not None else graph.placeholder()],
+                   workgroups=workgroups(n * -(-m // tile_m), WG), constants=constants)
+    return out
+
+
+LINEAR_CONSTANTS = ("M", "N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG")

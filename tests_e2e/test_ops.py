@@ -1,0 +1,105 @@
+"""ExecuTorch's ops in headless Chromium against goldens computed ahead of time.
+
+Linears: numpy fp64 dequantize-then-matmul. Attention: torch F.scaled_dot_product_attention.
+Tolerance everywhere: abs 1e-4 OR rel 1e-3 per element.
+"""
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from conftest import assert_close, decode, golden_cases, golden_path
+
+
+def expected(case: str) -> dict:
+    return load_file(golden_path(case))
+
+
+@pytest.mark.parametrize("case", golden_cases("linear_"))
+def test_linear_matches_golden(app, case):
+    got = app.py('from e2e import run_linear\nRESULT = await run_linear(ARGS["case"])', case=case)
+    assert_close(decode(got), expected(case)["expected"], what=case)
+
+
+@pytest.mark.parametrize("case", golden_cases("sdpa_"))
+def test_sdpa_matches_golden(app, case):
+    r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa(ARGS["case"])', case=case)
+    gold = expected(case)
+    assert_close(decode(r["out"]), gold["expected"], what=case)
+    for name, got in r["caches"].items():  # caches updated in place at input_pos
+        np.testing.assert_array_equal(decode(got), gold[f"expected_{name}"].reshape(-1), err_msg=name)
+
+
+def replay_goldens(case):
+    gold = expected(case)
+    return [gold[f"expected{i}"] for i in range(sum(k.startswith("expected") for k in gold))]
+
+
+def steps_match(outs, golds) -> list[bool]:
+    ok = []
+    for got, want in zip(outs, golds):
+        try:
+            assert_close(decode(got), want)
+            ok.append(True)
+        except AssertionError:
+            ok.append(False)
+    return ok
+
+
+@pytest.mark.parametrize("case", golden_cases("replay_"))
+def test_replay_on_one_graph(app, case):
+    r = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"])', case=case)
+    golds = replay_goldens(case)
+    for i, (got, want) in enumerate(zip(r["outs"], golds)):
+        assert_close(decode(got), want, what=f"{case} step {i}")
+    assert r["graphs"] == 1
+    assert all(v == 0 for v in r["new_objects"].values()), f"steps created GPU objects: {r['new_objects']}"
+
+
+def test_dynamic_decode_with_input_pos_fed_at_run_time(app):
+    case = "goldens/replay_decode"
+    golds = replay_goldens(case)
+    assert len(golds) >= 7
+    live = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"], fed=True)', case=case)
+    assert all(steps_match(live["outs"], golds))
+    # Negative control: the same steps with input_pos pinned to 0 must diverge, or the oracle has no teeth.
+    pinned = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"], fed=True, pin=0)', case=case)
+    assert not all(steps_match(pinned["outs"], golds)[1:])
+
+
+def test_in_graph_caches_persist_across_executes(app):
+    case = "goldens/replay_a"
+    golds = replay_goldens(case)
+    kept = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"])', case=case)
+    assert all(steps_match(kept["outs"], golds))
+    # Static control: a fresh graph per step starts from empty caches and must diverge.
+    fresh = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"], fresh=True)', case=case)
+    assert fresh["graphs"] == len(golds)
+    assert steps_match(fresh["outs"], golds)[0] and not any(steps_match(fresh["outs"], golds)[1:])
+
+
+def test_profiler_shows_the_sdpa_dispatches(app):
+    r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa("goldens/sdpa_mha", profile=True)')
+    assert [label.split("#")[0] for label in r["labels"]] == [
+        "update_cache", "update_cache", "sdpa_compute_attn_weights", "sdpa_softmax", "sdpa_compute_out"]
+
+
+def test_input_pos_past_the_cache_is_refused_before_the_submit(app):
+    r = app.py("""
+        from e2e import device
+        from pyapp.runtime import ops
+        from pyapp.runtime.graph import Graph
+        g = Graph(device(), "tight")
+        q = g.input("q", (1, 2, 2, 4)); k = g.input("k", (1, 2, 1, 4)); v = g.input("v", (1, 2, 1, 4))
+        kc, vc = g.state("kc", (1, 8, 1, 4)), g.state("vc", (1, 8, 1, 4))
+        pos = g.symint("pos", 0)
+        g.output(ops.sdpa_with_kv_cache(g, q, k, v, kc, vc, pos, 2))
+        await g.prepare()
+        pos.set(7)
+        try:
+            await g.execute()
+            RESULT = "no error"
+        except ValueError as e:
+            RESULT = str(e)
+    """)
+    assert "input_pos 7 + seq_len 2 does not fit the cache of 8" in r

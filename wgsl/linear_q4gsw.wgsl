@@ -1,0 +1,42 @@
+// linear_q4gsw: out[m, n] = sum_k x[m, k] * (nib(n, k) - 8) * scales[k / GS, n] + bias[n]
+// One invocation computes column n for TILE_M rows; each weight word (8 nibbles, k = 8i + j
+// in bits 4j..4j+3) is decoded once and used for every row. No barriers (see _linear.py).
+// #include "common/grid.wgsl"
+// #include "common/linear_header.wgsl"
+// #include "common/packed_weight.wgsl"
+
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
+@group(0) @binding(1) var<storage, read> x: array<f32>;          // (M, K) f32
+@group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, ceil(K/2)) u8, LE words
+@group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
+@group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let slot = linear_slot(wid, lid, nwg);
+  let n = slot.x;
+  let m0 = slot.y;
+  if (m0 >= M) { return; }
+  let rows = min(TILE_M, M - m0);
+  let row_bytes = (K + 1u) / 2u;
+  let words = (K + 7u) / 8u;
+  var acc = vec4<f32>(0.0);
+  for (var g = 0u; g * GS < K; g++) {
+    var part = vec4<f32>(0.0);
+    let i1 = min((g + 1u) * (GS / 8u), words);
+    for (var i = g * (GS / 8u); i < i1; i++) {
+      let w = row_word(n, i, row_bytes);
+      let k0 = 8u * i;
+      let count = min(8u, K - k0);
+      for (var j = 0u; j < count; j++) {
+        let q = f32((w >> (4u * j)) & 0xFu) - 8.0;
+        for (var t = 0u; t < rows; t++) {
+          part[t] += x[(m0 + t) * K + k0 + j] * q;
+        }
+      }
+    }
+    acc += part * scales[g * PADDED_N + n];
+  }
+  linear_store(n, m0, rows, acc);
+}
