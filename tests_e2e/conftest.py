@@ -7,32 +7,19 @@ measured in shared/DESIGN.md. Every test fails if the page raised an uncaught er
 from __future__ import annotations
 
 import base64
-import json
 import os
-import shutil
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
+from pyapp.headless import BOOT_TIMEOUT_MS, BootedPage, boot, install_module, launch
 from pyapp.serve import Site, serve_in_thread
 
+__all__ = ["BOOT_TIMEOUT_MS", "BootedPage"]
+
 HERE = Path(__file__).resolve().parent
-BOOT_TIMEOUT_MS = 180_000
-CHROMIUM_ARGS = [
-    "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
-    "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface",
-    # this machine has no network: keep Chromium from trying
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-
-
-def chromium_executable() -> str | None:
-    """$PYAPP_CHROMIUM, else a chromium on PATH; None lets Playwright use its own browser."""
-    path = os.environ.get("PYAPP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    return path if path and Path(path).exists() else None
 
 
 LARGE_GOLDENS = HERE.parent / ".cache" / "goldens"  # written by `make test` (make_goldens.py --only large)
@@ -60,39 +47,6 @@ def golden_path(case: str) -> Path:
     return golden_mounts()[mount] / f"{name}.safetensors"
 
 
-class BootedPage:
-    """A page that reached data-state=ready; `py` runs Python inside it."""
-
-    def __init__(self, page):
-        self.page = page
-        self.errors: list[str] = []
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def py(self, code: str, **args):
-        """Run `code` in a fresh namespace in Pyodide; it sets RESULT (JSON-able), which is returned."""
-        src = (f"import json\nARGS = json.loads({json.dumps(json.dumps(args))})\nRESULT = None\n"
-               + textwrap.dedent(code) + "\njson.dumps(RESULT)")
-        out = self.page.evaluate(
-            """async (src) => {
-                 const ns = pyodide.globals.get("dict")();
-                 try { return await pyodide.runPythonAsync(src, { globals: ns }); }
-                 finally { ns.destroy(); }
-               }""", src)
-        return json.loads(out)
-
-
-def boot(page, url: str) -> BootedPage:
-    booted = BootedPage(page)
-    page.goto(url)
-    page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=BOOT_TIMEOUT_MS)
-    state = page.evaluate("document.body.dataset.state")
-    assert state == "ready", f"page did not boot: {page.inner_text('#status-box')}"
-    helpers = (HERE / "inpage" / "e2e.py").read_text()
-    page.evaluate("""(src) => { pyodide.FS.mkdirTree('/e2e'); pyodide.FS.writeFile('/e2e/e2e.py', src);
-                                pyodide.runPython("import sys; sys.path.insert(0, '/e2e')"); }""", helpers)
-    return booted
-
-
 @pytest.fixture(scope="session")
 def server():
     server, url = serve_in_thread(Site(mounts=golden_mounts()))
@@ -103,7 +57,7 @@ def server():
 @pytest.fixture(scope="session")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 
@@ -112,6 +66,7 @@ def browser():
 def booted_page(browser, server) -> BootedPage:
     page = browser.new_page()
     booted = boot(page, server + "/")
+    install_module(booted, HERE / "inpage" / "e2e.py")
     yield booted
     page.close()
 

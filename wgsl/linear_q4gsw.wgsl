@@ -6,10 +6,23 @@
 // #include "common/packed_weight.wgsl"
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
-@group(0) @binding(1) var<storage, read> x: array<f32>;          // (M, K) f32
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
 @group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, ceil(K/2)) u8, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+
+// sum over the 8 k of word w of x[row, k0 + j] * (nib_j - 8); FAST: K % 8 == 0 and aligned rows.
+fn word_dot(w: u32, e: u32) -> f32 {
+  let even = vec4<f32>(unpack4xU8(w & 0x0F0F0F0Fu)) - 8.0;          // k0 + 0, 2, 4, 6
+  let odd = vec4<f32>(unpack4xU8((w >> 4u) & 0x0F0F0F0Fu)) - 8.0;   // k0 + 1, 3, 5, 7
+  let a = x[e >> 2u];
+  let b = x[(e >> 2u) + 1u];
+  return dot(vec4<f32>(a.x, a.z, b.x, b.z), even) + dot(vec4<f32>(a.y, a.w, b.y, b.w), odd);
+}
+
+fn x_at(e: u32) -> f32 {
+  return x[e >> 2u][e & 3u];
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -21,6 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let rows = min(TILE_M, M - m0);
   let row_bytes = (K + 1u) / 2u;
   let words = (K + 7u) / 8u;
+  let fast = ALIGNED && (K % 8u) == 0u;
   var acc = vec4<f32>(0.0);
   for (var g = 0u; g * GS < K; g++) {
     var part = vec4<f32>(0.0);
@@ -28,11 +42,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var i = g * (GS / 8u); i < i1; i++) {
       let w = row_word(n, i, row_bytes);
       let k0 = 8u * i;
-      let count = min(8u, K - k0);
-      for (var j = 0u; j < count; j++) {
-        let q = f32((w >> (4u * j)) & 0xFu) - 8.0;
+      if (fast && TILE_M == 1u) {
+        part.x += word_dot(w, m0 * K + k0);  // decode: one row, no row loop
+      } else if (fast) {
         for (var t = 0u; t < rows; t++) {
-          part[t] += x[(m0 + t) * K + k0 + j] * q;
+          part[t] += word_dot(w, (m0 + t) * K + k0);
+        }
+      } else {
+        let count = min(8u, K - k0);
+        for (var j = 0u; j < count; j++) {
+          let q = f32((w >> (4u * j)) & 0xFu) - 8.0;
+          for (var t = 0u; t < rows; t++) {
+            part[t] += x_at((m0 + t) * K + k0 + j) * q;
+          }
         }
       }
     }

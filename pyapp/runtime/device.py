@@ -83,7 +83,8 @@ class Device:
     def buffer(self, size: int, usage: int, label: str):
         self.created["buffer"] += 1
         try:
-            return self.raw.createBuffer(js_object({"size": align(max(size, 4)), "usage": usage, "label": label}))
+            # 16-byte sizes: shaders may bind f32 data as array<vec4<f32>> and must see every element
+            return self.raw.createBuffer(js_object({"size": align(max(size, 16), 16), "usage": usage, "label": label}))
         except JsException as e:
             raise GPUError(f"buffer {label} ({size} bytes): {_message(e)}") from None
 

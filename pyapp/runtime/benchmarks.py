@@ -1,0 +1,102 @@
+"""Op benchmarks that run inside the page (driven by `python -m pyapp.bench_ops`).
+
+Weights are filled with a constant pattern in JS (values do not change the work), each case
+is one graph built and prepared once, then executed `repeat` times: wall clock per step
+(performance.now around execute, readback included) and GPU time from the timestamp queries.
+"""
+
+from __future__ import annotations
+
+import js
+
+from . import ops
+from .graph import Graph
+from .profiler import summarize
+
+
+def _filled(n: int, dtype: str, value):
+    cls = {"u8": js.Uint8Array, "f32": js.Float32Array}[dtype]
+    return cls.new(n).fill(value)
+
+
+def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
+    x = g.input("x", (m, k))
+    groups, pn = -(-k // gs), -(-n // 8) * 8
+    wbytes = k if op == "linear_q8gsw" else -(-k // 2)
+    w = g.constant("w", (n, wbytes), "u8", _filled(n * wbytes, "u8", 0x5A))
+    tables = [g.constant(t, (groups, pn), "f32", _filled(groups * pn, "f32", 0.01))
+              for t in (("scales", "offsets") if op == "linear_q4gaw" else ("scales",))]
+    g.output(getattr(ops, op)(g, x, w, *tables, gs))
+    return {"x": _filled(m * k, "f32", 0.5)}
+
+
+def _sdpa(g: Graph, s: int, hq: int, hkv: int, d: int, cmax: int, pos: int):
+    q = g.input("q", (1, s, hq, d))
+    k, v = g.input("k", (1, s, hkv, d)), g.input("v", (1, s, hkv, d))
+    caches = [g.state(n, (1, cmax, hkv, d)) for n in ("k_cache", "v_cache")]
+    g.output(ops.sdpa_with_kv_cache(g, q, k, v, *caches, g.symint("input_pos", pos), s))
+    return {"q": _filled(s * hq * d, "f32", 0.1), "k": _filled(s * hkv * d, "f32", 0.1),
+            "v": _filled(s * hkv * d, "f32", 0.1)}
+
+
+# SmolLM2-135M shapes: dim 576, FFN 1536, 9 query / 3 kv heads of 64, vocab 49152.
+CASES = [
+    ("linear_q4gsw", "M=1 576->576 (q/o proj)", lambda g: _linear(g, "linear_q4gsw", 1, 576, 576)),
+    ("linear_q4gsw", "M=1 576->1536 (gate/up)", lambda g: _linear(g, "linear_q4gsw", 1, 576, 1536)),
+    ("linear_q4gsw", "M=1 1536->576 (down)", lambda g: _linear(g, "linear_q4gsw", 1, 1536, 576)),
+    ("linear_q4gsw", "M=64 576->1536 (prefill)", lambda g: _linear(g, "linear_q4gsw", 64, 576, 1536)),
+    ("linear_q4gaw", "M=1 576->1536 (Q4_1)", lambda g: _linear(g, "linear_q4gaw", 1, 576, 1536)),
+    ("linear_q8gsw", "M=1 576->49152 (LM head)", lambda g: _linear(g, "linear_q8gsw", 1, 576, 49152)),
+    ("sdpa_with_kv_cache", "decode S=1 pos=511 Cmax=2048", lambda g: _sdpa(g, 1, 9, 3, 64, 2048, 511)),
+    ("sdpa_with_kv_cache", "prefill S=64 pos=0 Cmax=2048", lambda g: _sdpa(g, 64, 9, 3, 64, 2048, 0)),
+]
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else 0.0
+
+
+async def _time(g: Graph, inputs: dict, repeat: int, warmup: int = 2):
+    for _ in range(warmup):
+        await g.execute(inputs)
+    walls, gpus = [], []
+    for _ in range(repeat):
+        t0 = js.performance.now()
+        await g.execute(inputs)
+        walls.append(js.performance.now() - t0)
+        gpus.append(sum(r.duration_ns for r in g.last_profile) / 1e6)
+    return walls, gpus
+
+
+async def run(device, repeat: int = 10, only: str | None = None) -> list[dict]:
+    rows = []
+    for op, shape, build in CASES:
+        if only and only not in op:
+            continue
+        g = Graph(device, op, profile=True)
+        inputs = build(g)
+        await g.prepare()
+        walls, gpus = await _time(g, inputs, repeat)
+        kernels = {s.kernel: s.total_ns for s in summarize(g.last_profile)}
+        rows.append({"op": op, "shape": shape, "wall_ms": _median(walls), "gpu_ms": _median(gpus),
+                     "dispatches": len(g.dispatches), "kernels": kernels})
+    return rows
+
+
+async def pass_modes(device, repeat: int = 10) -> dict:
+    """Profiling off: the SDPA decode step with one pass per dispatch vs one pass for all."""
+    out = {}
+    for single in (False, True):
+        g = Graph(device, "sdpa", single_pass=single)
+        inputs = _sdpa(g, 1, 9, 3, 64, 2048, 511)
+        await g.prepare()
+        for _ in range(2):
+            await g.execute(inputs)
+        walls = []
+        for _ in range(repeat):
+            t0 = js.performance.now()
+            await g.execute(inputs)
+            walls.append(js.performance.now() - t0)
+        out["single_pass" if single else "pass_per_dispatch"] = _median(walls)
+    return out
