@@ -176,8 +176,58 @@ def replays():
     replay("decode", [4, 1, 1, 1, 1, 1, 1, 1], hq=6, hkv=2, d=16, cmax=16, seed=62)
 
 
+# --- tokenizer and model: Hugging Face tokenizers (reference tokenizer), pyapp.reference ---
+
+TOKENIZER_TEXTS = [
+    "Hello world", "The capital of France is", "  leading spaces and trailing   ", "tabs\tand\nnewlines\n\n\nend",
+    "don't stop: I'll, we've, they're, she'd, it's", "Numbers 12345 and 3.14159, 1st 2nd", "½ ² ٣ digits",
+    "naïve café über straße", "中文字符和标点。", "emoji 🤗🚀 and ✓", "def f(x):\n    return x**2  # square",
+    "<|im_start|>user\nHi<|im_end|>\n", "Mixed CASE and camelCaseWords", "a  b   c    d", "  \n  ",
+    "punctuation!!! ??? ... ---", "'quoted' \"double\" `back`", "",
+]
+MODEL_PROMPTS = ["The capital of France is", "Once upon a time, in a small village,"]
+MODEL_STEPS = 10
+
+
+def tokenizer_goldens():
+    import json
+
+    from transformers import AutoTokenizer
+
+    from pyapp.export import default_model
+
+    gguf = default_model()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    cases = [{"text": t, "ids": tok(t, add_special_tokens=False)["input_ids"]} for t in TOKENIZER_TEXTS]
+    path = OUT.parent.parent / "tests" / "data" / "tokenizer_smollm2.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"reference": f"transformers {__import__('transformers').__version__} "
+                                             f"AutoTokenizer from {gguf.name}", "cases": cases},
+                               ensure_ascii=False, indent=1))
+    print(f"wrote {path.name} ({len(cases)} cases)")
+
+
+def model_goldens():
+    """Greedy ids and logits of each step, from the fp64 reference (checked against transformers)."""
+    from pyapp.export import default_model
+    from pyapp.reference import Reference
+    from pyapp.runtime.tokenizer import Tokenizer
+    from pyapp.export import read_gguf
+
+    gguf = default_model()
+    _, _, spec = read_gguf(gguf)
+    tok = Tokenizer(spec)
+    ref = Reference(gguf)
+    for i, prompt in enumerate(MODEL_PROMPTS):
+        ids = tok.encode(prompt)
+        out, logits = ref.greedy(ids, MODEL_STEPS)
+        save(f"model_smollm2_{i}", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
+                                    "logits": np.stack(logits).astype(np.float32)},
+             prompt=prompt, text=tok.decode(out), gguf_sha256="b179c9523d0e6a0f")
+
+
 FAMILIES = {"infra": [infra], "linear": [linears], "sdpa": [sdpas, sdpas_large, replays],
-            "large": [linears_large]}
+            "large": [linears_large], "tokenizer": [tokenizer_goldens], "model": [model_goldens]}
 
 
 def main():

@@ -10,6 +10,7 @@
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> offsets: array<f32>;    // (G, PADDED_N) f32
 @group(0) @binding(5) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+@group(0) @binding(6) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
 
 // (sum of x * q, sum of x) over the 8 k of word w, x from flat element e (a multiple of 8).
 fn word_sums(w: u32, e: u32) -> vec2<f32> {
@@ -31,6 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let slot = linear_slot(wid, lid, nwg);
   let n = slot.x;
   let m0 = slot.y;
+  let M = rows_m();
   if (m0 >= M) { return; }
   let rows = min(TILE_M, M - m0);
   let row_bytes = (K + 1u) / 2u;

@@ -10,6 +10,7 @@
 @group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, ceil(K/2)) u8, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+@group(0) @binding(5) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
 
 // sum over the 8 k of word w of x[row, k0 + j] * (nib_j - 8); FAST: K % 8 == 0 and aligned rows.
 fn word_dot(w: u32, e: u32) -> f32 {
@@ -30,6 +31,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let slot = linear_slot(wid, lid, nwg);
   let n = slot.x;
   let m0 = slot.y;
+  let M = rows_m();
   if (m0 >= M) { return; }
   let rows = min(TILE_M, M - m0);
   let row_bytes = (K + 1u) / 2u;

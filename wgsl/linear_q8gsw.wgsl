@@ -9,6 +9,7 @@
 @group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, K) int8, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+@group(0) @binding(5) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
 
 fn x_at(e: u32) -> f32 {
   return x[e >> 2u][e & 3u];
@@ -20,6 +21,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let slot = linear_slot(wid, lid, nwg);
   let n = slot.x;
   let m0 = slot.y;
+  let M = rows_m();
   if (m0 >= M) { return; }
   let rows = min(TILE_M, M - m0);
   let words = (K + 3u) / 4u;

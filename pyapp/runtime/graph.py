@@ -21,7 +21,7 @@ from .buffers import COPY_DST, COPY_SRC, DTYPES, MAP_READ, STORAGE, UNIFORM, ali
 from .pipelines import PipelineCache
 from .profiler import QueryPool
 
-ROLES = ("input", "const", "scratch", "state")
+ROLES = ("input", "const", "scratch", "state", "external")
 DEFAULT_MAX_WORKGROUPS = 65535  # WebGPU's default maxComputeWorkgroupsPerDimension
 
 
@@ -30,11 +30,18 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
     dtype: str
-    role: str  # input | const | scratch (shareable between dispatches) | state (persists)
+    # input | const | scratch (shareable between dispatches) | state (persists) | external
+    # (a buffer owned elsewhere, e.g. weights and KV caches shared by prefill and decode graphs)
+    role: str
     data: object = None  # const/state contents to upload in prepare()
     is_output: bool = False
     dynamic: bool = False  # an input that takes any whole-element prefix (live sequence length)
+    base: "Tensor | None" = None  # a view shares its base's buffer
     buffer: object = None
+
+    @property
+    def root(self) -> "Tensor":
+        return self.base.root if self.base is not None else self
 
     @property
     def nbytes(self) -> int:
@@ -165,7 +172,8 @@ def plan_scratch(dispatches: list[Dispatch]) -> tuple[dict[Tensor, int], list[in
     last: dict[Tensor, int] = {}
     for i, d in enumerate(dispatches):
         for t in (*d.writes, *d.reads):
-            if isinstance(t, Tensor) and t.role == "scratch" and not t.is_output:
+            t = t.root
+            if t.role == "scratch" and not t.is_output:
                 first.setdefault(t, i)
                 last[t] = i
     slots: dict[Tensor, int] = {}
@@ -205,7 +213,7 @@ class Graph:
         self.last_profile: list = []
         self._staging: dict[str, object] = {}
         self._passes: list = []
-        self.cache = PipelineCache(device) if device is not None else None
+        self.cache = PipelineCache.of(device) if device is not None else None
 
     # --- build ---
 
@@ -240,8 +248,23 @@ class Graph:
         """A small zero tensor bound where an optional operand (a bias) is absent."""
         return self.tensors.get("_absent") or self.constant("_absent", (4,), "f32")
 
+    def external(self, name, shape, dtype, buffer) -> Tensor:
+        """A tensor whose buffer already exists (weights, caches shared between graphs)."""
+        t = self._add(name, shape, dtype, "external")
+        t.buffer = buffer
+        return t
+
+    def view(self, tensor: Tensor, shape, name: str | None = None, dtype: str | None = None) -> Tensor:
+        """The same buffer with another shape (and maybe a dtype of the same size): a reshape."""
+        shape, dtype = tuple(shape), dtype or tensor.dtype
+        if nbytes(shape, dtype) != tensor.nbytes:
+            raise ValueError(f"view of {tensor!r} as {list(shape)}:{dtype}: sizes differ")
+        t = self._add(name or f"{tensor.name}.view{len(self.tensors)}", shape, dtype, tensor.role)
+        t.base = tensor
+        return t
+
     def output(self, tensor: Tensor) -> Tensor:
-        tensor.is_output = True
+        tensor.root.is_output = tensor.is_output = True
         return tensor
 
     def symint(self, name: str, value: int = 0, source: str | None = None, index: int = 0) -> SymInt:
@@ -290,8 +313,12 @@ class Graph:
             shared = [dev.buffer(n, STORAGE | COPY_SRC | COPY_DST, f"{self.name}.scratch{i}")
                       for i, n in enumerate(sizes)]
             for t in self.tensors.values():
-                t.buffer = shared[slots[t]] if t in slots else dev.buffer(
-                    t.nbytes, STORAGE | COPY_SRC | COPY_DST, t.name)
+                if t.base is None and t.role != "external":
+                    t.buffer = shared[slots[t]] if t in slots else dev.buffer(
+                        t.nbytes, STORAGE | COPY_SRC | COPY_DST, t.name)
+            for t in self.tensors.values():
+                if t.base is not None:
+                    t.buffer = t.root.buffer
                 if t.is_output:
                     self._staging[t.name] = dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback")
             for u in (*self.symints.values(), *self.params):

@@ -14,6 +14,13 @@ def pipeline_key(source: str, constants: dict, kinds: tuple[str, ...]) -> tuple:
 class PipelineCache:
     """One shader module per source, one layout per binding signature, one pipeline per key."""
 
+    @classmethod
+    def of(cls, device) -> "PipelineCache":
+        """The device's one cache: graphs on the same device (prefill, decode) share pipelines."""
+        if getattr(device, "pipeline_cache", None) is None:
+            device.pipeline_cache = cls(device)
+        return device.pipeline_cache
+
     def __init__(self, device):
         self.device = device
         self.modules: dict[str, object] = {}

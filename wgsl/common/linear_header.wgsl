@@ -1,5 +1,4 @@
 // Shape constants shared by the group-quantized linears (pyapp/runtime/ops/_linear.py).
-override M: u32;                 // rows of x (leading dims flattened)
 override N: u32;                 // output features
 override K: u32;                 // input features
 override GS: u32;                // group size along K, a multiple of 8
@@ -9,6 +8,11 @@ override HAS_BIAS: bool = false;
 override ALIGNED: bool = true;   // weight rows start on u32 boundaries
 override KW: u32;                // u32 words per weight row (when ALIGNED)
 override WG: u32 = 64u;
+
+// M, the rows of x this step computes, is live: params.x (the op's resize hook sets it).
+fn rows_m() -> u32 {
+  return params.x;
+}
 
 // This invocation's output column n and its first row m0 (m0 >= M: nothing to do).
 fn linear_slot(wid: vec3<u32>, lid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {

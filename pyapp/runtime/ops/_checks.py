@@ -2,7 +2,7 @@
 
 from math import ceil
 
-from ..graph import Tensor
+from ..graph import SymInt, Tensor
 
 
 class OpError(ValueError):
@@ -20,3 +20,30 @@ def expect_tensor(op: str, name: str, t, dtype: str, ndim: int | None = None):
 
 def workgroups(invocations: int, wg: int) -> int:
     return ceil(invocations / wg)
+
+
+def live(value) -> int:
+    """The current value of an int or a SymInt."""
+    return value.value if isinstance(value, SymInt) else int(value)
+
+
+def on_change(graph, symints, hook):
+    """Register hook() for every SymInt among `symints` and run it once now (build-time values)."""
+    for s in symints:
+        if isinstance(s, SymInt):
+            graph.on_resize(s, lambda _value: hook())
+    hook()
+
+
+def elementwise(graph, op: str, writes, reads, rows, row_elems: int, wg: int = 64):
+    """A 1-D dispatch over rows * row_elems elements; `rows` may be a SymInt (live)."""
+    params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", count=0)
+    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=[params], constants={"WG": wg})
+
+    def resize():
+        count = live(rows) * row_elems
+        params.set(count=count)
+        d.set_workgroups(workgroups(count, wg))
+
+    on_change(graph, (rows,), resize)
+    return d

@@ -9,7 +9,7 @@ SwiftShader runs barriers very slowly (shared/DESIGN.md), and real GPUs are fine
 from math import prod
 
 from ..buffers import align
-from ._checks import OpError, expect_tensor, workgroups
+from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
 WG = 64
 
@@ -19,8 +19,11 @@ def padded_n(n: int) -> int:
 
 
 def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
-           k_packed_of, name: str | None):
-    """quant: [(label, tensor)] of (G, padded_N) f32 tables; k_packed_of(K) -> weight row bytes."""
+           k_packed_of, name: str | None, rows=None):
+    """quant: [(label, tensor)] of (G, padded_N) f32 tables; k_packed_of(K) -> weight row bytes.
+
+    rows (an int or a SymInt, default M) is how many rows of x this step computes.
+    """
     expect_tensor(op, "x", x, "f32")
     expect_tensor(op, "weight", weight, "u8", 2)
     if len(x.shape) < 1:
@@ -49,14 +52,25 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
     constants = {
-        "M": m, "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],
+        "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],
         "TILE_M": tile_m, "HAS_BIAS": bias is not None, "ALIGNED": k_packed % 4 == 0,
         "KW": align(k_packed) // 4, "WG": WG,
     }
-    graph.dispatch(op, shader=op, writes=[out],
-                   reads=[x, weight, *(t for _, t in quant), bias if bias is not None else graph.placeholder()],
-                   workgroups=workgroups(n * -(-m // tile_m), WG), constants=constants)
+    params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", m=m)
+    d = graph.dispatch(op, shader=op, writes=[out], uniforms=[params],
+                       reads=[x, weight, *(t for _, t in quant), bias if bias is not None else graph.placeholder()],
+                       constants=constants)
+    rows = m if rows is None else rows
+
+    def resize():
+        r = live(rows)
+        if not 0 <= r <= m:
+            raise OpError(f"{op}: rows {r} must be within 0..{m} (x {x!r})")
+        params.set(m=r)
+        d.set_workgroups(workgroups(n * -(-r // tile_m), WG))
+
+    on_change(graph, (rows,), resize)
     return out
 
 
-LINEAR_CONSTANTS = ("M", "N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG")
+LINEAR_CONSTANTS = ("N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG")

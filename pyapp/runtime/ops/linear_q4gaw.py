@@ -10,6 +10,6 @@ from ._linear import LINEAR_CONSTANTS, linear
 SHADERS = {"linear_q4gaw": LINEAR_CONSTANTS}
 
 
-def linear_q4gaw(graph, x, weight, scales, offsets, group_size: int, bias=None, name=None):
+def linear_q4gaw(graph, x, weight, scales, offsets, group_size: int, bias=None, name=None, rows=None):
     return linear(graph, "linear_q4gaw", x, weight, [("scales", scales), ("offsets", offsets)],
-                  group_size, bias, k_packed_of=lambda k: -(-k // 2), name=name)
+                  group_size, bias, k_packed_of=lambda k: -(-k // 2), name=name, rows=rows)

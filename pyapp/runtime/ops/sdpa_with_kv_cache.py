@@ -11,8 +11,8 @@ are live: a resize hook rewrites the uniforms and workgroup counts; nothing is r
 from math import sqrt
 
 from ..graph import SymInt
-from ._checks import OpError, expect_tensor, workgroups
-from .update_cache import check_pos, live, on_change, update_cache
+from ._checks import OpError, expect_tensor, live, on_change, workgroups
+from .update_cache import check_pos, update_cache
 
 SDPA_CONSTANTS = ("S_MAX", "HQ", "HKV", "D", "CMAX", "WG")
 SHADERS = {

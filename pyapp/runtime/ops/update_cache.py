@@ -6,14 +6,10 @@ and the workgroup count on change; pos + S > Cmax is refused before the submit.
 """
 
 from ..graph import SymInt
-from ._checks import OpError, expect_tensor, workgroups
+from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
 SHADERS = {"update_cache": ("WG",)}
 WG = 64
-
-
-def live(value) -> int:
-    return value.value if isinstance(value, SymInt) else int(value)
 
 
 def check_pos(op: str, pos: int, s: int, s_max: int, cmax: int):
@@ -21,14 +17,6 @@ def check_pos(op: str, pos: int, s: int, s_max: int, cmax: int):
         raise OpError(f"{op}: seq_len {s} must be within 0..{s_max} (the buffers' rows)")
     if pos < 0 or pos + s > cmax:
         raise OpError(f"{op}: input_pos {pos} + seq_len {s} does not fit the cache of {cmax} positions")
-
-
-def on_change(graph, symints, hook):
-    """Register hook() for every SymInt among `symints` and run it once now (build-time values)."""
-    for s in symints:
-        if isinstance(s, SymInt):
-            graph.on_resize(s, lambda _value: hook())
-    hook()
 
 
 def update_cache(graph, value, cache, input_pos: SymInt, seq_len=None, name: str = "update_cache"):

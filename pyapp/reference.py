@@ -1,0 +1,90 @@
+"""A host-side reference forward of a llama GGUF: numpy fp64, written apart from the runtime.
+
+Weights are dequantized by the `gguf` package's own code (not our exporter), so the e2e
+goldens check the exporter's repacking as well as the kernels. RoPE rotates adjacent pairs
+(2i, 2i+1) because llama.cpp's converter permuted the Q/K rows for that pairing.
+tests_e2e/check_reference.py compares this against Hugging Face transformers once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .export import model_config
+
+
+class Reference:
+    def __init__(self, gguf_path: Path, max_context: int = 512):
+        from gguf import GGUFReader
+        from gguf.quants import dequantize
+
+        reader = GGUFReader(str(gguf_path))
+        self.cfg = model_config(reader)
+        self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64) for t in reader.tensors}
+        c = self.cfg
+        shape = (c["n_layers"], max_context, c["n_kv_heads"], c["head_dim"])
+        self.k_cache = np.zeros(shape)  # (layers, ctx, n_kv_heads, head_dim) f64
+        self.v_cache = np.zeros(shape)
+        self.pos = 0
+
+    def reset(self):
+        self.k_cache[:] = 0
+        self.v_cache[:] = 0
+        self.pos = 0
+
+    def _norm(self, x, weight):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.cfg["norm_eps"]) * weight
+
+    def _rope(self, x, positions):
+        """x (S, H, D): rotate each adjacent pair (2i, 2i+1) by pos * theta^(-2i/D)."""
+        d = x.shape[-1]
+        freqs = self.cfg["rope_theta"] ** (-np.arange(0, d, 2) / d)
+        ang = positions[:, None, None] * freqs[None, None, :]
+        cos, sin = np.cos(ang), np.sin(ang)
+        x0, x1 = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = x0 * cos - x1 * sin
+        out[..., 1::2] = x0 * sin + x1 * cos
+        return out
+
+    def forward(self, tokens) -> np.ndarray:
+        """Run tokens at positions pos..pos+S-1, append them to the caches; logits (S, vocab) f64."""
+        c, w = self.cfg, self.w
+        s, hq, hkv, d = len(tokens), c["n_heads"], c["n_kv_heads"], c["head_dim"]
+        pos = np.arange(self.pos, self.pos + s)
+        ctx = self.pos + s
+        x = w["token_embd.weight"][np.asarray(tokens)]  # (S, dim)
+        mask = np.arange(ctx)[None, :] <= pos[:, None]   # (S, ctx) causal
+        for i in range(c["n_layers"]):
+            p = f"blk.{i}."
+            h = self._norm(x, w[p + "attn_norm.weight"])
+            q = self._rope((h @ w[p + "attn_q.weight"].T).reshape(s, hq, d), pos)
+            k = self._rope((h @ w[p + "attn_k.weight"].T).reshape(s, hkv, d), pos)
+            self.k_cache[i, self.pos:ctx] = k
+            self.v_cache[i, self.pos:ctx] = (h @ w[p + "attn_v.weight"].T).reshape(s, hkv, d)
+            keys = np.repeat(self.k_cache[i, :ctx], hq // hkv, axis=1)    # (ctx, Hq, D)
+            vals = np.repeat(self.v_cache[i, :ctx], hq // hkv, axis=1)
+            scores = np.einsum("shd,chd->hsc", q, keys) / np.sqrt(d)
+            scores = np.where(mask[None], scores, -np.inf)
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            attn = scores / scores.sum(axis=-1, keepdims=True)
+            o = np.einsum("hsc,chd->shd", attn, vals).reshape(s, hq * d)
+            x = x + o @ w[p + "attn_output.weight"].T
+            h = self._norm(x, w[p + "ffn_norm.weight"])
+            gate, up = h @ w[p + "ffn_gate.weight"].T, h @ w[p + "ffn_up.weight"].T
+            x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "ffn_down.weight"].T
+        self.pos = ctx
+        head = w.get("output.weight", w["token_embd.weight"])
+        return self._norm(x, w["output_norm.weight"]) @ head.T
+
+    def greedy(self, prompt_ids, n: int) -> tuple[list[int], list[np.ndarray]]:
+        """Greedy continuation of n tokens: (token ids, logits of each step's last row)."""
+        self.reset()
+        logits = [self.forward(prompt_ids)[-1]]
+        ids = [int(np.argmax(logits[-1]))]
+        while len(ids) < n:
+            logits.append(self.forward([ids[-1]])[-1])
+            ids.append(int(np.argmax(logits[-1])))
+        return ids, logits

@@ -1,0 +1,233 @@
+"""A llama-family model on the graph: weights uploaded once, a prefill graph and a decode graph.
+
+Both graphs bind the same weight buffers, KV caches and RoPE tables (external tensors) and
+are built and prepared once; a step only writes the token ids and SymInts (input_pos, live
+rows, the logits row), submits, and reads back the argmax (greedy) or the logits (sampling).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from . import ops
+from .buffers import COPY_DST, STORAGE
+from .graph import Graph
+from .sampling import Sampler, Sampling
+from .tokenizer import Tokenizer
+from .weights import Weights
+
+LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw}
+
+
+@dataclass
+class Generation:
+    prompt_ids: list[int]
+    generated_ids: list[int] = field(default_factory=list)
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    stop_reason: str = ""
+    kernels: dict = field(default_factory=dict)  # label -> [count, total ns]
+    first_logits: bytes = b""
+
+    @property
+    def prefill_tokens_per_s(self) -> float:
+        return len(self.prompt_ids) / self.prefill_s if self.prefill_s else 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        steps = len(self.generated_ids) - 1  # the first token comes from the prefill
+        return steps / self.decode_s if self.decode_s and steps > 0 else 0.0
+
+
+class Model:
+    def __init__(self, device, config: dict, weights: Weights, tokenizer: Tokenizer, *,
+                 max_context: int = 2048, prefill_rows: int = 32, profile: bool = False):
+        self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
+        self.cmax = min(max_context, config["context_length"])
+        self.prefill_rows = prefill_rows
+        self.profile = profile
+        self.pos = 0
+        self.kernels: dict = {}
+        tensors = config["tensors"]
+        for name, entry in tensors.items():
+            if len(entry["shape"]) == 2 and entry["format"] == "f32" and name != "token_embd.weight":
+                raise ValueError(f"tensor {name} is stored as F32/F16; this build runs quantized "
+                                 "linears only (Q4_0, Q4_1, Q8_0)")
+        self.head = "output.weight" if "output.weight" in tensors else "token_embd.weight"
+        self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
+        self._shared()
+        self.decode_graph = self._build(1, "decode")
+        self.prefill_graph = self._build(prefill_rows, "prefill") if prefill_rows > 1 else None
+
+    def _shared(self):
+        """KV caches (zeroed by WebGPU) and RoPE tables, shared by both graphs."""
+        c, dev = self.cfg, self.device
+        cache_bytes = self.cmax * c["n_kv_heads"] * c["head_dim"] * 4
+        self.caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
+                        dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c["n_layers"])]
+        cos, sin = ops.rope_tables(self.cmax, c["head_dim"], c["rope_theta"])
+        self.rope = []
+        for name, table in (("rope.cos", cos), ("rope.sin", sin)):
+            buf = dev.buffer(len(table) * 4, STORAGE | COPY_DST, name)
+            dev.write(buf, table)
+            self.rope.append(buf)
+
+    def _linear(self, g: Graph, x, name: str, rows):
+        entry = self.cfg["tensors"][name]
+        w = self.weights
+        tables = [w.tensor(g, f"{name}.{t}") for t in ("scales", "offsets") if f"{name}.{t}" in w]
+        return LINEARS[entry["format"]](g, x, w.tensor(g, f"{name}.qweight"), *tables, entry["group_size"],
+                                        rows=rows, name=f"{name}.out")
+
+    def _build(self, s: int, name: str) -> Graph:
+        c, w = self.cfg, self.weights
+        hq, hkv, d, dim = c["n_heads"], c["n_kv_heads"], c["head_dim"], c["dim"]
+        g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile)
+        tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
+        pos = g.symint("input_pos", 0)
+        rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
+        last = g.symint("last_row", s - 1)                               # the row whose logits we need
+        cos, sin = (g.external(n, (self.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), self.rope))
+        emb = c["tensors"]["token_embd.weight"]
+        has = w.__contains__
+        table = w.tensor(g, "token_embd.weight.qweight" if has("token_embd.weight.qweight") else "token_embd.weight")
+        x = ops.embedding(g, tokens, table, emb["format"], dim,                 # (S, dim) residual stream
+                          scales=w.tensor(g, "token_embd.weight.scales") if has("token_embd.weight.scales") else None,
+                          offsets=w.tensor(g, "token_embd.weight.offsets") if has("token_embd.weight.offsets") else None,
+                          group_size=emb.get("group_size", 32), rows=rows, name="x")
+        for i in range(c["n_layers"]):
+            p = f"blk.{i}."
+            # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
+            h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c["norm_eps"], rows=rows)
+            q = self._linear(g, h, p + "attn_q.weight", rows)               # (S, Hq*D)
+            k = self._linear(g, h, p + "attn_k.weight", rows)               # (S, Hkv*D)
+            v = self._linear(g, h, p + "attn_v.weight", rows)               # (S, Hkv*D)
+            ops.rope(g, g.view(q, (s, hq, d)), cos, sin, pos, rows)
+            ops.rope(g, g.view(k, (s, hkv, d)), cos, sin, pos, rows)
+            kc, vc = (g.external(f"{n}_cache.{i}", (1, self.cmax, hkv, d), "f32", b)
+                      for n, b in zip("kv", self.caches[i]))              # (1, Cmax, Hkv, D) f32
+            attn = ops.sdpa_with_kv_cache(g, g.view(q, (1, s, hq, d)), g.view(k, (1, s, hkv, d)),
+                                          g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, name=f"sdpa.{i}")
+            o = self._linear(g, g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
+            ops.add(g, x, o, rows)
+            # feed-forward: norm, SwiGLU, down, residual
+            h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c["norm_eps"], rows=rows)
+            gate = self._linear(g, h, p + "ffn_gate.weight", rows)         # (S, ffn)
+            up = self._linear(g, h, p + "ffn_up.weight", rows)             # (S, ffn)
+            down = self._linear(g, ops.silu_mul(g, gate, up, rows), p + "ffn_down.weight", rows)
+            ops.add(g, x, down, rows)
+        # logits of one row: final norm of the last real row, then the (tied) LM head
+        hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c["norm_eps"], rows=1, first=last,
+                          out_rows=1, name="x_last")
+        logits = g.output(self._linear(g, hn, self.head, 1))               # (1, vocab) f32
+        g.output(ops.argmax(g, logits, name="next_token"))                 # (2,) u32: index, max bits
+        self.logits_name = logits.name
+        return g
+
+    async def prepare(self):
+        for g in (self.decode_graph, self.prefill_graph):
+            if g is not None:
+                await g.prepare()
+
+    # --- steps ---
+
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool) -> dict:
+        g.symints["input_pos"].set(self.pos)
+        if "rows" in g.symints:
+            g.symints["rows"].set(len(ids))
+        g.symints["last_row"].set(len(ids) - 1)
+        read = ["next_token"] + ([self.logits_name] if want_logits else [])
+        out = await g.execute({"tokens": array("i", ids)}, read=read)
+        self.pos += len(ids)
+        if self.profile:
+            for r in g.last_profile:
+                acc = self.kernels.setdefault(r.kernel_name.split("#")[0], [0, 0])
+                acc[0] += 1
+                acc[1] += r.duration_ns
+        return out
+
+    async def prefill(self, ids: list[int], want_logits: bool) -> dict:
+        if self.pos + len(ids) > self.cmax:
+            raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
+        bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
+        if bad:
+            raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
+        out = {}
+        if self.prefill_graph is None:
+            for t in ids:
+                out = await self._run(self.decode_graph, [t], want_logits)
+            return out
+        for start in range(0, len(ids), self.prefill_rows):
+            chunk = ids[start:start + self.prefill_rows]
+            graph = self.prefill_graph if len(chunk) > 1 else self.decode_graph
+            out = await self._run(graph, chunk, want_logits)
+        return out
+
+    async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
+                       on_token=None, should_stop=None) -> Generation:
+        """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop."""
+        if not prompt_ids:
+            raise ValueError("the prompt is empty")
+        self.pos, self.kernels = 0, {}
+        sampler = None if sampling.greedy else Sampler(sampling)
+        result = Generation(list(prompt_ids))
+        pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
+            lambda out: sampler(array("f", out[self.logits_name])))
+        t0 = time.perf_counter()
+        out = await self.prefill(result.prompt_ids, want_logits=True)
+        result.prefill_s = time.perf_counter() - t0
+        result.first_logits = out[self.logits_name]
+        token = pick(out)
+        t0 = time.perf_counter()
+        while True:
+            result.generated_ids.append(token)
+            if on_token:
+                await on_token(token)
+            if token in self.stop_ids:
+                result.stop_reason = "eos"
+                break
+            if len(result.generated_ids) >= max_new_tokens:
+                result.stop_reason = "max_tokens"
+                break
+            if should_stop and should_stop():
+                result.stop_reason = "stopped"
+                break
+            if self.pos >= self.cmax:
+                result.stop_reason = "context_full"
+                break
+            token = pick(await self._run(self.decode_graph, [token], sampler is not None))
+        result.decode_s = time.perf_counter() - t0
+        result.kernels = self.kernels
+        return result
+
+
+async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048):
+    """Fetch a bundle (config, tokenizer, weights) from base_url, upload, build and prepare."""
+    from . import tensorfile
+    from .weights import fetch_bytes
+
+    config = json.loads(await _fetch_text(base_url + "config.json"))
+    tokenizer = Tokenizer(json.loads(await _fetch_text(base_url + "tokenizer.json")))
+    data = await fetch_bytes(base_url + "model.safetensors",
+                             lambda done, total: on_progress and on_progress("Downloading weights", done, total))
+    weights = Weights(device, tensorfile.parse(data))
+    async with device.error_scope("upload weights"):
+        weights.upload(lambda done, total: on_progress and on_progress("Uploading to the GPU", done, total))
+    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context)
+    if on_progress:
+        on_progress("Compiling kernels", 0, 1)
+    await model.prepare()
+    return model
+
+
+async def _fetch_text(url: str) -> str:
+    import js
+
+    response = await js.fetch(url)
+    if not response.ok:
+        raise FileNotFoundError(f"{url}: HTTP {response.status}")
+    return await response.text()
