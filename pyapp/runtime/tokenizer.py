@@ -88,6 +88,7 @@ class Tokenizer:
         self.control_ids = {i for i, t in enumerate(types) if t == CONTROL}
         self.bos_id, self.eos_id = spec.get("bos_id"), spec.get("eos_id")
         self.add_bos = bool(spec.get("add_bos", False))
+        self.chat_template: str = spec.get("chat_template") or ""
         self.byte_char = bytes_to_unicode()
         self.char_byte = {c: b for b, c in self.byte_char.items()}
         self._cache: dict[str, list[int]] = {}
