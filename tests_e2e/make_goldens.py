@@ -187,6 +187,7 @@ TOKENIZER_TEXTS = [
 ]
 MODEL_PROMPTS = ["The capital of France is", "Once upon a time, in a small village,"]
 MODEL_STEPS = 10
+CHAT_QUESTION = "What is the capital of France?"
 
 
 def tokenizer_goldens():
@@ -224,6 +225,17 @@ def model_goldens():
         save(f"model_smollm2_{i}", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
                                     "logits": np.stack(logits).astype(np.float32)},
              prompt=prompt, text=tok.decode(out), gguf_sha256="b179c9523d0e6a0f")
+    # A chat turn, its prompt rendered by Jinja2 from the GGUF's own template; greedy up to <|im_end|>.
+    import jinja2
+
+    text = jinja2.Template(spec["chat_template"]).render(
+        messages=[{"role": "user", "content": CHAT_QUESTION}], add_generation_prompt=True)
+    ids = tok.encode(text)
+    out, logits = ref.greedy(ids, 16)
+    out = out[: out.index(spec["eos_id"]) + 1] if spec["eos_id"] in out else out
+    save("model_smollm2_chat", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
+                                "logits": np.stack(logits[: len(out)]).astype(np.float32)},
+         question=CHAT_QUESTION, prompt=text, text=tok.decode(out, skip_control=True), gguf_sha256="b179c9523d0e6a0f")
 
 
 FAMILIES = {"infra": [infra], "linear": [linears], "sdpa": [sdpas, sdpas_large, replays],

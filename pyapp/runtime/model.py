@@ -31,7 +31,7 @@ class Generation:
     decode_s: float = 0.0
     stop_reason: str = ""
     kernels: dict = field(default_factory=dict)  # label -> [count, total ns]
-    first_logits: bytes = b""
+    logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
 
     @property
     def prefill_tokens_per_s(self) -> float:
@@ -168,8 +168,11 @@ class Model:
         return out
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
-                       on_token=None, should_stop=None) -> Generation:
-        """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop."""
+                       on_token=None, should_stop=None, record_logits: bool = False) -> Generation:
+        """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop.
+
+        record_logits keeps every step's logits (tests); otherwise greedy reads 8 bytes a step.
+        """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
         self.pos, self.kernels = 0, {}
@@ -177,14 +180,16 @@ class Model:
         result = Generation(list(prompt_ids))
         pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
             lambda out: sampler(array("f", out[self.logits_name])))
+        want = sampler is not None or record_logits
         t0 = time.perf_counter()
-        out = await self.prefill(result.prompt_ids, want_logits=True)
+        out = await self.prefill(result.prompt_ids, want_logits=want)
         result.prefill_s = time.perf_counter() - t0
-        result.first_logits = out[self.logits_name]
         token = pick(out)
         t0 = time.perf_counter()
         while True:
             result.generated_ids.append(token)
+            if record_logits:
+                result.logits.append(out[self.logits_name])
             if on_token:
                 await on_token(token)
             if token in self.stop_ids:
@@ -199,7 +204,8 @@ class Model:
             if self.pos >= self.cmax:
                 result.stop_reason = "context_full"
                 break
-            token = pick(await self._run(self.decode_graph, [token], sampler is not None))
+            out = await self._run(self.decode_graph, [token], want)
+            token = pick(out)
         result.decode_s = time.perf_counter() - t0
         result.kernels = self.kernels
         return result

@@ -1,0 +1,73 @@
+"""Chat prompts match the GGUF's Jinja template; sampling is seeded and honours top-k/top-p."""
+
+import math
+from array import array
+
+import jinja2
+import pytest
+
+from pyapp.runtime import chat
+from pyapp.runtime.sampling import Sampler, Sampling
+
+SMOL_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "user", "content": "Hi"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "2+2?"}],
+])
+def test_chatml_render_equals_jinja(messages):
+    want = jinja2.Template(SMOL_TEMPLATE).render(messages=messages, add_generation_prompt=True)
+    assert chat.render(SMOL_TEMPLATE, messages) == want
+
+
+def test_unknown_template_falls_back_to_plain_lines():
+    assert chat.render("{{ whatever }}", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
+
+
+LOGITS = array("f", [1.0, 3.0, 2.5, -1.0, 0.0])
+
+
+def test_top_k_one_is_greedy():
+    s = Sampler(Sampling(temperature=1.5, top_k=1, seed=3))
+    assert {s(LOGITS) for _ in range(50)} == {1}
+
+
+def test_seeded_runs_repeat_and_seeds_differ():
+    def draws(seed):
+        s = Sampler(Sampling(temperature=1.0, top_k=0, seed=seed))
+        return [s(LOGITS) for _ in range(40)]
+    assert draws(7) == draws(7)
+    assert draws(7) != draws(8)
+
+
+def test_frequencies_follow_softmax():
+    s = Sampler(Sampling(temperature=1.0, top_k=0, seed=11))
+    n = 20000
+    counts = [0] * len(LOGITS)
+    for _ in range(n):
+        counts[s(LOGITS)] += 1
+    z = sum(math.exp(v) for v in LOGITS)
+    for c, v in zip(counts, LOGITS):
+        p = math.exp(v) / z
+        assert abs(c / n - p) < 4 * math.sqrt(p * (1 - p) / n) + 1e-3
+
+
+def test_top_p_keeps_the_nucleus():
+    # softmax(LOGITS) = [.075, .553, .335, .010, .028]
+    s = Sampler(Sampling(temperature=1.0, top_k=0, top_p=0.5, seed=5))
+    assert {s(LOGITS) for _ in range(200)} == {1}  # .553 alone covers half the mass
+    s = Sampler(Sampling(temperature=1.0, top_k=0, top_p=0.9, seed=5))
+    assert {s(LOGITS) for _ in range(500)} == {1, 2, 0}  # .553 + .335 < .9, + .075 covers it
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="temperature"):
+        Sampling(temperature=-1)
+    with pytest.raises(ValueError, match="top_p"):
+        Sampling(top_p=0)

@@ -1,0 +1,116 @@
+"""SmolLM2-135M-Instruct generating in headless Chromium, against goldens computed ahead of time.
+
+The goldens come from pyapp.reference (numpy fp64 on weights dequantized by the gguf package),
+which tests_e2e/check_reference.py checked against Hugging Face transformers' LlamaForCausalLM
+on the same GGUF: identical greedy tokens, logits within 5e-5. The page's logits meet the
+house tolerance (abs 1e-4 OR rel 1e-3 per element; measured worst 5.3e-5 on logits up to 38)
+at every step, and the greedy tokens must match exactly.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.numpy import load_file
+
+from conftest import assert_close, decode, golden_path
+
+def golden(name):
+    path = golden_path(f"goldens/{name}")
+    with safe_open(path, "np") as f:
+        meta = f.metadata()
+    return load_file(path), meta
+
+
+def run_greedy(page, prompt_ids, n):
+    return page.py("""
+        from pyapp.runtime import app
+        from pyapp.runtime.sampling import Sampling
+        from e2e import b64, created
+        before = created()
+        g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "reason": g.stop_reason,
+                  "new_objects": {k: v - before.get(k, 0) for k, v in created().items()}}
+    """, ids=prompt_ids, n=n)
+
+
+@pytest.mark.parametrize("name", ["model_smollm2_0", "model_smollm2_1", "model_smollm2_chat"])
+def test_greedy_tokens_and_logits_match_the_reference(model_app, name):
+    gold, meta = golden(name)
+    want = gold["generated_ids"].tolist()
+    r = run_greedy(model_app, gold["prompt_ids"].tolist(), len(want))
+    assert r["ids"] == want, f"{meta['prompt']!r}: got {r['ids']}, want {want} ({meta['text']!r})"
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"{name} step {i} logits")
+    assert all(v == 0 for v in r["new_objects"].values()), f"generation created GPU objects: {r['new_objects']}"
+
+
+def test_prompt_past_one_prefill_chunk(model_app):
+    """37+ tokens cross the 32-row prefill chunk: the chat golden's prompt does."""
+    gold, _ = golden("model_smollm2_chat")
+    assert len(gold["prompt_ids"]) > 32
+
+
+def test_tokenizer_in_the_page_matches_the_reference(model_app):
+    cases = json.loads((Path(__file__).parents[1] / "tests" / "data" / "tokenizer_smollm2.json").read_text())["cases"]
+    got = model_app.py("""
+        from pyapp.runtime import app
+        RESULT = [app.session.model.tok.encode(t) for t in ARGS["texts"]]
+    """, texts=[c["text"] for c in cases])
+    assert got == [c["ids"] for c in cases]
+
+
+def test_chat_in_the_page_answers_as_the_reference(model_app):
+    gold, meta = golden("model_smollm2_chat")
+    page = model_app.page
+    page.click("#clear")
+    page.fill("#prompt", meta["question"])
+    page.select_option("#mode", "chat")
+    page.fill("#temperature", "0")
+    page.fill("#max-tokens", "32")
+    page.click("#generate")
+    page.wait_for_function("document.body.dataset.busy === '0' && document.getElementById('stats').textContent.includes('stopped')",
+                           timeout=300_000)
+    assert meta["text"].strip() in page.inner_text("#output")
+    stats = page.inner_text("#stats")
+    assert "stopped: eos" in stats and "decode" in stats and "prefill" in stats
+
+
+def test_sampling_is_seeded_and_top_k_one_is_greedy(model_app):
+    gold, _ = golden("model_smollm2_0")
+    r = model_app.py("""
+        from pyapp.runtime import app
+        from pyapp.runtime.sampling import Sampling
+        m = app.session.model
+        ids = ARGS["ids"]
+        a = await m.generate(ids, Sampling(temperature=0.9, top_k=20, top_p=0.9, seed=1), 6)
+        b = await m.generate(ids, Sampling(temperature=0.9, top_k=20, top_p=0.9, seed=1), 6)
+        k1 = await m.generate(ids, Sampling(temperature=1.3, top_k=1, seed=9), 6)
+        RESULT = [a.generated_ids, b.generated_ids, k1.generated_ids]
+    """, ids=gold["prompt_ids"].tolist())
+    assert r[0] == r[1]
+    assert r[2] == gold["generated_ids"].tolist()[:6]
+
+
+def test_stop_and_bad_input_are_handled(model_app):
+    r = model_app.py("""
+        from pyapp.runtime import app
+        from pyapp.runtime.sampling import Sampling
+        m = app.session.model
+        seen = []
+        async def on_token(t):
+            seen.append(t)
+        g = await m.generate([504, 3575, 282], Sampling(), 50, on_token, should_stop=lambda: len(seen) >= 3)
+        errors = []
+        for ids in ([], [10**6], list(range(m.cmax + 1))):
+            try:
+                await m.generate(ids, Sampling(), 4)
+            except ValueError as e:
+                errors.append(str(e))
+        RESULT = {"reason": g.stop_reason, "n": len(g.generated_ids), "errors": errors}
+    """)
+    assert r["reason"] == "stopped" and r["n"] == 3
+    assert "empty" in r["errors"][0] and "outside the vocabulary" in r["errors"][1]
+    assert "does not fit the context" in r["errors"][2]
