@@ -31,6 +31,7 @@ class Session:
     stop_requested: bool = False
     last = None  # the last Generation
     task = None  # the generation running now
+    load_s: float = 0.0  # model download + upload + pipelines
     proxies: list = []  # event handlers handed to JS, kept alive
 
 
@@ -276,6 +277,7 @@ async def main(config):
 
         try:
             set_status("Loading the model…")
+            t0 = js.performance.now()
             session.model = await model_mod.load(session.device, url, on_progress=show_progress,
                                                  profile=session.profile)
         except ModelTooLarge as e:
@@ -284,6 +286,7 @@ async def main(config):
         except Exception as e:
             fail(f"Could not load the model from {url}: {e}", "model")
             return
+        session.load_s = (js.performance.now() - t0) / 1000
         hide_progress()
         m = session.model
         element("model-name").textContent = (

@@ -1,0 +1,87 @@
+"""Run the model in headless Chromium from the command line: `python -m pyapp.bench`.
+
+Boots the page as `pyapp.serve` serves it, generates from --prompt, and prints the prompt and
+generated token ids, the text, load time, prefill and decode tokens/s and (with --profile)
+per-kernel GPU time totals. --json adds one JSON object on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .export import ExportError, default_model, export
+from .headless import headless_page
+from .serve import Site
+
+
+def parse(argv):
+    ap = argparse.ArgumentParser(prog="python -m pyapp.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, help="a llama-family GGUF (default: SmolLM2-135M-Instruct Q4_1)")
+    ap.add_argument("--prompt", default="The capital of France is", help="the prompt text")
+    ap.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    ap.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
+    ap.add_argument("--greedy", action="store_true", help="greedy decoding (default: sample)")
+    ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--top-k", type=int, default=40)
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true", help="GPU timestamps per dispatch; per-kernel totals")
+    ap.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    args = ap.parse_args(argv)
+    if args.max_new_tokens < 1:
+        ap.error("--max-new-tokens must be at least 1")
+    return args
+
+
+RUN = """
+from pyapp.runtime import app, chat
+from pyapp.runtime.sampling import Sampling
+m = app.session.model
+text = ARGS["prompt"]
+if ARGS["chat"]:
+    text = chat.render(m.tok.chat_template, [{"role": "user", "content": text}])
+ids = m.tok.encode(text)
+s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], ARGS["seed"])
+g = await m.generate(ids, s, ARGS["max_new_tokens"])
+RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids,
+          "text": m.tok.decode(g.generated_ids, skip_control=True), "load_s": app.session.load_s,
+          "prefill_tokens_per_s": g.prefill_tokens_per_s, "decode_tokens_per_s": g.decode_tokens_per_s,
+          "stop_reason": g.stop_reason, "kernels": g.kernels, "adapter": app.session.device.info,
+          "dispatches_per_token": len(m.decode_graph.dispatches)}
+"""
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        bundle = export(args.model or default_model())
+    except (ExportError, FileNotFoundError) as e:
+        sys.exit(f"pyapp.bench: {e}")
+    site = Site(mounts={"model": bundle}, config={"model": "/files/model/"})
+    with headless_page(site, "/?profile=1" if args.profile else "/") as page:
+        r = page.py(RUN, timeout_ms=3_600_000, **{k: v for k, v in vars(args).items() if k not in ("model", "json")})
+    info = r["adapter"]
+    print(f"adapter:        {info['vendor']} / {info['architecture']}")
+    print(f"prompt ids:     {r['prompt_ids']}")
+    print(f"generated ids:  {r['generated_ids']}")
+    print(f"text:           {r['text']!r}")
+    print(f"load:           {r['load_s']:.2f} s (download, upload, {r['dispatches_per_token']} dispatches/token built)")
+    print(f"prefill:        {r['prefill_tokens_per_s']:.2f} tokens/s ({len(r['prompt_ids'])} tokens)")
+    print(f"decode:         {r['decode_tokens_per_s']:.2f} tokens/s ({len(r['generated_ids'])} tokens, "
+          f"stopped: {r['stop_reason']})")
+    if r["kernels"]:
+        total = sum(t for _, t in r["kernels"].values()) or 1
+        print(f"{'kernel':<28} {'count':>7} {'total ms':>10} {'share':>6}")
+        for name, (count, ns) in sorted(r["kernels"].items(), key=lambda kv: -kv[1][1]):
+            print(f"{name:<28} {count:>7} {ns / 1e6:>10.2f} {100 * ns / total:>5.1f}%")
+    if args.json:
+        r["kernels"] = {k: {"count": c, "total_ns": t} for k, (c, t) in r["kernels"].items()}
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
