@@ -85,6 +85,9 @@ def linears():
         ]:
             linear_case(op, lead, k, n, gs, bias, seed)
             seed += 1
+    for i, op in enumerate(QUANTIZERS):  # the decode path (M == 1, aligned K) at its edges
+        linear_case(op, (1,), 64, 13, 32, True, 200 + 2 * i)     # N not a multiple of 4 columns
+        linear_case(op, (1,), 200, 29, 64, False, 201 + 2 * i)   # last group partial
 
 
 def linears_large():

@@ -4,6 +4,7 @@
 // #include "common/grid.wgsl"
 // #include "common/linear_header.wgsl"
 // #include "common/packed_weight.wgsl"
+// #include "common/linear_decode.wgsl"
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
@@ -21,6 +22,19 @@ fn word_dot(w: u32, e: u32) -> f32 {
   return dot(vec4<f32>(a.x, a.z, b.x, b.z), even) + dot(vec4<f32>(a.y, a.w, b.y, b.w), odd);
 }
 
+const WORD_K = 8u;  // nibbles per weight word
+
+// sum over word i's 8 k of x[k] * q (q the raw nibble, 0..15); M == 1
+fn word_xq(w: u32, i: u32) -> f32 {
+  let a = x[2u * i];
+  let b = x[2u * i + 1u];
+  return dot(vec4<f32>(a.x, a.z, b.x, b.z), vec4<f32>(unpack4xU8(w & 0x0F0F0F0Fu)))
+       + dot(vec4<f32>(a.y, a.w, b.y, b.w), vec4<f32>(unpack4xU8((w >> 4u) & 0x0F0F0F0Fu)));
+}
+
+fn group_scale(t: u32) -> f32 { return scales[t]; }
+fn group_offset(t: u32) -> f32 { return -8.0 * scales[t]; }  // (q - 8) * s = q * s - 8 s
+
 fn x_at(e: u32) -> f32 {
   return x[e >> 2u][e & 3u];
 }
@@ -28,6 +42,11 @@ fn x_at(e: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (DECODE) {
+    let c = (flat_workgroup(wid, nwg) * WG + lid.x) * DR;
+    if (c < N) { decode_columns(c); }
+    return;
+  }
   let slot = linear_slot(wid, lid, nwg);
   let n = slot.x;
   let m0 = slot.y;

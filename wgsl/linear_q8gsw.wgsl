@@ -3,6 +3,7 @@
 // #include "common/grid.wgsl"
 // #include "common/linear_header.wgsl"
 // #include "common/packed_weight.wgsl"
+// #include "common/linear_decode.wgsl"
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
@@ -11,6 +12,15 @@
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
 @group(0) @binding(5) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
 
+const WORD_K = 4u;  // int8 values per weight word
+
+fn word_xq(w: u32, i: u32) -> f32 {
+  return dot(x[i], vec4<f32>(unpack4xI8(w)));
+}
+
+fn group_scale(t: u32) -> f32 { return scales[t]; }
+fn group_offset(t: u32) -> f32 { return 0.0; }
+
 fn x_at(e: u32) -> f32 {
   return x[e >> 2u][e & 3u];
 }
@@ -18,6 +28,11 @@ fn x_at(e: u32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (DECODE) {
+    let c = (flat_workgroup(wid, nwg) * WG + lid.x) * DR;
+    if (c < N) { decode_columns(c); }
+    return;
+  }
   let slot = linear_slot(wid, lid, nwg);
   let n = slot.x;
   let m0 = slot.y;

@@ -8,6 +8,7 @@ override HAS_BIAS: bool = false;
 override ALIGNED: bool = true;   // weight rows start on u32 boundaries
 override KW: u32;                // u32 words per weight row (when ALIGNED)
 override WG: u32 = 64u;
+override DECODE: bool = false;   // M == 1 with aligned K: common/linear_decode.wgsl
 
 // M, the rows of x this step computes, is live: params.x (the op's resize hook sets it).
 fn rows_m() -> u32 {

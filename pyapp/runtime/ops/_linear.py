@@ -1,9 +1,12 @@
 """What the three group-quantized linears share: checks, output allocation, the dispatch.
 
 All three consume their packed layouts as stored (no prepack) and flatten x's leading dims
-into M. TILE_M rows of x share one decode of the weight words: 1 for M == 1 (decode), 4 for
-prefill. One invocation computes one output column n for its TILE_M rows, with no barrier:
-SwiftShader runs barriers very slowly (shared/DESIGN.md), and real GPUs are fine with it.
+into M. No barriers anywhere: SwiftShader runs them very slowly (shared/DESIGN.md).
+- decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
+  DECODE_COLUMNS output columns, so each x load serves that many weight words; x loads were
+  the cost on SwiftShader (README, "Measured").
+- otherwise one invocation computes one column n for TILE_M rows (4 for prefill), decoding
+  each weight word once for all of them; odd shapes take a scalar path.
 """
 
 from math import prod
@@ -12,6 +15,8 @@ from ..buffers import align
 from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
 WG = 64
+DECODE_WG = 32
+DECODE_COLUMNS = 4  # DR in wgsl/common/linear_decode.wgsl
 
 
 def padded_n(n: int) -> int:
@@ -19,7 +24,7 @@ def padded_n(n: int) -> int:
 
 
 def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
-           k_packed_of, name: str | None, rows=None):
+           k_packed_of, word_k: int, name: str | None, rows=None):
     """quant: [(label, tensor)] of (G, padded_N) f32 tables; k_packed_of(K) -> weight row bytes.
 
     rows (an int or a SymInt, default M) is how many rows of x this step computes.
@@ -51,10 +56,12 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
             raise OpError(f"{op}: bias {bias!r} has fewer than N={n} elements")
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
+    decode = m == 1 and k_packed % 4 == 0 and k % word_k == 0
+    wg = DECODE_WG if decode else WG
     constants = {
         "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],
         "TILE_M": tile_m, "HAS_BIAS": bias is not None, "ALIGNED": k_packed % 4 == 0,
-        "KW": align(k_packed) // 4, "WG": WG,
+        "KW": align(k_packed) // 4, "WG": wg, "DECODE": decode,
     }
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", m=m)
     d = graph.dispatch(op, shader=op, writes=[out], uniforms=[params],
@@ -67,10 +74,11 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
         if not 0 <= r <= m:
             raise OpError(f"{op}: rows {r} must be within 0..{m} (x {x!r})")
         params.set(m=r)
-        d.set_workgroups(workgroups(n * -(-r // tile_m), WG))
+        d.set_workgroups(workgroups(-(-n // DECODE_COLUMNS), wg) * r if decode else
+                         workgroups(n * -(-r // tile_m), wg))
 
     on_change(graph, (rows,), resize)
     return out
 
 
-LINEAR_CONSTANTS = ("N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG")
+LINEAR_CONSTANTS = ("N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG", "DECODE")
