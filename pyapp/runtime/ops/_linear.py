@@ -16,7 +16,7 @@ from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
 WG = 64
 DECODE_WG = 32
-DECODE_COLUMNS = 4  # DR in wgsl/common/linear_decode.wgsl
+DECODE_COLUMNS = 4  # DR in wgsl/common/linear_body.wgsl
 
 
 def padded_n(n: int) -> int:
