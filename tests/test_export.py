@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
+import tiny_llama
 from gguf import GGMLQuantizationType as Q
-from gguf import GGUFWriter
 from gguf.quants import dequantize, quantize
 
 from pyapp import export
@@ -30,49 +30,8 @@ def test_unsupported_type_is_named():
         export.convert("blk.3.ffn_up.weight", "Q5_K", np.zeros((4, 176), np.uint8), (4, 256))
 
 
-def tiny_gguf(path, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=40, qtype=Q.Q8_0):
-    rng = np.random.default_rng(0)
-    wr = GGUFWriter(str(path), arch)
-    wr.add_block_count(layers)
-    wr.add_context_length(128)
-    wr.add_embedding_length(dim)
-    wr.add_feed_forward_length(ffn)
-    wr.add_head_count(heads)
-    wr.add_head_count_kv(kv)
-    wr.add_rope_freq_base(10000.0)
-    wr.add_layer_norm_rms_eps(1e-5)
-    wr.add_tokenizer_model("gpt2")
-    wr.add_token_list([chr(ord("a") + i % 26) * (1 + i // 26) for i in range(vocab)])
-    wr.add_token_merges(["a a"])
-    wr.add_bos_token_id(0)
-    wr.add_eos_token_id(1)
-
-    def t(name, shape, q=qtype):
-        w = rng.standard_normal(shape).astype(np.float32)
-        if q == Q.F32:
-            wr.add_tensor(name, w)
-        else:  # quantized bytes; gguf infers the element shape from them
-            wr.add_tensor(name, quantize(w, q), raw_dtype=q)
-
-    t("token_embd.weight", (vocab, dim))
-    t("output_norm.weight", (dim,), Q.F32)
-    hd = dim // heads
-    for i in range(layers):
-        for name, shape in [("attn_q", (dim, dim)), ("attn_k", (kv * hd, dim)), ("attn_v", (kv * hd, dim)),
-                            ("attn_output", (dim, dim)), ("ffn_gate", (ffn, dim)), ("ffn_up", (ffn, dim)),
-                            ("ffn_down", (dim, ffn))]:
-            t(f"blk.{i}.{name}.weight", shape)
-        t(f"blk.{i}.attn_norm.weight", (dim,), Q.F32)
-        t(f"blk.{i}.ffn_norm.weight", (dim,), Q.F32)
-    wr.write_header_to_file()
-    wr.write_kv_data_to_file()
-    wr.write_tensors_to_file()
-    wr.close()
-    return path
-
-
 def test_tiny_llama_exports(tmp_path):
-    gguf = tiny_gguf(tmp_path / "tiny.gguf")
+    gguf = tiny_llama.write(tmp_path / "tiny.gguf")
     out = export.export(gguf, cache=tmp_path / "cache")
     config = json.loads((out / "config.json").read_text())
     assert (config["n_layers"], config["dim"], config["n_heads"], config["n_kv_heads"], config["head_dim"]) == (2, 64, 4, 2, 16)
@@ -82,12 +41,12 @@ def test_tiny_llama_exports(tmp_path):
     stored = load_file(out / "model.safetensors")
     assert stored["blk.0.ffn_down.weight.qweight"].shape == (64, 96)
     assert stored["blk.0.ffn_down.weight.scales"].shape == (3, 64)
-    assert json.loads((out / "tokenizer.json").read_text())["eos_id"] == 1
+    assert json.loads((out / "tokenizer.json").read_text())["eos_id"] == 2
     assert export.export(gguf, cache=tmp_path / "cache") == out  # cached by content hash
 
 
 def test_other_architectures_are_refused(tmp_path):
-    gguf = tiny_gguf(tmp_path / "gpt2.gguf", arch="gpt2")
+    gguf = tiny_llama.write(tmp_path / "gpt2.gguf", arch="gpt2")
     with pytest.raises(export.ExportError, match="architecture 'gpt2' is not supported"):
         export.read_gguf(gguf)
 
@@ -96,3 +55,12 @@ def test_cli_reports_a_missing_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         export.main(["--model", str(tmp_path / "nope.gguf")])
     assert "no such file" in str(e.value)
+
+
+def test_every_type_in_one_model(tmp_path):
+    gguf = tiny_llama.write(tmp_path / "mixed.gguf", types=tiny_llama.MIXED)
+    tensors, config, _ = export.read_gguf(gguf)
+    formats = {name.split(".")[-2]: e["format"] for name, e in config["tensors"].items() if name.startswith("blk.0.")}
+    assert formats == {"attn_q": "q4gsw", "attn_k": "q4gaw", "attn_v": "q8gsw", "attn_output": "f32",
+                       "ffn_gate": "q4gaw", "ffn_up": "q4gsw", "ffn_down": "f32", "attn_norm": "f32", "ffn_norm": "f32"}
+    assert not config["tied_embeddings"] and config["tensors"]["output.weight"]["format"] == "f32"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -78,17 +79,25 @@ def model_bundle() -> Path:
     return export(default_model())
 
 
-@pytest.fixture(scope="session")
-def model_page(browser, model_bundle) -> BootedPage:
-    """A second page with the model loaded, as `python -m pyapp.serve` serves it."""
-    server, url = serve_in_thread(Site(mounts={**golden_mounts(), "model": model_bundle},
+@contextmanager
+def page_with_model(browser, bundle: Path):
+    """A page with a model bundle loaded, as `python -m pyapp.serve` serves it."""
+    server, url = serve_in_thread(Site(mounts={**golden_mounts(), "model": bundle},
                                        config={"model": "/files/model/"}))
     page = browser.new_page()
     booted = boot(page, url + "/")
     install_module(booted, HERE / "inpage" / "e2e.py")
-    yield booted
-    page.close()
-    server.shutdown()
+    try:
+        yield booted
+    finally:
+        page.close()
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def model_page(browser, model_bundle) -> BootedPage:
+    with page_with_model(browser, model_bundle) as booted:
+        yield booted
 
 
 @pytest.fixture

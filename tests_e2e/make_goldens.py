@@ -85,6 +85,14 @@ def linears():
         ]:
             linear_case(op, lead, k, n, gs, bias, seed)
             seed += 1
+    for i, (lead, k, n, bias) in enumerate([((1,), 576, 192, False), ((5,), 67, 11, True), ((2, 3), 64, 9, False)]):
+        rng = np.random.default_rng(300 + i)  # fp32 weights (GGUF F32/F16): plain fp64 matmul
+        x = rng.standard_normal((*lead, k)).astype(np.float32)
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        b = rng.standard_normal(n).astype(np.float32) if bias else None
+        ref = x.reshape(-1, k).astype(np.float64) @ w.T.astype(np.float64) + (0 if b is None else b)
+        save(f"linear_f32_m{'x'.join(map(str, lead))}_k{k}_n{n}{'_bias' if bias else ''}",
+             {"x": x, "weight": w, "bias": b, "expected": ref.reshape(*lead, n).astype(np.float32)}, op="linear_f32")
     for i, op in enumerate(QUANTIZERS):  # the decode path (M == 1, aligned K) at its edges
         linear_case(op, (1,), 64, 13, 32, True, 200 + 2 * i)     # N not a multiple of 4 columns
         linear_case(op, (1,), 200, 29, 64, False, 201 + 2 * i)   # last group partial
@@ -241,8 +249,24 @@ def model_goldens():
          question=CHAT_QUESTION, prompt=text, text=tok.decode(out, skip_control=True), gguf_sha256="b179c9523d0e6a0f")
 
 
+def tiny_model():
+    """A tiny llama GGUF with every supported type (tests/tiny_llama.py) and its greedy golden."""
+    import sys
+
+    sys.path.insert(0, str(OUT.parent.parent / "tests"))
+    import tiny_llama
+
+    from pyapp.reference import Reference
+
+    gguf = tiny_llama.write(out_dir / "tiny_mixed.gguf", types=tiny_llama.MIXED, seed=7)
+    ids = [5, 17, 30, 8, 12, 44, 3]
+    out, logits = Reference(gguf, max_context=64).greedy(ids, 12)
+    save("model_tiny_mixed", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
+                              "logits": np.stack(logits).astype(np.float32)}, gguf="tiny_mixed.gguf")
+
+
 FAMILIES = {"infra": [infra], "linear": [linears], "sdpa": [sdpas, sdpas_large, replays],
-            "large": [linears_large], "tokenizer": [tokenizer_goldens], "model": [model_goldens]}
+            "large": [linears_large], "tokenizer": [tokenizer_goldens], "model": [model_goldens, tiny_model]}
 
 
 def main():

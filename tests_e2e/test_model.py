@@ -15,7 +15,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file
 
-from conftest import assert_close, decode, golden_path
+from conftest import HERE, assert_close, decode, golden_path, page_with_model
 
 def golden(name):
     path = golden_path(f"goldens/{name}")
@@ -114,3 +114,18 @@ def test_stop_and_bad_input_are_handled(model_app):
     assert r["reason"] == "stopped" and r["n"] == 3
     assert "empty" in r["errors"][0] and "outside the vocabulary" in r["errors"][1]
     assert "does not fit the context" in r["errors"][2]
+
+
+def test_a_model_with_every_tensor_type(browser, tmp_path):
+    """Your own GGUF: Q4_0, Q4_1, Q8_0, F16 and F32 tensors and an untied F16 LM head
+    (goldens/tiny_mixed.gguf from tests/tiny_llama.py) against the reference on the same file."""
+    from pyapp.export import export
+
+    bundle = export(HERE / "goldens" / "tiny_mixed.gguf", cache=tmp_path)
+    gold, _ = golden("model_tiny_mixed")
+    with page_with_model(browser, bundle) as page:
+        r = run_greedy(page, gold["prompt_ids"].tolist(), len(gold["generated_ids"]))
+        assert not page.errors
+    assert r["ids"] == gold["generated_ids"].tolist()
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"tiny model step {i} logits")

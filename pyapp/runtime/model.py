@@ -20,7 +20,7 @@ from .sampling import Sampler, Sampling
 from .tokenizer import Tokenizer
 from .weights import Weights
 
-LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw}
+LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw}  # + "f32"
 
 
 @dataclass
@@ -53,10 +53,6 @@ class Model:
         self.pos = 0
         self.kernels: dict = {}
         tensors = config["tensors"]
-        for name, entry in tensors.items():
-            if len(entry["shape"]) == 2 and entry["format"] == "f32" and name != "token_embd.weight":
-                raise ValueError(f"tensor {name} is stored as F32/F16; this build runs quantized "
-                                 "linears only (Q4_0, Q4_1, Q8_0)")
         self.head = "output.weight" if "output.weight" in tensors else "token_embd.weight"
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self._shared()
@@ -79,6 +75,8 @@ class Model:
     def _linear(self, g: Graph, x, name: str, rows):
         entry = self.cfg["tensors"][name]
         w = self.weights
+        if entry["format"] == "f32":  # GGUF F32/F16 matrices
+            return ops.linear_f32(g, x, w.tensor(g, name), rows=rows, name=f"{name}.out")
         tables = [w.tensor(g, f"{name}.{t}") for t in ("scales", "offsets") if f"{name}.{t}" in w]
         return LINEARS[entry["format"]](g, x, w.tensor(g, f"{name}.qweight"), *tables, entry["group_size"],
                                         rows=rows, name=f"{name}.out")

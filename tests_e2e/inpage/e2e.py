@@ -57,10 +57,13 @@ async def run_linear(case: str) -> str:
     op = f.metadata["op"]
     g = Graph(device(), op)
     x = g.input("x", f["x"].shape)
-    weight = g.constant("weight", f["weight"].shape, "u8", f["weight"].view)
+    weight = g.constant("weight", f["weight"].shape, f["weight"].dtype, f["weight"].view)
     tables = [g.constant(n, f[n].shape, "f32", f[n].view) for n in ("scales", "offsets") if n in f]
     bias = g.constant("bias", f["bias"].shape, "f32", f["bias"].view) if "bias" in f else None
-    out = g.output(getattr(ops, op)(g, x, weight, *tables, int(f.metadata["group_size"]), bias=bias))
+    if op == "linear_f32":
+        out = g.output(ops.linear_f32(g, x, weight, bias=bias))
+    else:
+        out = g.output(getattr(ops, op)(g, x, weight, *tables, int(f.metadata["group_size"]), bias=bias))
     await g.prepare()
     return b64((await g.execute({"x": f["x"].view}))[out.name])
 

@@ -6,6 +6,7 @@ files it uses and the `override` constants it passes (checked by tests/test_shad
 from .add import add
 from .argmax import argmax
 from .embedding import embedding
+from .linear_f32 import linear_f32
 from .linear_q4gaw import linear_q4gaw
 from .linear_q4gsw import linear_q4gsw
 from .linear_q8gsw import linear_q8gsw
@@ -15,5 +16,5 @@ from .sdpa_with_kv_cache import sdpa_with_kv_cache
 from .silu_mul import silu_mul
 from .update_cache import update_cache
 
-__all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "update_cache", "sdpa_with_kv_cache",
+__all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_f32", "update_cache", "sdpa_with_kv_cache",
            "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax"]
