@@ -21,6 +21,14 @@ def test_linear_matches_golden(app, case):
     assert_close(decode(got), expected(case)["expected"], what=case)
 
 
+@pytest.mark.parametrize("case", [c for c in golden_cases("linear_q") if "_m1_" in c and "goldens/" in c])
+def test_linear_workgroups_style_matches_golden(app, case):
+    """The real-GPU kernel choice (a workgroup per column, shared-memory reduction), forced here
+    so that Chrome's compiler and SwiftShader check it too; a real GPU picks it by itself."""
+    got = app.py('from e2e import run_linear\nRESULT = await run_linear(ARGS["case"], "workgroups")', case=case)
+    assert_close(decode(got), expected(case)["expected"], what=case)
+
+
 @pytest.mark.parametrize("case", golden_cases("sdpa_"))
 def test_sdpa_matches_golden(app, case):
     r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa(ARGS["case"])', case=case)
@@ -28,6 +36,13 @@ def test_sdpa_matches_golden(app, case):
     assert_close(decode(r["out"]), gold["expected"], what=case)
     for name, got in r["caches"].items():  # caches updated in place at input_pos
         np.testing.assert_array_equal(decode(got), gold[f"expected_{name}"].reshape(-1), err_msg=name)
+
+
+@pytest.mark.parametrize("case", golden_cases("sdpa_"))
+def test_sdpa_workgroups_style_matches_golden(app, case):
+    """The real-GPU softmax and AV (a workgroup per row), forced here so CI checks them too."""
+    r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa(ARGS["case"], kernel_style="workgroups")', case=case)
+    assert_close(decode(r["out"]), expected(case)["expected"], what=case)
 
 
 def replay_goldens(case):

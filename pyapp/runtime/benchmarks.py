@@ -1,22 +1,35 @@
-"""Op benchmarks that run inside the page (driven by `python -m pyapp.bench_ops`).
+"""Op benchmarks at SmolLM2's shapes, on any host: the page (`python -m pyapp.bench_ops`) or
+native wgpu (`python -m pyapp.native bench`).
 
-Weights are filled with a constant pattern in JS (values do not change the work), each case
-is one graph built and prepared once, then executed `repeat` times: wall clock per step
-(performance.now around execute, readback included) and GPU time from the timestamp queries.
+Weights are filled with a constant pattern (values do not change the work), each case is one
+graph built and prepared once, then executed `repeat` times: wall clock per step (readback
+included) and GPU time from the timestamp queries.
 """
 
 from __future__ import annotations
 
-import js
+from array import array
 
 from . import ops
 from .graph import Graph
 from .profiler import summarize
 
+try:  # in the page: JS typed arrays filled in JS, the page's clock
+    import js
 
-def _filled(n: int, dtype: str, value):
-    cls = {"u8": js.Uint8Array, "f32": js.Float32Array}[dtype]
-    return cls.new(n).fill(value)
+    def _filled(n: int, dtype: str, value):
+        return {"u8": js.Uint8Array, "f32": js.Float32Array}[dtype].new(n).fill(value)
+
+    def _now_ms() -> float:
+        return _now_ms()
+except ImportError:  # native host
+    import time
+
+    def _filled(n: int, dtype: str, value):
+        return array({"u8": "B", "f32": "f"}[dtype], [value]) * n
+
+    def _now_ms() -> float:
+        return time.perf_counter() * 1e3
 
 
 def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
@@ -52,6 +65,16 @@ CASES = [
 ]
 
 
+# LLM-sized shapes for real GPUs (pyapp.native bench --large): weight bytes dominate.
+LARGE_CASES = [
+    ("linear_q4gsw", "M=1 4096->4096", lambda g: _linear(g, "linear_q4gsw", 1, 4096, 4096)),
+    ("linear_q4gsw", "M=1 8192->8192", lambda g: _linear(g, "linear_q4gsw", 1, 8192, 8192)),
+    ("linear_q4gsw", "M=128 4096->4096 (prefill)", lambda g: _linear(g, "linear_q4gsw", 128, 4096, 4096)),
+    ("linear_q8gsw", "M=1 4096->128256 (LM head)", lambda g: _linear(g, "linear_q8gsw", 1, 4096, 128256)),
+    ("sdpa_with_kv_cache", "decode Hq=32 Hkv=8 pos=4095", lambda g: _sdpa(g, 1, 32, 8, 128, 4096, 4095)),
+]
+
+
 def _median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if xs else 0.0
@@ -62,16 +85,16 @@ async def _time(g: Graph, inputs: dict, repeat: int, warmup: int = 2):
         await g.execute(inputs)
     walls, gpus = [], []
     for _ in range(repeat):
-        t0 = js.performance.now()
+        t0 = _now_ms()
         await g.execute(inputs)
-        walls.append(js.performance.now() - t0)
+        walls.append(_now_ms() - t0)
         gpus.append(sum(r.duration_ns for r in g.last_profile) / 1e6)
     return walls, gpus
 
 
-async def run(device, repeat: int = 10, only: str | None = None) -> list[dict]:
+async def run(device, repeat: int = 10, only: str | None = None, large: bool = False) -> list[dict]:
     rows = []
-    for op, shape, build in CASES:
+    for op, shape, build in CASES + (LARGE_CASES if large else []):
         if only and only not in op:
             continue
         g = Graph(device, op, profile=True)
@@ -95,8 +118,17 @@ async def pass_modes(device, repeat: int = 10) -> dict:
             await g.execute(inputs)
         walls = []
         for _ in range(repeat):
-            t0 = js.performance.now()
+            t0 = _now_ms()
             await g.execute(inputs)
-            walls.append(js.performance.now() - t0)
+            walls.append(_now_ms() - t0)
         out["single_pass" if single else "pass_per_dispatch"] = _median(walls)
     return out
+
+
+def print_table(info: dict, rows: list[dict], passes: dict, repeat: int):
+    print(f"adapter: {info['vendor']} / {info['architecture'] or info['device']}  ({repeat} timed steps per case)")
+    print(f"{'op':<20} {'case':<30} {'wall ms':>9} {'gpu ms':>9} {'passes':>6}")
+    for r in rows:
+        print(f"{r['op']:<20} {r['shape']:<30} {r['wall_ms']:>9.3f} {r['gpu_ms']:>9.3f} {r['dispatches']:>6}")
+    print(f"sdpa decode, profiling off: {passes['pass_per_dispatch']:.3f} ms with a pass per dispatch, "
+          f"{passes['single_pass']:.3f} ms in one pass")

@@ -16,29 +16,10 @@ import js
 from pyodide.ffi import JsException
 
 from .buffers import MAP_MODE_READ, align
+from .device_spec import BINDING_TYPES, RAISED_LIMITS, REPORTED_LIMITS, WANTED_FEATURES, GPUError, WebGPUUnavailable
 from .jsffi import is_nullish, js_bytes, js_object, py_bytes
 
-WANTED_FEATURES = ("timestamp-query", "subgroups", "shader-f16")
-# Limits we raise to the adapter's maximum: big weights and wide workgroups need them.
-RAISED_LIMITS = (
-    "maxBufferSize",
-    "maxStorageBufferBindingSize",
-    "maxStorageBuffersPerShaderStage",
-    "maxComputeWorkgroupStorageSize",
-    "maxComputeInvocationsPerWorkgroup",
-    "maxComputeWorkgroupSizeX",
-)
-REPORTED_LIMITS = RAISED_LIMITS + ("maxComputeWorkgroupsPerDimension", "maxUniformBufferBindingSize")
-BINDING_TYPES = {"read": "read-only-storage", "write": "storage", "uniform": "uniform"}
-
-
-class GPUError(RuntimeError):
-    """A WebGPU failure (validation, out-of-memory, pipeline, lost device), naming what failed."""
-
-
-class WebGPUUnavailable(GPUError):
-    """This browser has no usable WebGPU."""
-
+__all__ = ["Device", "GPUError", "WebGPUUnavailable"]
 
 def _message(err) -> str:
     return str(getattr(err, "message", None) or err)
@@ -53,6 +34,8 @@ class Device:
         self.limits = {name: int(getattr(raw.limits, name)) for name in REPORTED_LIMITS}
         self.created = Counter()
         self.lost_reason: str | None = None
+        cpu = "swiftshader" in " ".join(info.values()).lower()
+        self.kernel_style = "lanes" if cpu else "workgroups"  # see Graph.kernel_style
         raw.lost.then(self._on_lost)
 
     @classmethod

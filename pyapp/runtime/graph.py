@@ -197,9 +197,13 @@ def plan_scratch(dispatches: list[Dispatch]) -> tuple[dict[Tensor, int], list[in
 
 
 class Graph:
-    def __init__(self, device, name: str = "graph", *, profile: bool = False, single_pass: bool = False):
+    def __init__(self, device, name: str = "graph", *, profile: bool = False, single_pass: bool = False,
+                 kernel_style: str | None = None):
         self.device = device
         self.name = name
+        # "lanes": one invocation per output, no barriers (CPU Vulkan: SwiftShader);
+        # "workgroups": a workgroup shares a reduction (real GPUs). Ops pick kernels by it.
+        self.kernel_style = kernel_style or getattr(device, "kernel_style", "lanes")
         self.profiling = profile
         self.single_pass = single_pass  # one compute pass for all dispatches (only when not profiling)
         limits = getattr(device, "limits", {}) or {}

@@ -48,14 +48,14 @@ def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **g
     return g
 
 
-async def run_linear(case: str) -> str:
+async def run_linear(case: str, kernel_style: str | None = None) -> str:
     """Build x -> op -> out from a linear golden file; returns the output (base64 f32)."""
     from pyapp.runtime import ops
     from pyapp.runtime.graph import Graph
 
     f = await golden(case)
     op = f.metadata["op"]
-    g = Graph(device(), op)
+    g = Graph(device(), op, kernel_style=kernel_style)
     x = g.input("x", f["x"].shape)
     weight = g.constant("weight", f["weight"].shape, f["weight"].dtype, f["weight"].view)
     tables = [g.constant(n, f[n].shape, "f32", f[n].view) for n in ("scales", "offsets") if n in f]
@@ -68,13 +68,13 @@ async def run_linear(case: str) -> str:
     return b64((await g.execute({"x": f["x"].view}))[out.name])
 
 
-async def run_sdpa(case: str, profile: bool = False) -> dict:
+async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = None) -> dict:
     """One sdpa_with_kv_cache step from a golden file, caches in the graph."""
     from pyapp.runtime import ops
     from pyapp.runtime.graph import Graph
 
     f = await golden(case)
-    g = Graph(device(), "sdpa", profile=profile)
+    g = Graph(device(), "sdpa", profile=profile, kernel_style=kernel_style)
     q, k, v = (g.input(n, f[n].shape) for n in "qkv")
     caches = [g.state(n, f[n].shape, "f32", f[n].view) for n in ("k_cache", "v_cache")]
     pos = g.symint("input_pos", int(f.metadata["input_pos"]))

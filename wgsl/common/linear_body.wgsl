@@ -7,8 +7,27 @@
 //   word_xq(w, e)       sum over the word's values of x[e + j] * code (e a multiple of WORD_K, vectorized)
 //   group_scale(t), group_offset(t) for t = g * PADDED_N + n
 // Paths: DECODE (M == 1, aligned): DR columns per invocation, so each x load serves DR words;
-// otherwise one column for TILE_M rows (each word decoded once for all rows), scalar for odd K.
+// REDUCE (the same on real GPUs): one workgroup per column, its WG threads split the words and
+// sum in shared memory; otherwise one column for TILE_M rows (each word decoded once for all
+// rows), scalar for odd K.
 const DR = 4u;
+var<workgroup> partial: array<f32, WG>;
+
+fn reduce_column(n: u32, t: u32) {
+  var acc = 0.0;
+  for (var i = t; i < K / WORD_K; i += WG) {
+    let g = (i * WORD_K) / GS;
+    let s = g * PADDED_N + n;
+    acc += word_xq(weight[n * KW + i], WORD_K * i) * group_scale(s) + x_sum(WORD_K * i) * group_offset(s);
+  }
+  partial[t] = acc;
+  workgroupBarrier();
+  for (var step = WG / 2u; step > 0u; step /= 2u) {  // WG is a power of two
+    if (t < step) { partial[t] += partial[t + step]; }
+    workgroupBarrier();
+  }
+  if (t == 0u) { store(n, 0u, partial[0]); }
+}
 
 fn x_at(e: u32) -> f32 {
   return x[e >> 2u][e & 3u];
@@ -88,6 +107,11 @@ fn store(n: u32, m: u32, value: f32) {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (REDUCE) {
+    let n = flat_workgroup(wid, nwg);  // uniform per workgroup: the barriers stay uniform
+    if (n < N) { reduce_column(n, lid.x); }
+    return;
+  }
   let idx = flat_workgroup(wid, nwg) * WG + lid.x;
   if (DECODE) {
     if (idx * DR < N) { decode_columns(idx * DR); }

@@ -9,3 +9,4 @@ override ALIGNED: bool = true;   // weight rows start on u32 boundaries
 override KW: u32;                // u32 words per weight row (when ALIGNED)
 override WG: u32 = 64u;
 override DECODE: bool = false;   // M == 1 with aligned K (common/linear_body.wgsl)
+override REDUCE: bool = false;   // the same on real GPUs: a workgroup per column, WG threads over K

@@ -5,6 +5,8 @@ into M. No barriers anywhere: SwiftShader runs them very slowly (shared/DESIGN.m
 - decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
   DECODE_COLUMNS output columns, so each x load serves that many weight words; x loads were
   the cost on SwiftShader (README, "Measured").
+  On real GPUs (graph.kernel_style "workgroups") that leaves too few threads: there one
+  workgroup of REDUCE_WG threads computes one column, splitting K and reducing in shared memory.
 - otherwise one invocation computes one column n for TILE_M rows (4 for prefill), decoding
   each weight word once for all of them; odd shapes take a scalar path.
 """
@@ -17,6 +19,7 @@ from ._checks import OpError, expect_tensor, live, on_change, workgroups
 WG = 64
 DECODE_WG = 32
 DECODE_COLUMNS = 4  # DR in wgsl/common/linear_body.wgsl
+REDUCE_WG = 256
 
 
 def padded_n(n: int) -> int:
@@ -57,11 +60,12 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
     decode = m == 1 and k_packed % 4 == 0 and k % word_k == 0
-    wg = DECODE_WG if decode else WG
+    reduce = decode and graph.kernel_style == "workgroups"
+    wg = REDUCE_WG if reduce else DECODE_WG if decode else WG
     constants = {
         "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],
         "TILE_M": tile_m, "HAS_BIAS": bias is not None, "ALIGNED": k_packed % 4 == 0,
-        "KW": align(k_packed) // 4, "WG": wg, "DECODE": decode,
+        "KW": align(k_packed) // 4, "WG": wg, "DECODE": decode and not reduce, "REDUCE": reduce,
     }
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", m=m)
     d = graph.dispatch(op, shader=op, writes=[out], uniforms=[params],
@@ -74,11 +78,15 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
         if not 0 <= r <= m:
             raise OpError(f"{op}: rows {r} must be within 0..{m} (x {x!r})")
         params.set(m=r)
-        d.set_workgroups(workgroups(-(-n // DECODE_COLUMNS), wg) * r if decode else
-                         workgroups(n * -(-r // tile_m), wg))
+        if reduce:
+            d.set_workgroups(n * r)
+        elif decode:
+            d.set_workgroups(workgroups(-(-n // DECODE_COLUMNS), wg) * r)
+        else:
+            d.set_workgroups(workgroups(n * -(-r // tile_m), wg))
 
     on_change(graph, (rows,), resize)
     return out
 
 
-LINEAR_CONSTANTS = ("N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG", "DECODE")
+LINEAR_CONSTANTS = ("N", "K", "GS", "PADDED_N", "TILE_M", "HAS_BIAS", "ALIGNED", "KW", "WG", "DECODE", "REDUCE")

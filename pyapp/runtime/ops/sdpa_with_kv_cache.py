@@ -14,13 +14,14 @@ from ..graph import SymInt
 from ._checks import OpError, expect_tensor, live, on_change, workgroups
 from .update_cache import check_pos, update_cache
 
-SDPA_CONSTANTS = ("S_MAX", "HQ", "HKV", "D", "CMAX", "WG")
+SDPA_CONSTANTS = ("S_MAX", "HQ", "HKV", "D", "CMAX", "WG", "REDUCE")
 SHADERS = {
     "sdpa_compute_attn_weights": SDPA_CONSTANTS + ("SCALE",),
     "sdpa_softmax": SDPA_CONSTANTS,
     "sdpa_compute_out": SDPA_CONSTANTS,
 }
 WG = 64
+REDUCE_WG = 256  # real GPUs: softmax and AV share a workgroup per row (graph.kernel_style)
 
 
 def _check(op, q, k, v, k_cache, v_cache, input_pos, seq_len, attn_mask, dropout_p):
@@ -62,15 +63,17 @@ def sdpa_with_kv_cache(graph, q, k, v, k_cache, v_cache, input_pos: SymInt, seq_
     node = len(graph.dispatches)
     attn = graph.scratch(f"{name}#{node}.attn_weights", (hq, s_max, cmax))  # (Hq, S_max, Cmax) f32, once
     out = graph.scratch(f"{name}#{node}.out", (1, s_max, hq, d))            # (1, S_max, Hq, D) f32
-    shapes = {"S_MAX": s_max, "HQ": hq, "HKV": hkv, "D": d, "CMAX": cmax, "WG": WG}
+    shapes = {"S_MAX": s_max, "HQ": hq, "HKV": hkv, "D": d, "CMAX": cmax, "WG": WG, "REDUCE": False}
+    reduce = graph.kernel_style == "workgroups" and REDUCE_WG % d == 0
+    shared = {**shapes, "WG": REDUCE_WG, "REDUCE": True} if reduce else shapes
     params = [graph.uniform(f"{name}.{part}", pos=0, ctx=0, s=0) for part in ("qk", "softmax", "av")]
     qk = graph.dispatch("sdpa_compute_attn_weights", shader="sdpa_compute_attn_weights",
                         writes=[attn], reads=[q, k_cache], uniforms=[params[0]],
                         constants={**shapes, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale)})
     softmax = graph.dispatch("sdpa_softmax", shader="sdpa_softmax", writes=[attn], uniforms=[params[1]],
-                             constants=shapes)
+                             constants=shared)
     av = graph.dispatch("sdpa_compute_out", shader="sdpa_compute_out", writes=[out], reads=[attn, v_cache],
-                        uniforms=[params[2]], constants=shapes)
+                        uniforms=[params[2]], constants=shared)
 
     def resize():
         pos, s = input_pos.value, live(seq_len)
@@ -78,8 +81,8 @@ def sdpa_with_kv_cache(graph, q, k, v, k_cache, v_cache, input_pos: SymInt, seq_
         for p in params:
             p.set(pos=pos, ctx=pos + s, s=s)
         qk.set_workgroups(workgroups(hq * s * (pos + s), WG))
-        softmax.set_workgroups(workgroups(hq * s, WG))
-        av.set_workgroups(workgroups(s * hq * d, WG))
+        softmax.set_workgroups(hq * s if reduce else workgroups(hq * s, WG))
+        av.set_workgroups(s * hq if reduce else workgroups(s * hq * d, WG))
 
     on_change(graph, (input_pos, seq_len), resize)
     return out
