@@ -189,7 +189,7 @@ def main(argv=None):
     ap.add_argument("--mount", type=parse_mount, action="append", default=[], metavar="NAME=DIR",
                     help="also serve DIR under /files/NAME/ (repeatable)")
     ap.add_argument("--model", type=Path, metavar="PATH.gguf",
-                    help="a llama-family GGUF (Q4_0/Q4_1/Q8_0); default: SmolLM2-135M-Instruct Q4_1, "
+                    help="a llama-family GGUF (Q4_0/Q4_1/Q8_0/F16/F32); default: SmolLM2-135M-Instruct Q4_1, "
                          "fetched once with pip")
     ap.add_argument("--no-model", action="store_true", help="serve the page without a model (GPU info only)")
     ap.add_argument("--verbose", action="store_true", help="log every request")

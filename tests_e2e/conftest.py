@@ -82,10 +82,11 @@ def model_bundle() -> Path:
 @contextmanager
 def page_with_model(browser, bundle: Path):
     """A page with a model bundle loaded, as `python -m pyapp.serve` serves it."""
-    server, url = serve_in_thread(Site(mounts={**golden_mounts(), "model": bundle},
-                                       config={"model": "/files/model/"}))
+    site = Site(mounts={**golden_mounts(), "model": bundle}, config={"model": "/files/model/"})
+    server, url = serve_in_thread(site)
     page = browser.new_page()
     booted = boot(page, url + "/")
+    booted.site = site  # tests may mount more folders while the page runs
     install_module(booted, HERE / "inpage" / "e2e.py")
     try:
         yield booted

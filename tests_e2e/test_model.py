@@ -116,6 +116,28 @@ def test_stop_and_bad_input_are_handled(model_app):
     assert "does not fit the context" in r["errors"][2]
 
 
+def test_the_real_gpu_kernel_style_runs_the_model(model_app, tmp_path):
+    """Real GPUs pick the "workgroups" kernels (shared-memory reductions); force them on the tiny
+    mixed-type model here (SwiftShader runs barriers slowly, so not on SmolLM2)."""
+    from pyapp.export import export
+
+    model_app.site.mounts["tiny"] = export(HERE / "goldens" / "tiny_mixed.gguf", cache=tmp_path)
+    gold, _ = golden("model_tiny_mixed")
+    r = model_app.py("""
+        from pyapp.runtime import app, model
+        from pyapp.runtime.sampling import Sampling
+        from e2e import b64
+        m = await model.load(app.session.device, "/files/tiny/", kernel_style="workgroups")
+        styles = {d.constants.get("REDUCE") for d in m.decode_graph.dispatches if "REDUCE" in d.constants}
+        g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "reduce": sorted(styles)}
+    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]))
+    assert True in r["reduce"]
+    assert r["ids"] == gold["generated_ids"].tolist()
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"tiny model (workgroups kernels) step {i} logits")
+
+
 def test_a_model_with_every_tensor_type(browser, tmp_path):
     """Your own GGUF: Q4_0, Q4_1, Q8_0, F16 and F32 tensors and an untied F16 LM head
     (goldens/tiny_mixed.gguf from tests/tiny_llama.py) against the reference on the same file."""

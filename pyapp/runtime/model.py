@@ -45,8 +45,10 @@ class Generation:
 
 class Model:
     def __init__(self, device, config: dict, weights: Weights, tokenizer: Tokenizer, *,
-                 max_context: int = 2048, prefill_rows: int = 32, profile: bool = False):
+                 max_context: int = 2048, prefill_rows: int = 32, profile: bool = False,
+                 kernel_style: str | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
+        self.kernel_style = kernel_style  # None: the device's choice (Graph.kernel_style)
         self.cmax = min(max_context, config["context_length"])
         self.prefill_rows = prefill_rows
         self.profile = profile
@@ -84,7 +86,8 @@ class Model:
     def _build(self, s: int, name: str) -> Graph:
         c, w = self.cfg, self.weights
         hq, hkv, d, dim = c["n_heads"], c["n_kv_heads"], c["head_dim"], c["dim"]
-        g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile)
+        g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,
+                  kernel_style=self.kernel_style)
         tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
         pos = g.symint("input_pos", 0)
         rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
@@ -209,7 +212,8 @@ class Model:
         return result
 
 
-async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048):
+async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048,
+               kernel_style: str | None = None):
     """Fetch a bundle (config, tokenizer, weights) from base_url, upload, build and prepare."""
     from . import tensorfile
     from .weights import fetch_bytes
@@ -221,7 +225,8 @@ async def load(device, base_url: str, *, on_progress=None, profile: bool = False
     weights = Weights(device, tensorfile.parse(data))
     async with device.error_scope("upload weights"):
         weights.upload(lambda done, total: on_progress and on_progress("Uploading to the GPU", done, total))
-    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context)
+    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
+                  kernel_style=kernel_style)
     if on_progress:
         on_progress("Compiling kernels", 0, 1)
     await model.prepare()

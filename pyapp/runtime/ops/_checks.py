@@ -18,6 +18,27 @@ def expect_tensor(op: str, name: str, t, dtype: str, ndim: int | None = None):
         raise OpError(f"{op}: {name} {t!r} must have {ndim} dims, got {len(t.shape)}")
 
 
+def check_bias(op: str, bias, n: int):
+    if bias is not None:
+        expect_tensor(op, "bias", bias, "f32")
+        if bias.numel < n:
+            raise OpError(f"{op}: bias {bias!r} has fewer than N={n} elements")
+
+
+def live_rows(graph, op: str, dispatch, params, rows, m: int, x, grid_for):
+    """rows (int or SymInt, default M) of x computed per step: params.m and the grid follow it."""
+    rows = m if rows is None else rows
+
+    def resize():
+        r = live(rows)
+        if not 0 <= r <= m:
+            raise OpError(f"{op}: rows {r} must be within 0..{m} (x {x!r})")
+        params.set(m=r)
+        dispatch.set_workgroups(grid_for(r))
+
+    on_change(graph, (rows,), resize)
+
+
 def workgroups(invocations: int, wg: int) -> int:
     return ceil(invocations / wg)
 

@@ -14,7 +14,7 @@ into M. No barriers anywhere: SwiftShader runs them very slowly (shared/DESIGN.m
 from math import prod
 
 from ..buffers import align
-from ._checks import OpError, expect_tensor, live, on_change, workgroups
+from ._checks import OpError, check_bias, expect_tensor, live_rows, workgroups
 
 WG = 64
 DECODE_WG = 32
@@ -53,10 +53,7 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
             raise OpError(f"{op}: {label} {table!r} has {g} groups; K={k} with group_size={group_size} needs {groups}")
         if pn < n or pn != padded_n(pn):
             raise OpError(f"{op}: {label} {table!r} must be (G, padded_N) with padded_N >= N={n} and a multiple of 8")
-    if bias is not None:
-        expect_tensor(op, "bias", bias, "f32")
-        if prod(bias.shape) < n:
-            raise OpError(f"{op}: bias {bias!r} has fewer than N={n} elements")
+    check_bias(op, bias, n)
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
     decode = m == 1 and k_packed % 4 == 0 and k % word_k == 0
@@ -71,21 +68,15 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
     d = graph.dispatch(op, shader=op, writes=[out], uniforms=[params],
                        reads=[x, weight, *(t for _, t in quant), bias if bias is not None else graph.placeholder()],
                        constants=constants)
-    rows = m if rows is None else rows
 
-    def resize():
-        r = live(rows)
-        if not 0 <= r <= m:
-            raise OpError(f"{op}: rows {r} must be within 0..{m} (x {x!r})")
-        params.set(m=r)
+    def grid(r: int) -> int:
         if reduce:
-            d.set_workgroups(n * r)
-        elif decode:
-            d.set_workgroups(workgroups(-(-n // DECODE_COLUMNS), wg) * r)
-        else:
-            d.set_workgroups(workgroups(n * -(-r // tile_m), wg))
+            return n * r  # a workgroup per output column
+        if decode:
+            return workgroups(-(-n // DECODE_COLUMNS), wg) * r
+        return workgroups(n * -(-r // tile_m), wg)
 
-    on_change(graph, (rows,), resize)
+    live_rows(graph, op, d, params, rows, m, x, grid)
     return out
 
 
