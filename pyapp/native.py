@@ -4,6 +4,7 @@ A second host for pyapp.runtime's device layer, for real-GPU runs outside a brow
 
     python -m pyapp.native check [DIR ...]   # op goldens (linear_*, sdpa_*) on this GPU
     python -m pyapp.native bench             # pyapp.runtime.benchmarks on this GPU
+    python -m pyapp.native model BUNDLE      # the model's prefill/decode speed on this GPU
 
 Needs `wgpu` (and numpy + safetensors for `check`). On a machine without a GPU,
 VK_ICD_FILENAMES may point at a software Vulkan (SwiftShader) instead.
@@ -199,6 +200,29 @@ async def check(dirs) -> int:
     return 1 if failed else 0
 
 
+async def model_speed(bundle: Path, prompt_tokens: int, steps: int, profile: bool, style: str | None):
+    """The real model graphs (config + tokenizer from a bundle), weights filled with a pattern:
+    speed does not depend on the values, and a bundle is too big to carry to a lent GPU."""
+    import time
+
+    from .runtime.model import Model
+    from .runtime.sampling import Sampling
+    from .runtime.tokenizer import Tokenizer
+    from .runtime.weights import Weights
+
+    dev = NativeDevice.open()
+    config = json.loads((bundle / "config.json").read_text())
+    t0 = time.perf_counter()
+    model = Model(dev, config, Weights.filled(dev, config), Tokenizer(json.loads((bundle / "tokenizer.json").read_text())),
+                  profile=profile, kernel_style=style)
+    await model.prepare()
+    load_s = time.perf_counter() - t0
+    prompt = [100 + i % 1000 for i in range(prompt_tokens)]
+    await model.generate(prompt[:4], Sampling(), 4, stop_at_eos=False)  # warm up
+    g = await model.generate(prompt, Sampling(), steps, stop_at_eos=False)
+    return dev, model, load_s, g
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m pyapp.native", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,7 +233,23 @@ def main(argv=None):
     b.add_argument("--repeat", type=int, default=50)
     b.add_argument("--large", action="store_true", help="also LLM-sized shapes (8192x8192, a 128k-row LM head)")
     b.add_argument("--json", action="store_true")
+    mdl = sub.add_parser("model", help="the model's speed on this GPU (pattern-filled weights)")
+    mdl.add_argument("bundle", type=Path, help="a bundle folder (config.json, tokenizer.json) from pyapp.export")
+    mdl.add_argument("--prompt-tokens", type=int, default=32)
+    mdl.add_argument("--steps", type=int, default=64, help="decode steps")
+    mdl.add_argument("--profile", action="store_true")
+    mdl.add_argument("--style", choices=["lanes", "workgroups"], help="force a kernel style")
     args = ap.parse_args(argv)
+    if args.cmd == "model":
+        dev, model, load_s, g = asyncio.run(model_speed(args.bundle, args.prompt_tokens, args.steps,
+                                                         args.profile, args.style))
+        print(f"adapter: {dev.info['vendor']} / {dev.info['device'] or dev.info['architecture']}, "
+              f"kernels: {model.decode_graph.kernel_style}, {len(model.decode_graph.dispatches)} dispatches/token")
+        print(f"build + prepare: {load_s:.2f} s; prefill {g.prefill_tokens_per_s:.1f} tokens/s "
+              f"({len(g.prompt_ids)} tokens); decode {g.decode_tokens_per_s:.1f} tokens/s ({len(g.generated_ids)} tokens)")
+        for name, (count, ns) in sorted(g.kernels.items(), key=lambda kv: -kv[1][1]):
+            print(f"  {name:<28} {count:>6} {ns / 1e6:>9.2f} ms")
+        return
     if args.cmd == "check":
         sys.exit(asyncio.run(check(args.dirs)))
     from .runtime import benchmarks

@@ -64,3 +64,17 @@ def test_every_type_in_one_model(tmp_path):
     assert formats == {"attn_q": "q4gsw", "attn_k": "q4gaw", "attn_v": "q8gsw", "attn_output": "f32",
                        "ffn_gate": "q4gaw", "ffn_up": "q4gsw", "ffn_down": "f32", "attn_norm": "f32", "ffn_norm": "f32"}
     assert not config["tied_embeddings"] and config["tensors"]["output.weight"]["format"] == "f32"
+
+
+def test_stored_shapes_match_the_exported_file(tmp_path):
+    """pyapp.runtime.weights.stored_shapes (used for speed runs) agrees with what export writes."""
+    from safetensors import safe_open
+
+    from pyapp.runtime.weights import stored_shapes
+
+    out = export.export(tiny_llama.write(tmp_path / "mixed.gguf", types=tiny_llama.MIXED), cache=tmp_path / "c")
+    config = json.loads((out / "config.json").read_text())
+    with safe_open(str(out / "model.safetensors"), "np") as f:
+        written = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    dtypes = {"F32": "f32", "U8": "u8"}
+    assert {k: (s, dtypes[d]) for k, (s, d) in written.items()} == stored_shapes(config)

@@ -169,7 +169,8 @@ class Model:
         return out
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
-                       on_token=None, should_stop=None, record_logits: bool = False) -> Generation:
+                       on_token=None, should_stop=None, record_logits: bool = False,
+                       stop_at_eos: bool = True) -> Generation:
         """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop.
 
         record_logits keeps every step's logits (tests); otherwise greedy reads 8 bytes a step.
@@ -193,7 +194,7 @@ class Model:
                 result.logits.append(out[self.logits_name])
             if on_token:
                 await on_token(token)
-            if token in self.stop_ids:
+            if stop_at_eos and token in self.stop_ids:
                 result.stop_reason = "eos"
                 break
             if len(result.generated_ids) >= max_new_tokens:
@@ -222,9 +223,10 @@ async def load(device, base_url: str, *, on_progress=None, profile: bool = False
     tokenizer = Tokenizer(json.loads(await _fetch_text(base_url + "tokenizer.json")))
     data = await fetch_bytes(base_url + "model.safetensors",
                              lambda done, total: on_progress and on_progress("Downloading weights", done, total))
-    weights = Weights(device, tensorfile.parse(data))
     async with device.error_scope("upload weights"):
-        weights.upload(lambda done, total: on_progress and on_progress("Uploading to the GPU", done, total))
+        weights = Weights.upload(device, tensorfile.parse(data),
+                                 lambda done, total: on_progress and on_progress("Uploading to the GPU", done, total))
+    del data  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
     model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
                   kernel_style=kernel_style)
     if on_progress:

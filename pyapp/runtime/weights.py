@@ -1,17 +1,14 @@
 """Model weights: streamed from fetch() into one ArrayBuffer, then into GPU buffers, once.
 
-Bytes never pass through Python objects: chunks are copied JS-side into a preallocated
-Uint8Array, and each tensor goes to queue.writeBuffer as a view of it. Every tensor must fit
-the device's maxStorageBufferBindingSize and maxBufferSize; a model that does not is refused
-with the tensor's name.
+Bytes never pass through Python objects in the page: chunks are copied JS-side into a
+preallocated Uint8Array, and each tensor goes to queue.writeBuffer as a view of it. Every
+tensor must fit the device's maxStorageBufferBindingSize and maxBufferSize; a model that does
+not is refused with the tensor's name.
 """
 
 from __future__ import annotations
 
-import js
-
-from . import tensorfile
-from .buffers import COPY_DST, COPY_SRC, STORAGE
+from .buffers import COPY_DST, COPY_SRC, STORAGE, nbytes
 
 
 class ModelTooLarge(RuntimeError):
@@ -20,6 +17,8 @@ class ModelTooLarge(RuntimeError):
 
 async def fetch_bytes(url: str, on_progress=None):
     """GET url into a JS ArrayBuffer, reporting (done, total) bytes as chunks arrive."""
+    import js
+
     response = await js.fetch(url)
     if not response.ok:
         raise FileNotFoundError(f"{url}: HTTP {response.status}")
@@ -40,39 +39,64 @@ async def fetch_bytes(url: str, on_progress=None):
     return data.buffer
 
 
+def stored_shapes(config: dict) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Every stored tensor's (shape, dtype), from a bundle's config (layouts in pyapp/quant.py)."""
+    out = {}
+    for name, e in config["tensors"].items():
+        shape = tuple(e["shape"])
+        if e["format"] == "f32":
+            out[name] = (shape, "f32")
+            continue
+        n, k = shape
+        groups, padded = -(-k // e["group_size"]), -(-n // 8) * 8
+        out[f"{name}.qweight"] = ((n, k if e["format"] == "q8gsw" else -(-k // 2)), "u8")
+        out[f"{name}.scales"] = ((groups, padded), "f32")
+        if e["format"] == "q4gaw":
+            out[f"{name}.offsets"] = ((groups, padded), "f32")
+    return out
+
+
 class Weights:
-    """Every tensor of the bundle in its own GPU buffer; graphs bind them as external tensors."""
+    """Every tensor of a model in its own GPU buffer; graphs bind them as external tensors."""
 
-    def __init__(self, device, file: tensorfile.TensorFile):
+    def __init__(self, device, meta: dict[str, tuple[tuple[int, ...], str]], buffers: dict[str, object]):
         self.device = device
-        self.file = file  # dropped after upload: the fetched ArrayBuffer can then be freed
-        self.meta = {n: (t.shape, t.dtype) for n, t in file.tensors.items()}
-        self.buffers: dict[str, object] = {}
+        self.meta = meta
+        self.buffers = buffers
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.meta
-
-    def check_limits(self):
-        limit = min(self.device.limits["maxStorageBufferBindingSize"], self.device.limits["maxBufferSize"])
-        for t in self.file.tensors.values():
+    @classmethod
+    def upload(cls, device, file, on_progress=None) -> "Weights":
+        """From a parsed bundle file (pyapp.runtime.tensorfile), one buffer per tensor."""
+        limit = min(device.limits["maxStorageBufferBindingSize"], device.limits["maxBufferSize"])
+        for t in file.tensors.values():
             if t.view.byteLength > limit:
                 raise ModelTooLarge(
                     f"tensor {t.name} {list(t.shape)} needs {t.view.byteLength / 2**20:.1f} MiB in one buffer; "
                     f"this GPU allows {limit / 2**20:.1f} MiB (maxStorageBufferBindingSize). "
                     "Try a smaller model or another browser/GPU.")
-
-    def upload(self, on_progress=None):
-        self.check_limits()
-        total = sum(int(t.view.byteLength) for t in self.file.tensors.values())
-        done = 0
-        for name, t in self.file.tensors.items():
-            buf = self.device.buffer(int(t.view.byteLength), STORAGE | COPY_DST | COPY_SRC, name)
-            self.device.write(buf, t.view)
-            self.buffers[name] = buf
+        total = sum(int(t.view.byteLength) for t in file.tensors.values())
+        done, buffers = 0, {}
+        for name, t in file.tensors.items():
+            buffers[name] = device.buffer(int(t.view.byteLength), STORAGE | COPY_DST | COPY_SRC, name)
+            device.write(buffers[name], t.view)
             done += int(t.view.byteLength)
             if on_progress:
                 on_progress(done, total)
-        self.file = None
+        return cls(device, {n: (t.shape, t.dtype) for n, t in file.tensors.items()}, buffers)
+
+    @classmethod
+    def filled(cls, device, config: dict, byte: int = 0x11) -> "Weights":
+        """Weights of the right shapes filled with one byte pattern: for speed runs, not answers."""
+        meta = stored_shapes(config)
+        buffers = {}
+        for name, (shape, dtype) in meta.items():
+            size = nbytes(shape, dtype)
+            buffers[name] = device.buffer(size, STORAGE | COPY_DST, name)
+            device.write(buffers[name], bytes([byte]) * size)
+        return cls(device, meta, buffers)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.meta
 
     def tensor(self, graph, name: str):
         """The stored tensor `name` as an external tensor of `graph` (bound, never copied)."""

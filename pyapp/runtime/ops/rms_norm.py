@@ -1,13 +1,15 @@
 """rms_norm(x, weight, eps): out[r] = x[first + r] / sqrt(mean(x^2) + eps) * weight, r < rows.
 
 x (S, dim) f32; weight (dim,) f32; out (rows_max, dim) f32. `rows` and `first` may be SymInts:
-the final norm of a prefill takes one row, the last real one.
+the final norm of a prefill takes one row, the last real one. Real GPUs (graph.kernel_style
+"workgroups") get a workgroup per row; CPU Vulkan one invocation per row.
 """
 
 from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
-SHADERS = {"rms_norm": ("DIM", "EPS", "WG")}
+SHADERS = {"rms_norm": ("DIM", "EPS", "WG", "REDUCE")}
 WG = 64
+REDUCE_WG = 256
 
 
 def rms_norm(graph, x, weight, eps: float, rows=None, first=0, out_rows: int | None = None, name=None):
@@ -20,15 +22,16 @@ def rms_norm(graph, x, weight, eps: float, rows=None, first=0, out_rows: int | N
     rows = s if rows is None else rows
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (out_rows or s, dim))
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", first=0, rows=0)
+    reduce = graph.kernel_style == "workgroups"
     d = graph.dispatch(op, shader=op, writes=[out], reads=[x, weight], uniforms=[params],
-                       constants={"DIM": dim, "EPS": float(eps), "WG": WG})
+                       constants={"DIM": dim, "EPS": float(eps), "WG": REDUCE_WG if reduce else WG, "REDUCE": reduce})
 
     def resize():
         r, f = live(rows), live(first)
         if f < 0 or f + r > s or r > out.shape[0]:
             raise OpError(f"{op}: rows {f}..{f + r} do not fit x {x!r} / out {out!r}")
         params.set(first=f, rows=r)
-        d.set_workgroups(workgroups(r, WG))
+        d.set_workgroups(r if reduce else workgroups(r, WG))
 
     on_change(graph, (rows, first), resize)
     return out
