@@ -45,6 +45,15 @@ def test_sdpa_workgroups_style_matches_golden(app, case):
     assert_close(decode(r["out"]), expected(case)["expected"], what=case)
 
 
+def test_sdpa_with_caches_as_graph_inputs(app):
+    case = "goldens/sdpa_gqa2_prefill"
+    r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa(ARGS["case"], caches_as_inputs=True)', case=case)
+    gold = expected(case)
+    assert_close(decode(r["out"]), gold["expected"], what=case)
+    for name, got in r["caches"].items():
+        np.testing.assert_array_equal(decode(got), gold[f"expected_{name}"].reshape(-1), err_msg=name)
+
+
 def replay_goldens(case):
     gold = expected(case)
     return [gold[f"expected{i}"] for i in range(sum(k.startswith("expected") for k in gold))]

@@ -68,22 +68,28 @@ async def run_linear(case: str, kernel_style: str | None = None) -> str:
     return b64((await g.execute({"x": f["x"].view}))[out.name])
 
 
-async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = None) -> dict:
-    """One sdpa_with_kv_cache step from a golden file, caches in the graph."""
+async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = None,
+                   caches_as_inputs: bool = False) -> dict:
+    """One sdpa_with_kv_cache step from a golden file; caches live in the graph (state) or, as
+    ExecuTorch also allows, come in as graph inputs written before the step."""
     from pyapp.runtime import ops
     from pyapp.runtime.graph import Graph
 
     f = await golden(case)
     g = Graph(device(), "sdpa", profile=profile, kernel_style=kernel_style)
     q, k, v = (g.input(n, f[n].shape) for n in "qkv")
-    caches = [g.state(n, f[n].shape, "f32", f[n].view) for n in ("k_cache", "v_cache")]
+    if caches_as_inputs:
+        caches = [g.input(n, f[n].shape) for n in ("k_cache", "v_cache")]
+    else:
+        caches = [g.state(n, f[n].shape, "f32", f[n].view) for n in ("k_cache", "v_cache")]
     pos = g.symint("input_pos", int(f.metadata["input_pos"]))
     out = g.output(ops.sdpa_with_kv_cache(g, q, k, v, *caches, pos, q.shape[1]))
     if "expected_k_cache" in f:
         for c in caches:
             g.output(c)
     await g.prepare()
-    got = await g.execute({n: f[n].view for n in "qkv"})
+    inputs = {n: f[n].view for n in ("q", "k", "v", *(("k_cache", "v_cache") if caches_as_inputs else ()))}
+    got = await g.execute(inputs)
     return {"out": b64(got[out.name]), "caches": {c.name: b64(got[c.name]) for c in caches if c.name in got},
             "labels": [r.kernel_name for r in g.last_profile]}
 
