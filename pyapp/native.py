@@ -72,9 +72,10 @@ class NativeDevice:
         bgl = self.raw.create_bind_group_layout(label=label, entries=entries)
         return bgl, self.raw.create_pipeline_layout(label=label, bind_group_layouts=[bgl])
 
-    def bind_group(self, bgl, buffers, label):
+    def bind_group(self, bgl, resources, label):
         self.created["bind_group"] += 1
-        entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}} for i, b in enumerate(buffers)]
+        spans = [r if isinstance(r, tuple) else (r, 0, r.size) for r in resources]
+        entries = [{"binding": i, "resource": {"buffer": b, "offset": o, "size": n}} for i, (b, o, n) in enumerate(spans)]
         return self.raw.create_bind_group(label=label, layout=bgl, entries=entries)
 
     def query_set(self, count, label):
@@ -98,8 +99,11 @@ class NativeDevice:
         enc = self.raw.create_command_encoder(label=label)
         for desc, dispatches in passes:
             cpass = enc.begin_compute_pass(**desc)
+            current = None
             for d in dispatches:
-                cpass.set_pipeline(d.pipeline)
+                if d.pipeline is not current:
+                    cpass.set_pipeline(d.pipeline)
+                    current = d.pipeline
                 cpass.set_bind_group(0, d.bind_group)
                 cpass.dispatch_workgroups(*d.grid)
             cpass.end()

@@ -98,9 +98,11 @@ class Device:
         layout = self.raw.createPipelineLayout(js_object({"label": label, "bindGroupLayouts": [bgl]}))
         return bgl, layout
 
-    def bind_group(self, bgl, buffers: list, label: str):
+    def bind_group(self, bgl, resources: list, label: str):
+        """resources: a buffer (whole) or (buffer, offset, size) per binding, in order."""
         self.created["bind_group"] += 1
-        entries = [{"binding": i, "resource": {"buffer": b}} for i, b in enumerate(buffers)]
+        entries = [{"binding": i, "resource": {"buffer": r[0], "offset": r[1], "size": r[2]} if isinstance(r, tuple)
+                    else {"buffer": r}} for i, r in enumerate(resources)]
         return self.raw.createBindGroup(js_object({"label": label, "layout": bgl, "entries": entries}))
 
     def query_set(self, count: int, label: str):
@@ -144,10 +146,15 @@ class Device:
         enc = self.raw.createCommandEncoder(js_object({"label": label}))
         for desc, dispatches in passes:
             cpass = enc.beginComputePass(desc)
+            # Each attribute lookup on a JS object is an FFI round trip: take the methods once.
+            set_pipeline, set_bind_group, dispatch = cpass.setPipeline, cpass.setBindGroup, cpass.dispatchWorkgroups
+            current = None
             for d in dispatches:
-                cpass.setPipeline(d.pipeline)
-                cpass.setBindGroup(0, d.bind_group)
-                cpass.dispatchWorkgroups(*d.grid)
+                if d.pipeline is not current:  # consecutive nodes often share one (k/v, rope q/k)
+                    set_pipeline(d.pipeline)
+                    current = d.pipeline
+                set_bind_group(0, d.bind_group)
+                dispatch(*d.grid)
             cpass.end()
         for src, dst, size in copies:
             enc.copyBufferToBuffer(src, 0, dst, 0, align(size))

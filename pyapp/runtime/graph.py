@@ -22,6 +22,7 @@ from .pipelines import PipelineCache
 from .profiler import QueryPool
 
 ROLES = ("input", "const", "scratch", "state", "external")
+UNIFORM_ALIGN = 256  # the largest minUniformBufferOffsetAlignment WebGPU allows: valid everywhere
 DEFAULT_MAX_WORKGROUPS = 65535  # WebGPU's default maxComputeWorkgroupsPerDimension
 
 
@@ -64,7 +65,7 @@ class Uniform:
         pad = -len(fields) % 4 if fields else 4  # WGSL uniform structs come in 16-byte units
         self.values = array("i", [*fields.values(), *[0] * pad])
         self.dirty = True
-        self.buffer = None
+        self.offset = 0  # where it lives in its graph's uniform arena
 
     @property
     def nbytes(self) -> int:
@@ -325,14 +326,21 @@ class Graph:
                     t.buffer = t.root.buffer
                 if t.is_output:
                     self._staging[t.name] = dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback")
-            for u in (*self.symints.values(), *self.params):
-                u.buffer = dev.buffer(u.nbytes, UNIFORM | COPY_DST, u.name)
+            # All uniforms (SymInts, per-dispatch params) share one buffer: a step writes the
+            # dirty span once instead of one small write per uniform.
+            self._uniforms = [*self.symints.values(), *self.params]
+            size = 0
+            for u in self._uniforms:
+                u.offset = size
+                size += align(u.nbytes, UNIFORM_ALIGN)
+            self._arena = dev.buffer(max(size, 16), UNIFORM | COPY_DST, f"{self.name}.uniforms")
+            self._arena_host = bytearray(max(size, 16))
             pipelines = await self.cache.build(
                 [(d.label, d.source, d.constants, d.kinds) for d in self.dispatches])
             for d, pipeline in zip(self.dispatches, pipelines):
                 d.pipeline = pipeline
                 bgl, _ = self.cache.layout(d.kinds)
-                d.bind_group = dev.bind_group(bgl, [v.buffer for v in d.bindings], d.label)
+                d.bind_group = dev.bind_group(bgl, [self._resource(v) for v in d.bindings], d.label)
             if self.profiling:
                 self.profiler = QueryPool(dev, len(self.dispatches))
             self._passes = self._plan_passes()
@@ -341,6 +349,21 @@ class Graph:
                     self.upload(t, t.data)
                     t.data = None
         self.prepared = True
+
+    def _resource(self, value):
+        """A binding's buffer, or (arena, offset, size) for a uniform."""
+        return (self._arena, value.offset, value.nbytes) if isinstance(value, Uniform) else value.buffer
+
+    def _write_uniforms(self):
+        lo = hi = None
+        for u in self._uniforms:
+            if u.dirty:
+                self._arena_host[u.offset:u.offset + u.nbytes] = u.pack()
+                lo = u.offset if lo is None else lo
+                hi = u.offset + u.nbytes
+                u.dirty = False
+        if lo is not None:
+            self.device.write(self._arena, memoryview(self._arena_host)[lo:hi], lo)
 
     def _plan_passes(self) -> list:
         dev, ds = self.device, self.dispatches
@@ -377,10 +400,7 @@ class Graph:
             if s.dirty:
                 for hook in s.hooks:
                     hook(s.value)
-        for u in (*self.symints.values(), *self.params):
-            if u.dirty:
-                dev.write(u.buffer, u.pack())
-                u.dirty = False
+        self._write_uniforms()
         names = list(read) if read is not None else [n for n, t in self.tensors.items() if t.is_output]
         outs = [self._output(n) for n in names]
         copies = [(t.buffer, self._staging[t.name], t.nbytes) for t in outs]
