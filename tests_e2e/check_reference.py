@@ -8,7 +8,6 @@ continuations and the largest logit difference; the tokenizer is compared on the
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 

@@ -10,7 +10,6 @@ at every step, and the greedy tokens must match exactly.
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file
