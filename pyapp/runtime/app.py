@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass, field
 
 import js
 from pyodide.ffi import create_proxy
@@ -20,19 +21,20 @@ from .tokenizer import StreamDecoder
 from .weights import ModelTooLarge
 
 
+@dataclass
 class Session:
     """What the page has booted: the tests reach it as `pyapp.runtime.app.session`."""
 
     device: Device | None = None
-    model = None
-    config: dict = {}
+    model: object = None
+    config: dict = field(default_factory=dict)
     profile: bool = False
-    messages: list = []
+    messages: list = field(default_factory=list)  # the chat so far
     stop_requested: bool = False
-    last = None  # the last Generation
-    task = None  # the generation running now
+    last: object = None  # the last Generation
+    task: object = None  # the generation running now
     load_s: float = 0.0  # model download + upload + pipelines
-    proxies: list = []  # event handlers handed to JS, kept alive
+    proxies: list = field(default_factory=list)  # event handlers handed to JS, kept alive
 
 
 session = Session()
