@@ -135,14 +135,9 @@ def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
     fmt = entry["format"]
     if fmt == "f32":
         return tensors[name]
-    n, k = entry["shape"]
-    gs = entry["group_size"]
-    if fmt == "q4gsw":
-        return quant.dequantize_q4gsw(quant.Q4GSW(tensors[f"{name}.qweight"], tensors[f"{name}.scales"], gs, k))
-    if fmt == "q4gaw":
-        return quant.dequantize_q4gaw(quant.Q4GAW(tensors[f"{name}.qweight"], tensors[f"{name}.scales"],
-                                                  tensors[f"{name}.offsets"], gs, k))
-    return quant.dequantize_q8gsw(quant.Q8GSW(tensors[f"{name}.qweight"], tensors[f"{name}.scales"], gs, k))
+    packed = quant.Packed(tensors[f"{name}.qweight"], tensors[f"{name}.scales"], entry["group_size"],
+                          entry["shape"][1], tensors.get(f"{name}.offsets"))
+    return quant.DEQUANTIZE[fmt](packed)
 
 
 # --- metadata ---

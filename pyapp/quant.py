@@ -58,37 +58,42 @@ def _expand(per_group: np.ndarray, n: int, k: int, group_size: int) -> np.ndarra
 
 
 @dataclass
-class Q4GSW:
-    weight: np.ndarray  # (N, ceil(K/2)) u8
-    scales: np.ndarray  # (G, padded_N) f32
+class Packed:
+    """A packed weight: q4gsw and q8gsw have no offsets; q4gaw has them."""
+
+    weight: np.ndarray             # q4: (N, ceil(K/2)) u8 nibbles; q8: (N, K) u8 holding int8
+    scales: np.ndarray             # (G, padded_N) f32
     group_size: int
     k: int
+    offsets: np.ndarray | None = None  # (G, padded_N) f32, q4gaw only
 
 
-def quantize_q4gsw(w: np.ndarray, group_size: int) -> Q4GSW:
+def _symmetric(w: np.ndarray, group_size: int, qmin: int, qmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes q in [qmin, qmax] (N, K) and per-group scales (N, G) with w ~ q * scale."""
     n, k = w.shape
     groups = _groups(w, group_size)
     amax = np.abs(groups).max(axis=2)
-    scale = np.where(amax > 0, amax / 7.0, 1.0).astype(np.float32)
-    q = np.clip(np.rint(groups / scale[..., None].astype(np.float64)), -8, 7).reshape(n, -1)[:, :k]
-    return Q4GSW(pack_nibbles(q.astype(np.int64) + 8), _group_major(scale), group_size, k)
+    scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
+    q = np.clip(np.rint(groups / scale[..., None].astype(np.float64)), qmin, qmax).reshape(n, -1)[:, :k]
+    return q.astype(np.int64), scale
 
 
-def dequantize_q4gsw(p: Q4GSW) -> np.ndarray:
-    q = unpack_nibbles(p.weight, p.k).astype(np.float64) - 8
-    return q * _expand(p.scales, q.shape[0], p.k, p.group_size)
+def _dequantize(q: np.ndarray, p: Packed) -> np.ndarray:
+    n = q.shape[0]
+    w = q.astype(np.float64) * _expand(p.scales, n, p.k, p.group_size)
+    return w if p.offsets is None else w + _expand(p.offsets, n, p.k, p.group_size)
 
 
-@dataclass
-class Q4GAW:
-    weight: np.ndarray   # (N, ceil(K/2)) u8, q in 0..15
-    scales: np.ndarray   # (G, padded_N) f32
-    offsets: np.ndarray  # (G, padded_N) f32
-    group_size: int
-    k: int
+def quantize_q4gsw(w: np.ndarray, group_size: int) -> Packed:
+    q, scale = _symmetric(w, group_size, -8, 7)
+    return Packed(pack_nibbles(q + 8), _group_major(scale), group_size, w.shape[1])
 
 
-def quantize_q4gaw(w: np.ndarray, group_size: int) -> Q4GAW:
+def dequantize_q4gsw(p: Packed) -> np.ndarray:
+    return _dequantize(unpack_nibbles(p.weight, p.k).astype(np.int64) - 8, p)
+
+
+def quantize_q4gaw(w: np.ndarray, group_size: int) -> Packed:
     n, k = w.shape
     groups = _groups(w, group_size)
     if k % group_size:  # padding zeros must not widen the last group's range
@@ -98,35 +103,23 @@ def quantize_q4gaw(w: np.ndarray, group_size: int) -> Q4GAW:
     scale = np.where(hi > lo, (hi - lo) / 15.0, 1.0).astype(np.float32)
     offset = lo.astype(np.float32)
     q = np.clip(np.rint((groups - offset[..., None]) / scale[..., None]), 0, 15).reshape(n, -1)[:, :k]
-    return Q4GAW(pack_nibbles(q), _group_major(scale), _group_major(offset), group_size, k)
+    return Packed(pack_nibbles(q), _group_major(scale), group_size, k, _group_major(offset))
 
 
-def dequantize_q4gaw(p: Q4GAW) -> np.ndarray:
-    q = unpack_nibbles(p.weight, p.k).astype(np.float64)
-    n = q.shape[0]
-    return q * _expand(p.scales, n, p.k, p.group_size) + _expand(p.offsets, n, p.k, p.group_size)
+def dequantize_q4gaw(p: Packed) -> np.ndarray:
+    return _dequantize(unpack_nibbles(p.weight, p.k), p)
 
 
-@dataclass
-class Q8GSW:
-    weight: np.ndarray  # (N, K) u8 holding int8
-    scales: np.ndarray  # (G, padded_N) f32
-    group_size: int
-    k: int
+def quantize_q8gsw(w: np.ndarray, group_size: int) -> Packed:
+    q, scale = _symmetric(w, group_size, -127, 127)
+    return Packed(q.astype(np.int8).view(np.uint8), _group_major(scale), group_size, w.shape[1])
 
 
-def quantize_q8gsw(w: np.ndarray, group_size: int) -> Q8GSW:
-    n, k = w.shape
-    groups = _groups(w, group_size)
-    amax = np.abs(groups).max(axis=2)
-    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
-    q = np.clip(np.rint(groups / scale[..., None].astype(np.float64)), -127, 127).reshape(n, -1)[:, :k]
-    return Q8GSW(q.astype(np.int8).view(np.uint8), _group_major(scale), group_size, k)
+def dequantize_q8gsw(p: Packed) -> np.ndarray:
+    return _dequantize(p.weight.view(np.int8), p)
 
 
-def dequantize_q8gsw(p: Q8GSW) -> np.ndarray:
-    q = p.weight.view(np.int8).astype(np.float64)
-    return q * _expand(p.scales, q.shape[0], p.k, p.group_size)
+DEQUANTIZE = {"q4gsw": dequantize_q4gsw, "q4gaw": dequantize_q4gaw, "q8gsw": dequantize_q8gsw}
 
 
 def max_error(w: np.ndarray, deq: np.ndarray) -> dict:

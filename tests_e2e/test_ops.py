@@ -127,3 +127,17 @@ def test_input_pos_past_the_cache_is_refused_before_the_submit(app):
             RESULT = str(e)
     """)
     assert "input_pos 7 + seq_len 2 does not fit the cache of 8" in r
+
+
+def test_op_benchmark_runs_in_the_page(app):
+    """pyapp.bench_ops' in-page half (pyapp.runtime.benchmarks): timed rows with GPU times."""
+    r = app.py("""
+        from pyapp.runtime import app, benchmarks
+        RESULT = {"rows": await benchmarks.run(app.session.device, 2, "sdpa"),
+                  "passes": await benchmarks.pass_modes(app.session.device, 2)}
+    """)
+    assert [row["dispatches"] for row in r["rows"]] == [5, 5]
+    for row in r["rows"]:
+        assert row["wall_ms"] > 0 and row["gpu_ms"] > 0
+        assert set(row["kernels"]) == {"update_cache", "sdpa_compute_attn_weights", "sdpa_softmax", "sdpa_compute_out"}
+    assert r["passes"]["single_pass"] > 0 and r["passes"]["pass_per_dispatch"] > 0

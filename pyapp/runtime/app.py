@@ -31,7 +31,6 @@ class Session:
     profile: bool = False
     messages: list = field(default_factory=list)  # the chat so far
     stop_requested: bool = False
-    last: object = None  # the last Generation
     task: object = None  # the generation running now
     load_s: float = 0.0  # model download + upload + pipelines
     proxies: list = field(default_factory=list)  # event handlers handed to JS, kept alive
@@ -189,7 +188,6 @@ async def generate(text: str, mode: str, max_new: int, sampling: Sampling):
         f"stopped: {result.stop_reason}")
     if session.profile:
         show_profile(result.kernels)
-    session.last = result
     return result
 
 

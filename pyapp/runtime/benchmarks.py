@@ -21,7 +21,7 @@ try:  # in the page: JS typed arrays filled in JS, the page's clock
         return {"u8": js.Uint8Array, "f32": js.Float32Array}[dtype].new(n).fill(value)
 
     def _now_ms() -> float:
-        return _now_ms()
+        return js.performance.now()
 except ImportError:  # native host
     import time
 
@@ -88,7 +88,7 @@ async def _time(g: Graph, inputs: dict, repeat: int, warmup: int = 2):
         t0 = _now_ms()
         await g.execute(inputs)
         walls.append(_now_ms() - t0)
-        gpus.append(sum(r.duration_ns for r in g.last_profile) / 1e6)
+        gpus.append(sum(r.duration_ns for r in g.last_profile) / 1e6)  # 0 when not profiling
     return walls, gpus
 
 
@@ -114,13 +114,7 @@ async def pass_modes(device, repeat: int = 10) -> dict:
         g = Graph(device, "sdpa", single_pass=single)
         inputs = _sdpa(g, 1, 9, 3, 64, 2048, 511)
         await g.prepare()
-        for _ in range(2):
-            await g.execute(inputs)
-        walls = []
-        for _ in range(repeat):
-            t0 = _now_ms()
-            await g.execute(inputs)
-            walls.append(_now_ms() - t0)
+        walls, _ = await _time(g, inputs, repeat)
         out["single_pass" if single else "pass_per_dispatch"] = _median(walls)
     return out
 

@@ -76,11 +76,10 @@ class Model:
 
     def _linear(self, g: Graph, x, name: str, rows):
         entry = self.cfg["tensors"][name]
-        w = self.weights
+        weight, tables = self.weights.parts(g, name)
         if entry["format"] == "f32":  # GGUF F32/F16 matrices
-            return ops.linear_f32(g, x, w.tensor(g, name), rows=rows, name=f"{name}.out")
-        tables = [w.tensor(g, f"{name}.{t}") for t in ("scales", "offsets") if f"{name}.{t}" in w]
-        return LINEARS[entry["format"]](g, x, w.tensor(g, f"{name}.qweight"), *tables, entry["group_size"],
+            return ops.linear_f32(g, x, weight, rows=rows, name=f"{name}.out")
+        return LINEARS[entry["format"]](g, x, weight, *tables.values(), entry["group_size"],
                                         rows=rows, name=f"{name}.out")
 
     def _build(self, s: int, name: str) -> Graph:
@@ -94,11 +93,8 @@ class Model:
         last = g.symint("last_row", s - 1)                               # the row whose logits we need
         cos, sin = (g.external(n, (self.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), self.rope))
         emb = c["tensors"]["token_embd.weight"]
-        has = w.__contains__
-        table = w.tensor(g, "token_embd.weight.qweight" if has("token_embd.weight.qweight") else "token_embd.weight")
-        x = ops.embedding(g, tokens, table, emb["format"], dim,                 # (S, dim) residual stream
-                          scales=w.tensor(g, "token_embd.weight.scales") if has("token_embd.weight.scales") else None,
-                          offsets=w.tensor(g, "token_embd.weight.offsets") if has("token_embd.weight.offsets") else None,
+        table, tables = w.parts(g, "token_embd.weight")
+        x = ops.embedding(g, tokens, table, emb["format"], dim, **tables,    # (S, dim) residual stream
                           group_size=emb.get("group_size", 32), rows=rows, name="x")
         for i in range(c["n_layers"]):
             p = f"blk.{i}."

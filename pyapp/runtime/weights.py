@@ -98,6 +98,13 @@ class Weights:
     def __contains__(self, name: str) -> bool:
         return name in self.meta
 
+    def parts(self, graph, name: str) -> tuple[object, dict]:
+        """A model weight as stored: (the f32 tensor or the packed codes, {"scales": .., "offsets": ..})."""
+        if name in self.meta:  # f32
+            return self.tensor(graph, name), {}
+        tables = {t: self.tensor(graph, f"{name}.{t}") for t in ("scales", "offsets") if f"{name}.{t}" in self.meta}
+        return self.tensor(graph, f"{name}.qweight"), tables
+
     def tensor(self, graph, name: str):
         """The stored tensor `name` as an external tensor of `graph` (bound, never copied)."""
         if name in graph.tensors:
