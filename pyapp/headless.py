@@ -1,7 +1,7 @@
 """Run the page in headless Chromium with WebGPU: used by the e2e tests and the benchmarks.
 
 The browser is $PYAPP_CHROMIUM, else a `chromium` on PATH (Debian's gives WebGPU on
-SwiftShader, a CPU Vulkan), else Playwright's own. Flags as measured in shared/DESIGN.md.
+SwiftShader, a CPU Vulkan), else Playwright's own. Flags as measured in docs/design.md.
 """
 
 from __future__ import annotations

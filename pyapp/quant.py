@@ -1,11 +1,10 @@
 """Host-side (numpy) packing of fp32 weights into the layouts the linear ops consume.
 
-q4gsw  weight (N, ceil(K/2)) u8: nibble k at byte k//2 (low nibble for even k), stored as q+8,
-       q in [-8, 7]; scales (G, padded_N) f32, group-major; w = q * scale.
-q4gaw  same nibble packing, q in [0, 15] stored as is; scales and offsets (G, padded_N) f32;
-       w = q * scale + offset (GGUF Q4_1).
-q8gsw  weight (N, K) int8 stored as u8 bytes; scales (G, padded_N) f32; w = q * scale (GGUF Q8_0).
-G = ceil(K / group_size), padded_N = N rounded up to 8. Each quantizer has its exact inverse.
+The layouts' sizes live in pyapp/runtime/layout.py; the values:
+q4gsw  nibble k at byte k//2 (low nibble for even k), stored as q+8, q in [-8, 7]; w = q * scale.
+q4gaw  same nibble packing, q in [0, 15] stored as is; w = q * scale + offset (GGUF Q4_1).
+q8gsw  int8 q stored as u8 bytes; w = q * scale (GGUF Q8_0).
+Each quantizer has its exact inverse.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def padded(n: int, to: int = 8) -> int:
-    return -(-n // to) * to
+from .runtime.layout import padded_n
 
 
 def _groups(w: np.ndarray, group_size: int) -> np.ndarray:
@@ -30,10 +27,10 @@ def _groups(w: np.ndarray, group_size: int) -> np.ndarray:
     return out.reshape(n, g, group_size)
 
 
-def _group_major(per_row: np.ndarray) -> np.ndarray:
+def group_major(per_row: np.ndarray) -> np.ndarray:
     """(N, G) per-row-group values -> (G, padded_N) f32, zero-padded."""
     n, g = per_row.shape
-    out = np.zeros((g, padded(n)), np.float32)
+    out = np.zeros((g, padded_n(n)), np.float32)
     out[:, :n] = per_row.T
     return out
 
@@ -86,7 +83,7 @@ def _dequantize(q: np.ndarray, p: Packed) -> np.ndarray:
 
 def quantize_q4gsw(w: np.ndarray, group_size: int) -> Packed:
     q, scale = _symmetric(w, group_size, -8, 7)
-    return Packed(pack_nibbles(q + 8), _group_major(scale), group_size, w.shape[1])
+    return Packed(pack_nibbles(q + 8), group_major(scale), group_size, w.shape[1])
 
 
 def dequantize_q4gsw(p: Packed) -> np.ndarray:
@@ -103,7 +100,7 @@ def quantize_q4gaw(w: np.ndarray, group_size: int) -> Packed:
     scale = np.where(hi > lo, (hi - lo) / 15.0, 1.0).astype(np.float32)
     offset = lo.astype(np.float32)
     q = np.clip(np.rint((groups - offset[..., None]) / scale[..., None]), 0, 15).reshape(n, -1)[:, :k]
-    return Packed(pack_nibbles(q), _group_major(scale), group_size, k, _group_major(offset))
+    return Packed(pack_nibbles(q), group_major(scale), group_size, k, group_major(offset))
 
 
 def dequantize_q4gaw(p: Packed) -> np.ndarray:
@@ -112,7 +109,7 @@ def dequantize_q4gaw(p: Packed) -> np.ndarray:
 
 def quantize_q8gsw(w: np.ndarray, group_size: int) -> Packed:
     q, scale = _symmetric(w, group_size, -127, 127)
-    return Packed(q.astype(np.int8).view(np.uint8), _group_major(scale), group_size, w.shape[1])
+    return Packed(q.astype(np.int8).view(np.uint8), group_major(scale), group_size, w.shape[1])
 
 
 def dequantize_q8gsw(p: Packed) -> np.ndarray:

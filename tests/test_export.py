@@ -67,14 +67,14 @@ def test_every_type_in_one_model(tmp_path):
 
 
 def test_stored_shapes_match_the_exported_file(tmp_path):
-    """pyapp.runtime.weights.stored_shapes (used for speed runs) agrees with what export writes."""
+    """The layout module's sizes (ModelConfig.stored, used for speed runs) agree with what export writes."""
     from safetensors import safe_open
 
-    from pyapp.runtime.weights import stored_shapes
+    from pyapp.runtime.config import ModelConfig
 
     out = export.export(tiny_llama.write(tmp_path / "mixed.gguf", types=tiny_llama.MIXED), cache=tmp_path / "c")
     config = json.loads((out / "config.json").read_text())
     with safe_open(str(out / "model.safetensors"), "np") as f:
         written = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
     dtypes = {"F32": "f32", "U8": "u8"}
-    assert {k: (s, dtypes[d]) for k, (s, d) in written.items()} == stored_shapes(config)
+    assert {k: (s, dtypes[d]) for k, (s, d) in written.items()} == ModelConfig.from_json(config).stored()

@@ -1,7 +1,7 @@
 """Playwright harness: one server, one headless Chromium with WebGPU, one booted page.
 
 The browser is Debian's chromium (or $PYAPP_CHROMIUM) on SwiftShader's Vulkan, flags as
-measured in shared/DESIGN.md. Every test fails if the page raised an uncaught error.
+measured in docs/design.md. Every test fails if the page raised an uncaught error.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def golden_path(case: str) -> Path:
     return golden_mounts()[mount] / f"{name}.safetensors"
 
 
+def install_inpage(booted: BootedPage):
+    """The helpers in inpage/ become importable modules inside the page."""
+    for path in sorted((HERE / "inpage").glob("*.py")):
+        install_module(booted, path)
+
+
 @pytest.fixture(scope="session")
 def server():
     server, url = serve_in_thread(Site(mounts=golden_mounts()))
@@ -67,7 +73,7 @@ def browser():
 def booted_page(browser, server) -> BootedPage:
     page = browser.new_page()
     booted = boot(page, server + "/")
-    install_module(booted, HERE / "inpage" / "e2e.py")
+    install_inpage(booted)
     yield booted
     page.close()
 
@@ -87,7 +93,7 @@ def page_with_model(browser, bundle: Path):
     page = browser.new_page()
     booted = boot(page, url + "/")
     booted.site = site  # tests may mount more folders while the page runs
-    install_module(booted, HERE / "inpage" / "e2e.py")
+    install_inpage(booted)
     try:
         yield booted
     finally:

@@ -47,9 +47,26 @@ def test_greedy_tokens_and_logits_match_the_reference(model_app, name):
 
 
 def test_prompt_past_one_prefill_chunk(model_app):
-    """37+ tokens cross the 32-row prefill chunk: the chat golden's prompt does."""
+    """A prompt longer than one prefill chunk: the chat golden's 37 tokens through a model whose
+    prefill graph takes 16 rows (16 + 16 + 5) on the same weights, against the reference."""
     gold, _ = golden("model_smollm2_chat")
-    assert len(gold["prompt_ids"]) > 32
+    want = gold["generated_ids"].tolist()[:4]
+    r = model_app.py("""
+        from pyapp.runtime import app
+        from pyapp.runtime.model import Model
+        from pyapp.runtime.sampling import Sampling
+        from e2e import b64
+        m = app.session.model
+        small = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, prefill_rows=16)
+        await small.prepare()
+        g = await small.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        RESULT = {"chunks": small.prefill_graph.executions, "ids": g.generated_ids,
+                  "logits": [b64(x) for x in g.logits]}
+    """, ids=gold["prompt_ids"].tolist(), n=len(want))
+    assert len(gold["prompt_ids"]) == 37 and r["chunks"] == 3
+    assert r["ids"] == want
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"16-row chunks, step {i} logits")
 
 
 def test_tokenizer_in_the_page_matches_the_reference(model_app):

@@ -1,6 +1,8 @@
-"""The part of pyapp that runs inside Pyodide: device, graph, profiler, ops, model.
+"""The part of pyapp that runs inside Pyodide: device, graph, profiler, ops, model, the page.
 
 No numpy here (Pyodide's numpy is not available offline): bytes move as memoryviews and JS
-typed arrays. Modules that touch `js` are device.py, jsffi.py and app.py; the graph, the
-profiler's bookkeeping and the ops import on plain CPython too, so they unit-test there.
+typed arrays. Modules that import `js` are browser.py (the WebGPU backend), jsffi.py,
+fetch.py, tensorfile.py, view.py, app.py, and benchmarks.py for its clock; the graph, the
+profiler's bookkeeping, the ops, the model builder and the tokenizer import on CPython too
+(docs/design.md).
 """

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from array import array
 
-from . import ops
+from . import layout, ops
 from .graph import Graph
+from .buffers import itemsize, nbytes
 from .profiler import summarize
 
 try:  # in the page: JS typed arrays filled in JS, the page's clock
@@ -34,12 +35,11 @@ except ImportError:  # native host
 
 def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
     x = g.input("x", (m, k))
-    groups, pn = -(-k // gs), -(-n // 8) * 8
-    wbytes = k if op == "linear_q8gsw" else -(-k // 2)
-    w = g.constant("w", (n, wbytes), "u8", _filled(n * wbytes, "u8", 0x5A))
-    tables = [g.constant(t, (groups, pn), "f32", _filled(groups * pn, "f32", 0.01))
-              for t in (("scales", "offsets") if op == "linear_q4gaw" else ("scales",))]
-    g.output(getattr(ops, op)(g, x, w, *tables, gs))
+    stored = layout.stored("w", op.removeprefix("linear_"), (n, k), gs)  # codes, then scales [, offsets]
+    parts = [g.constant(name, shape, dtype, _filled(nbytes(shape, dtype) // itemsize(dtype), dtype,
+                                                    0x5A if dtype == "u8" else 0.01))
+             for name, (shape, dtype) in stored.items()]
+    g.output(getattr(ops, op)(g, x, *parts, gs))
     return {"x": _filled(m * k, "f32", 0.5)}
 
 

@@ -30,20 +30,22 @@ DEFAULT_MAX_WORKGROUPS = 65535  # WebGPU's default maxComputeWorkgroupsPerDimens
 class Graph:
     def __init__(self, device, name: str = "graph", *, profile: bool = False, single_pass: bool = False,
                  kernel_style: str | None = None):
+        """device: a runtime.device.Device, or None for a graph that is only built (unit tests)."""
         self.device = device
         self.name = name
         # "lanes": one invocation per output, no barriers (CPU Vulkan: SwiftShader);
         # "workgroups": a workgroup shares a reduction (real GPUs). Ops pick kernels by it.
-        self.kernel_style = kernel_style or getattr(device, "kernel_style", "lanes")
+        self.kernel_style = kernel_style or (device.kernel_style if device is not None else "lanes")
         self.profiling = profile
         self.single_pass = single_pass  # one compute pass for all dispatches (only when not profiling)
-        limits = getattr(device, "limits", {}) or {}
-        self.max_per_dim = limits.get("maxComputeWorkgroupsPerDimension", DEFAULT_MAX_WORKGROUPS)
+        self.max_per_dim = (device.limits["maxComputeWorkgroupsPerDimension"] if device is not None
+                            else DEFAULT_MAX_WORKGROUPS)
         self.tensors: dict[str, Tensor] = {}
         self.symints: dict[str, SymInt] = {}
         self.params: list[Uniform] = []
         self.dispatches: list[Dispatch] = []
         self.prepared = False
+        self.executions = 0  # steps run so far
         self.profiler: QueryPool | None = None
         self.last_profile: list = []
         self._staging: dict[str, object] = {}
@@ -224,6 +226,7 @@ class Graph:
         if not self.prepared:
             raise RuntimeError(f"{self.name}: call `await graph.prepare()` before execute()")
         dev = self.device
+        self.executions += 1
         for name, data in (inputs or {}).items():
             self._write_input(name, data)
         for s in self.symints.values():

@@ -7,7 +7,6 @@ rows, the logits row), submits, and reads back the argmax (greedy) or the logits
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 from array import array
@@ -15,7 +14,9 @@ from dataclasses import dataclass, field
 
 from . import ops
 from .buffers import COPY_DST, STORAGE
+from .config import ModelConfig
 from .graph import Graph
+from .profiler import KernelTally
 from .sampling import Sampler, Sampling
 from .tokenizer import Tokenizer
 from .weights import Weights
@@ -30,7 +31,7 @@ class Generation:
     prefill_s: float = 0.0
     decode_s: float = 0.0
     stop_reason: str = ""
-    kernels: dict = field(default_factory=dict)  # label -> [count, total ns]
+    profile: KernelTally = field(default_factory=KernelTally)  # GPU time per kernel (profiling on)
     logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
 
     @property
@@ -42,20 +43,23 @@ class Generation:
         steps = len(self.generated_ids) - 1  # the first token comes from the prefill
         return steps / self.decode_s if self.decode_s and steps > 0 else 0.0
 
+    @property
+    def kernels(self) -> dict:
+        """kernel -> [count, total ns], for JSON."""
+        return self.profile.totals
+
 
 class Model:
-    def __init__(self, device, config: dict, weights: Weights, tokenizer: Tokenizer, *,
+    def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
                  max_context: int = 2048, prefill_rows: int = 32, profile: bool = False,
                  kernel_style: str | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
         self.kernel_style = kernel_style  # None: the device's choice (Graph.kernel_style)
-        self.cmax = min(max_context, config["context_length"])
+        self.cmax = min(max_context, config.context_length)
         self.prefill_rows = prefill_rows
         self.profile = profile
         self.pos = 0
-        self.kernels: dict = {}
-        tensors = config["tensors"]
-        self.head = "output.weight" if "output.weight" in tensors else "token_embd.weight"
+        self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self._shared()
         self.decode_graph = self._build(1, "decode")
@@ -64,10 +68,10 @@ class Model:
     def _shared(self):
         """KV caches (zeroed by WebGPU) and RoPE tables, shared by both graphs."""
         c, dev = self.cfg, self.device
-        cache_bytes = self.cmax * c["n_kv_heads"] * c["head_dim"] * 4
+        cache_bytes = self.cmax * c.n_kv_heads * c.head_dim * 4
         self.caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
-                        dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c["n_layers"])]
-        cos, sin = ops.rope_tables(self.cmax, c["head_dim"], c["rope_theta"])
+                        dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
+        cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta)
         self.rope = []
         for name, table in (("rope.cos", cos), ("rope.sin", sin)):
             buf = dev.buffer(len(table) * 4, STORAGE | COPY_DST, name)
@@ -75,16 +79,15 @@ class Model:
             self.rope.append(buf)
 
     def _linear(self, g: Graph, x, name: str, rows):
-        entry = self.cfg["tensors"][name]
+        entry = self.cfg.tensors[name]
         weight, tables = self.weights.parts(g, name)
-        if entry["format"] == "f32":  # GGUF F32/F16 matrices
+        if entry.format == "f32":  # GGUF F32/F16 matrices
             return ops.linear_f32(g, x, weight, rows=rows, name=f"{name}.out")
-        return LINEARS[entry["format"]](g, x, weight, *tables.values(), entry["group_size"],
-                                        rows=rows, name=f"{name}.out")
+        return LINEARS[entry.format](g, x, weight, *tables.values(), entry.group_size, rows=rows, name=f"{name}.out")
 
     def _build(self, s: int, name: str) -> Graph:
         c, w = self.cfg, self.weights
-        hq, hkv, d, dim = c["n_heads"], c["n_kv_heads"], c["head_dim"], c["dim"]
+        hq, hkv, d, dim = c.n_heads, c.n_kv_heads, c.head_dim, c.dim
         g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,
                   kernel_style=self.kernel_style)
         tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
@@ -92,14 +95,14 @@ class Model:
         rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
         last = g.symint("last_row", s - 1)                               # the row whose logits we need
         cos, sin = (g.external(n, (self.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), self.rope))
-        emb = c["tensors"]["token_embd.weight"]
+        emb = c.tensors["token_embd.weight"]
         table, tables = w.parts(g, "token_embd.weight")
-        x = ops.embedding(g, tokens, table, emb["format"], dim, **tables,    # (S, dim) residual stream
-                          group_size=emb.get("group_size", 32), rows=rows, name="x")
-        for i in range(c["n_layers"]):
+        x = ops.embedding(g, tokens, table, emb.format, dim, **tables,      # (S, dim) residual stream
+                          group_size=emb.group_size, rows=rows, name="x")
+        for i in range(c.n_layers):
             p = f"blk.{i}."
             # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
-            h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c["norm_eps"], rows=rows)
+            h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c.norm_eps, rows=rows)
             q = self._linear(g, h, p + "attn_q.weight", rows)               # (S, Hq*D)
             k = self._linear(g, h, p + "attn_k.weight", rows)               # (S, Hkv*D)
             v = self._linear(g, h, p + "attn_v.weight", rows)               # (S, Hkv*D)
@@ -112,15 +115,15 @@ class Model:
             o = self._linear(g, g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
             ops.add(g, x, o, rows)
             # feed-forward: norm, SwiGLU, down, residual
-            h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c["norm_eps"], rows=rows)
+            h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c.norm_eps, rows=rows)
             gate = self._linear(g, h, p + "ffn_gate.weight", rows)         # (S, ffn)
             up = self._linear(g, h, p + "ffn_up.weight", rows)             # (S, ffn)
             down = self._linear(g, ops.silu_mul(g, gate, up, rows), p + "ffn_down.weight", rows)
             ops.add(g, x, down, rows)
         # logits of one row: final norm of the last real row, then the (tied) LM head
-        hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c["norm_eps"], rows=1, first=last,
+        hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
                           out_rows=1, name="x_last")
-        logits = g.output(self._linear(g, hn, self.head, 1))               # (1, vocab) f32
+        logits = g.output(self._linear(g, hn, c.head, 1))                  # (1, vocab) f32
         g.output(ops.argmax(g, logits, name="next_token"))                 # (2,) u32: index, max bits
         self.logits_name = logits.name
         return g
@@ -140,11 +143,7 @@ class Model:
         read = ["next_token"] + ([self.logits_name] if want_logits else [])
         out = await g.execute({"tokens": array("i", ids)}, read=read)
         self.pos += len(ids)
-        if self.profile:
-            for r in g.last_profile:
-                acc = self.kernels.setdefault(r.kernel_name.split("#")[0], [0, 0])
-                acc[0] += 1
-                acc[1] += r.duration_ns
+        self.tally.add(g.last_profile)
         return out
 
     async def prefill(self, ids: list[int], want_logits: bool) -> dict:
@@ -173,7 +172,7 @@ class Model:
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
-        self.pos, self.kernels = 0, {}
+        self.pos, self.tally = 0, KernelTally()
         sampler = None if sampling.greedy else Sampler(sampling)
         result = Generation(list(prompt_ids))
         pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
@@ -205,7 +204,7 @@ class Model:
             out = await self._run(self.decode_graph, [token], want)
             token = pick(out)
         result.decode_s = time.perf_counter() - t0
-        result.kernels = self.kernels
+        result.profile = self.tally
         return result
 
 
@@ -213,28 +212,20 @@ async def load(device, base_url: str, *, on_progress=None, profile: bool = False
                kernel_style: str | None = None):
     """Fetch a bundle (config, tokenizer, weights) from base_url, upload, build and prepare."""
     from . import tensorfile
-    from .weights import fetch_bytes
+    from .fetch import fetch_json
 
-    config = json.loads(await _fetch_text(base_url + "config.json"))
-    tokenizer = Tokenizer(json.loads(await _fetch_text(base_url + "tokenizer.json")))
-    data = await fetch_bytes(base_url + "model.safetensors",
-                             lambda done, total: on_progress and on_progress("Downloading weights", done, total))
+    def report(label):
+        return on_progress and (lambda done, total: on_progress(label, done, total))
+
+    config = ModelConfig.from_json(await fetch_json(base_url + "config.json"))
+    tokenizer = Tokenizer(await fetch_json(base_url + "tokenizer.json"))
+    file = await tensorfile.fetch_file(base_url + "model.safetensors", report("Downloading weights"))
     async with device.error_scope("upload weights"):
-        weights = Weights.upload(device, tensorfile.parse(data),
-                                 lambda done, total: on_progress and on_progress("Uploading to the GPU", done, total))
-    del data  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
+        weights = Weights.upload(device, file, report("Uploading to the GPU"))
+    del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
     model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
                   kernel_style=kernel_style)
     if on_progress:
         on_progress("Compiling kernels", 0, 1)
     await model.prepare()
     return model
-
-
-async def _fetch_text(url: str) -> str:
-    import js
-
-    response = await js.fetch(url)
-    if not response.ok:
-        raise FileNotFoundError(f"{url}: HTTP {response.status}")
-    return await response.text()

@@ -17,7 +17,7 @@ class PipelineCache:
     @classmethod
     def of(cls, device) -> "PipelineCache":
         """The device's one cache: graphs on the same device (prefill, decode) share pipelines."""
-        if getattr(device, "pipeline_cache", None) is None:
+        if device.pipeline_cache is None:
             device.pipeline_cache = cls(device)
         return device.pipeline_cache
 

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from .buffers import COPY_DST, COPY_SRC, MAP_READ, QUERY_RESOLVE
 
-TICKS_TO_NS = 1.0  # WebGPU timestamps are already nanoseconds
-
 
 @dataclass(frozen=True)
 class ShaderDuration:
@@ -59,33 +57,60 @@ class QueryPool:
 
 
 def records_from_ticks(ticks, dispatches) -> list[ShaderDuration]:
-    """Pair ticks (2 per dispatch) into records; times relative to the earliest start, negatives clamp to 0."""
+    """Pair ticks (2 per dispatch) into records; times relative to the earliest start, negatives clamp to 0.
+
+    WebGPU timestamps are nanoseconds already (no tick period to apply)."""
     n = len(dispatches)
     if n == 0:
         return []
     base = min(ticks[0:2 * n:2])
     out = []
     for i, d in enumerate(dispatches):
-        start = round((ticks[2 * i] - base) * TICKS_TO_NS)
-        duration = max(0, round((ticks[2 * i + 1] - ticks[2 * i]) * TICKS_TO_NS))
+        start = ticks[2 * i] - base
+        duration = max(0, ticks[2 * i + 1] - ticks[2 * i])
         out.append(ShaderDuration(i, d.label, tuple(d.grid), tuple(d.local_size), start, start + duration, duration))
     return out
 
 
+class KernelTally:
+    """Per-kernel GPU time over any number of steps: the one place records are added up.
+
+    A kernel is a record's label without its `#node`; `stats()` lists the largest first.
+    """
+
+    def __init__(self):
+        self.totals: dict[str, list[int]] = {}  # kernel -> [count, total ns]
+
+    @classmethod
+    def of(cls, totals: dict) -> "KernelTally":
+        """From `totals` as JSON carried them (kernel -> [count, total ns])."""
+        tally = cls()
+        tally.totals = {k: [int(c), int(t)] for k, (c, t) in totals.items()}
+        return tally
+
+    def add(self, records) -> "KernelTally":
+        for r in records:
+            acc = self.totals.setdefault(r.kernel_name.split("#")[0], [0, 0])
+            acc[0] += 1
+            acc[1] += r.duration_ns
+        return self
+
+    def stats(self) -> list[KernelStat]:
+        return sorted((KernelStat(k, c, t) for k, (c, t) in self.totals.items()), key=lambda s: -s.total_ns)
+
+    def __bool__(self) -> bool:
+        return bool(self.totals)
+
+
 def summarize(records) -> list[KernelStat]:
     """Per kernel (the label without its #node): count and total time, largest first."""
-    totals: dict[str, list[int]] = {}
-    for r in records:
-        kernel = r.kernel_name.split("#")[0]
-        acc = totals.setdefault(kernel, [0, 0])
-        acc[0] += 1
-        acc[1] += r.duration_ns
-    stats = [KernelStat(k, c, t) for k, (c, t) in totals.items()]
-    return sorted(stats, key=lambda s: -s.total_ns)
+    return KernelTally().add(records).stats()
 
 
 def format_table(stats: list[KernelStat]) -> str:
-    lines = [f"{'kernel':<32} {'count':>6} {'total ms':>10} {'mean us':>10}"]
+    total = sum(s.total_ns for s in stats) or 1
+    lines = [f"{'kernel':<32} {'count':>6} {'total ms':>10} {'mean us':>10} {'share':>6}"]
     for s in stats:
-        lines.append(f"{s.kernel:<32} {s.count:>6} {s.total_ns / 1e6:>10.3f} {s.mean_ns / 1e3:>10.1f}")
+        lines.append(f"{s.kernel:<32} {s.count:>6} {s.total_ns / 1e6:>10.3f} {s.mean_ns / 1e3:>10.1f} "
+                     f"{100 * s.total_ns / total:>5.1f}%")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import js
 
+from .fetch import fetch_buffer
 from .jsffi import py_bytes
 
 DTYPES = {"F32": "f32", "I32": "i32", "U32": "u32", "I64": "i64", "U8": "u8"}
@@ -58,8 +59,5 @@ def parse(buffer) -> TensorFile:
     return TensorFile(buffer, tensors, metadata)
 
 
-async def fetch_file(url: str) -> TensorFile:
-    response = await js.fetch(url)
-    if not response.ok:
-        raise FileNotFoundError(f"{url}: HTTP {response.status}")
-    return parse(await response.arrayBuffer())
+async def fetch_file(url: str, on_progress=None) -> TensorFile:
+    return parse(await fetch_buffer(url, on_progress))

@@ -1,7 +1,7 @@
-"""Model weights: streamed from fetch() into one ArrayBuffer, then into GPU buffers, once.
+"""Model weights: from a fetched bundle (one JS ArrayBuffer) into GPU buffers, once.
 
-Bytes never pass through Python objects in the page: chunks are copied JS-side into a
-preallocated Uint8Array, and each tensor goes to queue.writeBuffer as a view of it. Every
+Bytes never pass through Python objects in the page: each tensor goes to queue.writeBuffer
+as a typed-array view of the fetched buffer (pyapp/runtime/fetch.py streams it in). Every
 tensor must fit the device's maxStorageBufferBindingSize and maxBufferSize; a model that does
 not is refused with the tensor's name.
 """
@@ -9,51 +9,11 @@ not is refused with the tensor's name.
 from __future__ import annotations
 
 from .buffers import COPY_DST, COPY_SRC, STORAGE, nbytes
+from .config import ModelConfig
 
 
 class ModelTooLarge(RuntimeError):
     pass
-
-
-async def fetch_bytes(url: str, on_progress=None):
-    """GET url into a JS ArrayBuffer, reporting (done, total) bytes as chunks arrive."""
-    import js
-
-    response = await js.fetch(url)
-    if not response.ok:
-        raise FileNotFoundError(f"{url}: HTTP {response.status}")
-    total = int(response.headers.get("Content-Length") or 0)
-    if not total:  # no length: no progress, one piece
-        return await response.arrayBuffer()
-    data = js.Uint8Array.new(total)
-    reader = response.body.getReader()
-    done = 0
-    while True:
-        chunk = await reader.read()
-        if chunk.done:
-            break
-        data.set(chunk.value, done)
-        done += int(chunk.value.length)
-        if on_progress:
-            on_progress(done, total)
-    return data.buffer
-
-
-def stored_shapes(config: dict) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Every stored tensor's (shape, dtype), from a bundle's config (layouts in pyapp/quant.py)."""
-    out = {}
-    for name, e in config["tensors"].items():
-        shape = tuple(e["shape"])
-        if e["format"] == "f32":
-            out[name] = (shape, "f32")
-            continue
-        n, k = shape
-        groups, padded = -(-k // e["group_size"]), -(-n // 8) * 8
-        out[f"{name}.qweight"] = ((n, k if e["format"] == "q8gsw" else -(-k // 2)), "u8")
-        out[f"{name}.scales"] = ((groups, padded), "f32")
-        if e["format"] == "q4gaw":
-            out[f"{name}.offsets"] = ((groups, padded), "f32")
-    return out
 
 
 class Weights:
@@ -85,18 +45,15 @@ class Weights:
         return cls(device, {n: (t.shape, t.dtype) for n, t in file.tensors.items()}, buffers)
 
     @classmethod
-    def filled(cls, device, config: dict, byte: int = 0x11) -> "Weights":
+    def filled(cls, device, config: ModelConfig, byte: int = 0x11) -> "Weights":
         """Weights of the right shapes filled with one byte pattern: for speed runs, not answers."""
-        meta = stored_shapes(config)
+        meta = config.stored()
         buffers = {}
         for name, (shape, dtype) in meta.items():
             size = nbytes(shape, dtype)
             buffers[name] = device.buffer(size, STORAGE | COPY_DST, name)
             device.write(buffers[name], bytes([byte]) * size)
         return cls(device, meta, buffers)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.meta
 
     def parts(self, graph, name: str) -> tuple[object, dict]:
         """A model weight as stored: (the f32 tensor or the packed codes, {"scales": .., "offsets": ..})."""

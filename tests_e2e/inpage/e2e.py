@@ -91,7 +91,8 @@ async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = 
     inputs = {n: f[n].view for n in ("q", "k", "v", *(("k_cache", "v_cache") if caches_as_inputs else ()))}
     got = await g.execute(inputs)
     return {"out": b64(got[out.name]), "caches": {c.name: b64(got[c.name]) for c in caches if c.name in got},
-            "labels": [r.kernel_name for r in g.last_profile]}
+            "labels": [r.kernel_name for r in g.last_profile],
+            "reduce": any(d.constants.get("REDUCE") for d in g.dispatches)}
 
 
 async def run_replay(case: str, *, fed: bool = False, pin: int | None = None, fresh: bool = False) -> dict:

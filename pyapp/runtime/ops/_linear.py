@@ -1,7 +1,8 @@
 """What the three group-quantized linears share: checks, output allocation, the dispatch.
 
-All three consume their packed layouts as stored (no prepack) and flatten x's leading dims
-into M. No barriers anywhere: SwiftShader runs them very slowly (shared/DESIGN.md).
+All three consume their packed layouts (runtime/layout.py) as stored, no prepack, and flatten
+x's leading dims into M. The lanes paths have no barriers (SwiftShader runs them very slowly,
+docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
 - decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
   DECODE_COLUMNS output columns, so each x load serves that many weight words; x loads were
   the cost on SwiftShader (README, "Measured").
@@ -14,6 +15,7 @@ into M. No barriers anywhere: SwiftShader runs them very slowly (shared/DESIGN.m
 from math import prod
 
 from ..buffers import align
+from ..layout import padded_n, row_bytes, word_k
 from ._checks import OpError, check_bias, expect_tensor, live_rows, workgroups
 
 WG = 64
@@ -22,13 +24,8 @@ DECODE_COLUMNS = 4  # DR in wgsl/common/linear_body.wgsl
 REDUCE_WG = 256
 
 
-def padded_n(n: int) -> int:
-    return -(-n // 8) * 8
-
-
-def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
-           k_packed_of, word_k: int, name: str | None, rows=None):
-    """quant: [(label, tensor)] of (G, padded_N) f32 tables; k_packed_of(K) -> weight row bytes.
+def linear(graph, op: str, fmt: str, x, weight, quant: list, group_size: int, bias, *, name: str | None, rows=None):
+    """fmt: the packed layout (layout.QUANTIZED); quant: [(label, tensor)] of (G, padded_N) f32 tables.
 
     rows (an int or a SymInt, default M) is how many rows of x this step computes.
     """
@@ -43,8 +40,8 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
     n, k_packed = weight.shape
     if m == 0 or n == 0 or k == 0:
         raise OpError(f"{op}: empty problem: x {x!r}, weight {weight!r} (M={m}, N={n}, K={k})")
-    if k_packed != k_packed_of(k):
-        raise OpError(f"{op}: weight {weight!r} has {k_packed} bytes per row; K={k} needs {k_packed_of(k)}")
+    if k_packed != row_bytes(fmt, k):
+        raise OpError(f"{op}: weight {weight!r} has {k_packed} bytes per row; K={k} needs {row_bytes(fmt, k)}")
     groups = -(-k // group_size)
     for label, table in quant:
         expect_tensor(op, label, table, "f32", 2)
@@ -56,7 +53,7 @@ def linear(graph, op: str, x, weight, quant: list, group_size: int, bias, *,
     check_bias(op, bias, n)
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
-    decode = m == 1 and k_packed % 4 == 0 and k % word_k == 0
+    decode = m == 1 and k_packed % 4 == 0 and k % word_k(fmt) == 0
     reduce = decode and graph.kernel_style == "workgroups"
     wg = REDUCE_WG if reduce else DECODE_WG if decode else WG
     constants = {

@@ -5,6 +5,7 @@ tokens (S,) i32; table f32 (V, K), or u8 in a linear layout (q8gsw (V, K); q4gsw
 reads the same table through the matching linear op.
 """
 
+from ..layout import row_bytes
 from ._checks import OpError, expect_tensor, live, on_change, workgroups
 
 FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3}
@@ -20,9 +21,9 @@ def embedding(graph, tokens, table, fmt: str, dim: int, scales=None, offsets=Non
     expect_tensor(op, "tokens", tokens, "i32", 1)
     expect_tensor(op, "table", table, "f32" if fmt == "f32" else "u8", 2)
     v = table.shape[0]
-    row_bytes = {"f32": dim, "q8gsw": dim}.get(fmt, -(-dim // 2))
-    if table.shape[1] != row_bytes:
-        raise OpError(f"{op}: {fmt} table {table!r} must have {row_bytes} columns for dim {dim}")
+    columns = dim if fmt == "f32" else row_bytes(fmt, dim)  # f32 rows are counted in elements
+    if table.shape[1] != columns:
+        raise OpError(f"{op}: {fmt} table {table!r} must have {columns} columns for dim {dim}")
     if fmt != "f32" and scales is None or fmt == "q4gaw" and offsets is None:
         raise OpError(f"{op}: format {fmt} needs scales{' and offsets' if fmt == 'q4gaw' else ''}")
     s = tokens.shape[0]

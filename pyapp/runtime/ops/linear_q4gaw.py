@@ -11,5 +11,5 @@ SHADERS = {"linear_q4gaw": LINEAR_CONSTANTS}
 
 
 def linear_q4gaw(graph, x, weight, scales, offsets, group_size: int, bias=None, name=None, rows=None):
-    return linear(graph, "linear_q4gaw", x, weight, [("scales", scales), ("offsets", offsets)],
-                  group_size, bias, word_k=8, k_packed_of=lambda k: -(-k // 2), name=name, rows=rows)
+    return linear(graph, "linear_q4gaw", "q4gaw", x, weight, [("scales", scales), ("offsets", offsets)],
+                  group_size, bias, name=name, rows=rows)

@@ -11,5 +11,4 @@ SHADERS = {"linear_q4gsw": LINEAR_CONSTANTS}
 
 
 def linear_q4gsw(graph, x, weight, scales, group_size: int, bias=None, name=None, rows=None):
-    return linear(graph, "linear_q4gsw", x, weight, [("scales", scales)], group_size, bias,
-                  word_k=8, k_packed_of=lambda k: -(-k // 2), name=name, rows=rows)
+    return linear(graph, "linear_q4gsw", "q4gsw", x, weight, [("scales", scales)], group_size, bias, name=name, rows=rows)

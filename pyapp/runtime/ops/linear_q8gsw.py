@@ -11,5 +11,4 @@ SHADERS = {"linear_q8gsw": LINEAR_CONSTANTS}
 
 
 def linear_q8gsw(graph, x, weight, scales, group_size: int, bias=None, name=None, rows=None):
-    return linear(graph, "linear_q8gsw", x, weight, [("scales", scales)], group_size, bias,
-                  word_k=4, k_packed_of=lambda k: k, name=name, rows=rows)
+    return linear(graph, "linear_q8gsw", "q8gsw", x, weight, [("scales", scales)], group_size, bias, name=name, rows=rows)

@@ -1,0 +1,157 @@
+"""The browser's WebGPU (navigator.gpu) as a `Device` backend: only the raw JS calls.
+
+Descriptors are built as Python dicts and converted once by `jsffi.js_object`. The device's
+uncaptured errors (a step's validation errors, which no scope awaits) are kept in
+`uncaptured` and raised by the next `check()`.
+"""
+
+from __future__ import annotations
+
+import js
+from pyodide.ffi import JsException, create_once_callable, create_proxy
+
+from .buffers import MAP_MODE_READ
+from .device import RAISED_LIMITS, REPORTED_LIMITS, SHADER_STAGE_COMPUTE, WANTED_FEATURES, Device, GPUError, \
+    WebGPUUnavailable
+from .jsffi import is_nullish, js_bytes, js_object, py_bytes
+
+__all__ = ["BrowserDevice"]
+
+
+def _message(err) -> str:
+    return str(getattr(err, "message", None) or err)
+
+
+class BrowserDevice(Device):
+    _raw_errors = (JsException,)
+
+    def __init__(self, adapter, raw, info: dict):
+        super().__init__(raw, info, raw.features.values(),
+                         {name: getattr(raw.limits, name) for name in REPORTED_LIMITS})
+        self.adapter = adapter
+        self.uncaptured: list[str] = []
+        raw.lost.then(create_once_callable(self._on_lost))
+        self._on_error = create_proxy(lambda event: self.uncaptured.append(_message(event.error)))
+        raw.addEventListener("uncapturederror", self._on_error)
+
+    @classmethod
+    async def open(cls, *, exclude_features=()) -> "BrowserDevice":
+        gpu = getattr(js.navigator, "gpu", None)
+        if is_nullish(gpu):
+            raise WebGPUUnavailable(
+                "This browser does not offer WebGPU (navigator.gpu is missing). Use a current "
+                "Chrome or Edge, Firefox 141+, or Safari 26+, and open the page on localhost or HTTPS.")
+        adapter = await gpu.requestAdapter(js_object({"powerPreference": "high-performance"}))
+        if is_nullish(adapter):
+            raise WebGPUUnavailable("WebGPU is present but no GPU adapter is available "
+                                    "(blocklisted driver or GPU disabled).")
+        have = set(adapter.features.values())
+        features = [f for f in WANTED_FEATURES if f in have and f not in exclude_features]
+        limits = {name: getattr(adapter.limits, name) for name in RAISED_LIMITS}
+        raw = await adapter.requestDevice(js_object({
+            "label": "pyapp", "requiredFeatures": features, "requiredLimits": limits}))
+        ai = adapter.info
+        info = {k: str(getattr(ai, k, "") or "") for k in ("vendor", "architecture", "device", "description")}
+        return cls(adapter, raw, info)
+
+    def _on_lost(self, info):
+        self.lost_reason = f"{info.reason}: {info.message}"
+
+    def check(self, phase: str):
+        """Raise the first error the device reported outside any scope (a step's), if any."""
+        if self.lost_reason:
+            raise GPUError(f"{phase}: the GPU device was lost ({self.lost_reason})")
+        if self.uncaptured:
+            errors, self.uncaptured = self.uncaptured, []
+            raise GPUError(f"{phase}: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+    # --- raw calls ---
+
+    def _raw_buffer(self, size, usage, label):
+        try:
+            return self.raw.createBuffer(js_object({"size": size, "usage": usage, "label": label}))
+        except JsException as e:
+            raise GPUError(f"buffer {label} ({size} bytes): {_message(e)}") from None
+
+    def _raw_shader_module(self, code, label):
+        return self.raw.createShaderModule(js_object({"code": code, "label": label}))
+
+    async def _raw_compute_pipeline(self, module, layout, constants, label):
+        desc = {"label": label, "layout": layout,
+                "compute": {"module": module, "entryPoint": "main", "constants": constants}}
+        try:
+            return await self.raw.createComputePipelineAsync(js_object(desc))
+        except JsException as e:
+            info = await module.getCompilationInfo()
+            detail = "".join(f"\n  line {m.lineNum}: {m.type}: {m.message}" for m in info.messages)
+            raise GPUError(f"pipeline {label}: {_message(e)}{detail}") from None
+
+    def _raw_bind_group_layout(self, entries, label):
+        desc = [{"binding": i, "visibility": SHADER_STAGE_COMPUTE, "buffer": {"type": kind}} for i, kind in entries]
+        bgl = self.raw.createBindGroupLayout(js_object({"label": label, "entries": desc}))
+        layout = self.raw.createPipelineLayout(js_object({"label": label, "bindGroupLayouts": [bgl]}))
+        return bgl, layout
+
+    def _raw_bind_group(self, bgl, entries, label):
+        desc = [{"binding": i, "resource": {"buffer": b, "offset": o} if n is None else
+                 {"buffer": b, "offset": o, "size": n}} for i, b, o, n in entries]
+        return self.raw.createBindGroup(js_object({"label": label, "layout": bgl, "entries": desc}))
+
+    def _raw_query_set(self, count, label):
+        return self.raw.createQuerySet(js_object({"type": "timestamp", "count": count, "label": label}))
+
+    def _raw_pass_descriptor(self, label, times):
+        desc = {"label": label}
+        if times is not None:
+            query_set, begin, end = times
+            desc["timestampWrites"] = {"querySet": query_set, "beginningOfPassWriteIndex": begin,
+                                       "endOfPassWriteIndex": end}
+        return js_object(desc)
+
+    def _raw_write(self, buffer, data, offset):
+        """From a JS typed array or ArrayBuffer (no copy through Python) or small Python bytes."""
+        data = js_bytes(data)
+        if not hasattr(data, "BYTES_PER_ELEMENT"):  # an ArrayBuffer: view it as bytes
+            data = js.Uint8Array.new(data)
+        elif data.BYTES_PER_ELEMENT != 1:
+            data = js.Uint8Array.new(data.buffer, data.byteOffset, data.byteLength)
+        size = int(data.byteLength)
+        head = size - size % 4
+        if head:
+            self.raw.queue.writeBuffer(buffer, offset, data.subarray(0, head))
+        if head != size:
+            tail = js.Uint8Array.new(4)
+            tail.set(data.subarray(head))
+            self.raw.queue.writeBuffer(buffer, offset + head, tail)
+
+    def _raw_encoder(self, label):
+        return self.raw.createCommandEncoder(js_object({"label": label}))
+
+    def _raw_pass(self, enc, desc):
+        cpass = enc.beginComputePass(desc)
+        return cpass, cpass.setPipeline, cpass.setBindGroup, cpass.dispatchWorkgroups, cpass.end
+
+    def _raw_copy(self, enc, src, dst, size):
+        enc.copyBufferToBuffer(src, 0, dst, 0, size)
+
+    def _raw_resolve(self, enc, query_set, count, dst):
+        enc.resolveQuerySet(query_set, 0, count, dst, 0)
+
+    def _raw_finish(self, enc):
+        self.raw.queue.submit(js_object([enc.finish()]))
+
+    async def _raw_read(self, buffer, size):
+        await buffer.mapAsync(MAP_MODE_READ, 0, size)
+        try:
+            return py_bytes(buffer.getMappedRange(0, size))
+        finally:
+            buffer.unmap()
+
+    def _raw_push_scopes(self):
+        self.raw.pushErrorScope("validation")
+        self.raw.pushErrorScope("out-of-memory")
+
+    async def _raw_pop_scopes(self):
+        oom = await self.raw.popErrorScope()
+        invalid = await self.raw.popErrorScope()
+        return [_message(e) for e in (oom, invalid) if not is_nullish(e)]

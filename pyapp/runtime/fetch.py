@@ -1,0 +1,44 @@
+"""Fetching files in the page: Pyodide's `pyfetch`, its status checked, bodies kept in JS.
+
+A fetched body never passes through Python objects unless it is small (JSON, text): a large
+one stays a JS ArrayBuffer that queue.writeBuffer reads directly.
+"""
+
+from __future__ import annotations
+
+from pyodide.http import pyfetch
+
+
+async def fetch_ok(url: str):
+    """GET url; a missing file or a server error raises FileNotFoundError naming the URL."""
+    try:
+        response = await pyfetch(url)
+        response.raise_for_status()
+    except OSError as e:
+        raise FileNotFoundError(f"{url}: {e}") from None
+    return response
+
+
+async def fetch_json(url: str):
+    return await (await fetch_ok(url)).json()
+
+
+async def fetch_buffer(url: str, on_progress=None):
+    """GET url into a JS ArrayBuffer, reporting (done, total) bytes as chunks arrive."""
+    import js
+
+    response = (await fetch_ok(url)).js_response
+    total = int(response.headers.get("Content-Length") or 0)
+    if not total or on_progress is None:  # no length or nobody watching: one piece
+        return await response.arrayBuffer()
+    data = js.Uint8Array.new(total)
+    reader = response.body.getReader()
+    done = 0
+    while True:
+        chunk = await reader.read()
+        if chunk.done:
+            break
+        data.set(chunk.value, done)  # copied JS-side, never through Python
+        done += int(chunk.value.length)
+        on_progress(done, total)
+    return data.buffer

@@ -1,0 +1,56 @@
+"""A conversation with a model, without the page: the history, one turn's generation, Stop.
+
+The page (app.py) shows what this produces; the tests and the benchmarks drive it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import chat
+from .sampling import Sampling
+from .tokenizer import StreamDecoder
+
+
+@dataclass
+class ChatSession:
+    model: object
+    messages: list = field(default_factory=list)  # the chat so far: [{role, content}]
+    stop_requested: bool = False
+
+    @property
+    def assistant(self) -> str:
+        """How the page labels the model's turns: the model's own name."""
+        return self.model.cfg.basename or "Assistant"
+
+    def clear(self):
+        self.messages = []
+
+    def prompt_ids(self, text: str, mode: str) -> list[int]:
+        """The token ids of this turn: the text itself, or the whole chat rendered by its template."""
+        tok = self.model.tok
+        if mode == "completion":
+            return tok.encode(text)
+        self.messages.append({"role": "user", "content": text})
+        return tok.encode(chat.render(tok.chat_template, self.messages))
+
+    async def turn(self, text: str, mode: str, max_new: int, sampling: Sampling, on_text):
+        """Generate one answer, calling `await on_text(piece, tokens so far)` as text arrives;
+        returns (the prompt's token ids, the Generation)."""
+        model = self.model
+        ids = self.prompt_ids(text, mode)
+        stream = StreamDecoder(model.tok)
+        count = 0
+
+        async def on_token(token: int):
+            nonlocal count
+            count += 1
+            await on_text(stream.push(token), count)
+
+        self.stop_requested = False
+        result = await model.generate(ids, sampling, max_new, on_token, lambda: self.stop_requested)
+        await on_text(stream.flush(), count)
+        if mode != "completion":
+            answer = model.tok.decode(result.generated_ids, skip_control=True)
+            self.messages.append({"role": "assistant", "content": answer})
+        return ids, result

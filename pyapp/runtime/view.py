@@ -1,0 +1,129 @@
+"""The page's DOM, and nothing else: status, errors, progress, tables, the profile, settings.
+
+`<body data-state>` goes loading -> ready | error (data-error names the cause), so people read
+the status line and tests wait on the attribute; `data-busy` is set while generating.
+"""
+
+from __future__ import annotations
+
+import js
+
+from .profiler import KernelTally, format_table
+from .sampling import Sampling
+
+
+def element(id_: str):
+    return js.document.getElementById(id_)
+
+
+def set_status(text: str):
+    element("status").textContent = text
+
+
+def set_state(state: str, error: str = ""):
+    body = js.document.body
+    body.dataset.state = state
+    if error:
+        body.dataset.error = error
+
+
+def show_error(message: str, code: str):
+    """Show an error a person can act on, and mark the page for tests."""
+    set_status("pyapp cannot run here." if code == "no-webgpu" else "Something went wrong.")
+    box = element("error")
+    box.textContent = message
+    box.hidden = False
+    set_state("error", code)
+
+
+def set_busy(busy: bool):
+    js.document.body.dataset.busy = "1" if busy else "0"
+    element("generate").disabled = busy
+    element("stop").disabled = not busy
+
+
+def show_progress(label: str, done: int, total: int):
+    bar = element("progress")
+    bar.hidden = False
+    bar.value = done / total if total else 0
+    set_status(f"{label}…")
+    element("progress-text").textContent = (
+        f"{done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * done / total:.0f}%)" if total > 1 else "")
+
+
+def hide_progress():
+    element("progress").hidden = True
+    element("progress-text").textContent = ""
+
+
+def fill_table(table, rows, header=None):
+    """Rows of strings or DOM nodes; without a header the first cell of a row is its <th>."""
+    table.replaceChildren()
+    if header:
+        tr = js.document.createElement("tr")
+        for h in header:
+            th = js.document.createElement("th")
+            th.textContent = h
+            tr.append(th)
+        table.append(tr)
+    for row in rows:
+        tr = js.document.createElement("tr")
+        for i, value in enumerate(row):
+            cell = js.document.createElement("th" if i == 0 and not header else "td")
+            if isinstance(value, str):
+                cell.textContent = value
+            else:
+                cell.append(value)
+            tr.append(cell)
+        table.append(tr)
+
+
+def show_profile(tally: KernelTally):
+    """Per-kernel GPU time of the last generation: a table with a bar per kernel."""
+    stats = tally.stats()
+    if not stats:
+        return
+    top = stats[0].total_ns or 1
+    rows = []
+    for s in stats:
+        bar = js.document.createElement("div")
+        bar.className = "bar"
+        bar.style.width = f"{100 * s.total_ns / top:.1f}%"
+        rows.append((s.kernel, str(s.count), f"{s.total_ns / 1e6:.2f}", f"{s.mean_ns / 1e3:.1f}", bar))
+    table = js.document.createElement("table")
+    table.id = "profile-table"
+    fill_table(table, rows, header=("kernel", "count", "total ms", "mean µs", ""))
+    element("profile").replaceChildren(table)
+    element("profile-title").hidden = False
+    js.console.log(format_table(stats))
+
+
+def read_sampling() -> Sampling:
+    def num(id_, cast):
+        return cast(element(id_).value or 0)
+    return Sampling(temperature=num("temperature", float), top_k=num("top-k", int),
+                    top_p=num("top-p", float), seed=num("seed", int))
+
+
+class Transcript:
+    """One turn in #output: the user's text, then the answer streamed in as it comes."""
+
+    def __init__(self, text: str, mode: str, assistant: str, fresh: bool):
+        out = element("output")
+        if fresh:
+            out.replaceChildren()
+        turn = js.document.createElement("div")
+        turn.className = "turn"
+        label = js.document.createElement("b")
+        label.textContent = "" if mode == "completion" else "You: "
+        turn.append(label, js.document.createTextNode(text + ("" if mode == "completion" else "\n")))
+        if mode != "completion":
+            answer_label = js.document.createElement("b")
+            answer_label.textContent = f"{assistant}: "
+            turn.append(answer_label)
+        self.answer = js.document.createTextNode("")
+        turn.append(self.answer)
+        out.append(turn)
+
+    def append(self, text: str):
+        self.answer.appendData(text)
