@@ -19,11 +19,27 @@ def test_overrides_are_found():
     assert shaders.overrides("override WG: u32 = 64;\n  override SCALE : f32;\nlet x = 1;") == {"WG", "SCALE"}
 
 
+TEAMS = [(("common/team.wgsl", f"common/team_{flavor}.wgsl"),) for flavor in ("single", "subgroup", "workgroup")]
+
+
 @pytest.mark.parametrize("path", sorted(p.relative_to(WGSL) for p in WGSL.rglob("*.wgsl")), ids=str)
 def test_every_shader_loads(path):
     if path.parts[0] == "common":
         return
-    assert "fn main" in shaders.load(str(path.with_suffix("")))
+    name = str(path.with_suffix(""))
+    if '"common/team.wgsl"' in (WGSL / path).read_text():  # a fused kernel: one source per team flavor
+        for aliases in TEAMS:
+            text = shaders.load(name, aliases)
+            assert "fn main" in text and "fn team_sum" in text
+            assert text.startswith("enable subgroups;") == ("subgroup" in aliases[0][1])
+    else:
+        assert "fn main" in shaders.load(name)
+
+
+def test_directives_move_to_the_top():
+    files = {"a.wgsl": "enable subgroups;\ndiagnostic(off, subgroup_uniformity);\nfn a() {}\n"}
+    text = shaders.resolve_includes('override N: u32;\n// #include "a.wgsl"\nfn main() {}', files.__getitem__)
+    assert text.splitlines()[:3] == ["enable subgroups;", "diagnostic(off, subgroup_uniformity);", "override N: u32;"]
 
 
 def op_modules():
@@ -43,7 +59,7 @@ def test_op_module_pairs_with_its_shaders(module):
     assert name in module.SHADERS or all(k.startswith(name.split("_with")[0]) for k in module.SHADERS)
     for shader, constants in module.SHADERS.items():
         assert (WGSL / f"{shader}.wgsl").is_file(), f"{name}: no wgsl/{shader}.wgsl"
-        missing = set(constants) - shaders.overrides(shaders.load(shader))
+        missing = set(constants) - shaders.overrides(shaders.load(shader, TEAMS[0]))
         assert not missing, f"{shader}.wgsl lacks overrides {missing}"
 
 

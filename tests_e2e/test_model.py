@@ -132,26 +132,89 @@ def test_stop_and_bad_input_are_handled(model_app):
     assert "does not fit the context" in r["errors"][2]
 
 
-def test_the_real_gpu_kernel_style_runs_the_model(model_app, tmp_path):
-    """Real GPUs pick the "workgroups" kernels (shared-memory reductions); force them on the tiny
-    mixed-type model here (SwiftShader runs barriers slowly, so not on SmolLM2)."""
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
     from pyapp.export import export
 
-    model_app.site.mounts["tiny"] = export(HERE / "goldens" / "tiny_mixed.gguf", cache=tmp_path)
+    return export(HERE / "goldens" / "tiny_mixed.gguf", cache=tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_mounted(model_app, tiny_bundle):
+    """The tiny mixed-type model (every tensor type, untied F16 head) served beside SmolLM2."""
+    model_app.site.mounts["tiny"] = tiny_bundle
+    return model_app
+
+
+@pytest.mark.parametrize("style, fused", [("lanes", True), ("subgroups", True), ("workgroups", True),
+                                          ("workgroups", False)])
+def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, style, fused):
+    """Each path (fused, ExecuTorch ops) in each kernel style a device may get, forced here on the
+    tiny mixed model so that SwiftShader checks them all: exact tokens and logits at every step."""
     gold, _ = golden("model_tiny_mixed")
-    r = model_app.py("""
+    r = tiny_mounted.py("""
         from pyapp.runtime import app, model
         from pyapp.runtime.sampling import Sampling
         from e2e import b64
-        m = await model.load(app.session.device, "/files/tiny/", kernel_style="workgroups")
-        styles = {d.constants.get("REDUCE") for d in m.decode_graph.dispatches if "REDUCE" in d.constants}
+        m = await model.load(app.session.device, "/files/tiny/", kernel_style=ARGS["style"], fused=ARGS["fused"])
         g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
-        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "reduce": sorted(styles)}
-    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]))
-    assert True in r["reduce"]
+        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "fused": m.fused,
+                  "kernels": sorted({d.kernel for d in m.decode_graph.dispatches})}
+    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]), style=style, fused=fused)
+    assert r["fused"] == fused and ("qkv_rope" in r["kernels"]) == fused
     assert r["ids"] == gold["generated_ids"].tolist()
     for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
-        assert_close(decode(got), ref, what=f"tiny model (workgroups kernels) step {i} logits")
+        assert_close(decode(got), ref, what=f"tiny model ({style}, fused={fused}) step {i} logits")
+
+
+def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
+    """Greedy decoding on the fused path: each step's token feeds the next on the GPU, several
+    steps a submit; the tokens equal the reference's, a stop lands exactly, and nothing is created."""
+    gold, _ = golden("model_tiny_mixed")
+    want = gold["generated_ids"].tolist()
+    r = tiny_mounted.py("""
+        from pyapp.runtime import app, model
+        from pyapp.runtime.sampling import Sampling
+        from e2e import created
+        m = await model.load(app.session.device, "/files/tiny/", kernel_style="subgroups", fused=True)
+        await m.generate(ARGS["ids"], Sampling(), 3)
+        before = created()
+        full = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
+        seen = []
+        async def on_token(t):
+            seen.append(t)
+        stopped = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], on_token, should_stop=lambda: len(seen) >= 5)
+        again = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
+        RESULT = {"full": full.generated_ids, "submits": full.submits, "stopped": stopped.generated_ids,
+                  "reason": stopped.stop_reason, "seen": seen, "again": again.generated_ids,
+                  "new_objects": {k: v - before.get(k, 0) for k, v in created().items()}}
+    """, ids=gold["prompt_ids"].tolist(), n=len(want))
+    assert r["full"] == want and r["again"] == want
+    assert r["submits"] < len(want) - 1, "decode steps were not batched"
+    assert r["stopped"] == want[:5] == r["seen"] and r["reason"] == "stopped"
+    assert all(v == 0 for v in r["new_objects"].values()), f"generation created GPU objects: {r['new_objects']}"
+
+
+def test_smollm2_on_the_fused_path(model_app):
+    """SmolLM2 on the fused kernels (lanes style here: SwiftShader) over the page's weights."""
+    gold, _ = golden("model_smollm2_1")
+    want = gold["generated_ids"].tolist()
+    r = model_app.py("""
+        from pyapp.runtime import app
+        from pyapp.runtime.model import Model
+        from pyapp.runtime.sampling import Sampling
+        from e2e import b64
+        m = app.session.model
+        fused = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, fused=True)
+        await fused.prepare()
+        g = await fused.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits],
+                  "dispatches": len(fused.decode_graph.dispatches)}
+    """, ids=gold["prompt_ids"].tolist(), n=len(want))
+    assert r["dispatches"] == 6 * 30 + 4
+    assert r["ids"] == want
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"fused SmolLM2 step {i} logits")
 
 
 def test_a_model_with_every_tensor_type(browser, tmp_path):

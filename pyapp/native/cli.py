@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..runtime.profiler import format_table
+from ..runtime.profiler import KernelTally, format_table
 from .device import NativeDevice
 
 
@@ -84,28 +84,64 @@ async def check(dirs) -> int:
     return 1 if failed else 0
 
 
-async def model_speed(bundle: Path, prompt_tokens: int, steps: int, profile: bool, style: str | None):
-    """The real model graphs (config + tokenizer from a bundle), weights filled with a pattern:
-    speed does not depend on the values, and a bundle is too big to carry to a lent GPU."""
+def bundle_weights(dev, bundle: Path, config, pattern: bool):
+    """The bundle's weights on this device: the real ones from model.safetensors, or a byte
+    pattern (speed does not depend on the values, and a real bundle may be too big to carry)."""
+    from safetensors import safe_open
+
+    from ..runtime.weights import Weights
+
+    if pattern:
+        return Weights.filled(dev, config)
+    weights = Weights.allocate(dev, config)
+    with safe_open(str(bundle / "model.safetensors"), "np") as f:
+        for name in weights.meta:
+            arena, offset = weights.where[name]
+            dev.write(weights.buffers[arena], f.get_tensor(name).tobytes(), offset)
+    return weights
+
+
+async def model_run(bundle: Path, args) -> list[dict]:
+    """Generate with the bundle's model on each asked path (fused, ops), side by side; check
+    the greedy tokens and logits against golden files when given."""
     import time
+
+    import numpy as np
 
     from ..runtime.config import ModelConfig
     from ..runtime.model import Model
     from ..runtime.sampling import Sampling
     from ..runtime.tokenizer import Tokenizer
-    from ..runtime.weights import Weights
 
     dev = await NativeDevice.open()
     config = ModelConfig.from_json(json.loads((bundle / "config.json").read_text()))
-    t0 = time.perf_counter()
-    model = Model(dev, config, Weights.filled(dev, config), Tokenizer(json.loads((bundle / "tokenizer.json").read_text())),
-                  profile=profile, kernel_style=style)
-    await model.prepare()
-    load_s = time.perf_counter() - t0
-    prompt = [100 + i % 1000 for i in range(prompt_tokens)]
-    await model.generate(prompt[:4], Sampling(), 4, stop_at_eos=False)  # warm up
-    g = await model.generate(prompt, Sampling(), steps, stop_at_eos=False)
-    return dev, model, load_s, g
+    tokenizer = Tokenizer(json.loads((bundle / "tokenizer.json").read_text()))
+    weights = bundle_weights(dev, bundle, config, pattern=args.weights == "pattern")
+    rows = []
+    for path in (("fused", "ops") if args.path == "both" else (args.path,)):
+        t0 = time.perf_counter()
+        model = Model(dev, config, weights, tokenizer, profile=args.profile, kernel_style=args.style,
+                      fused=path == "fused", max_context=args.context)
+        await model.prepare()
+        row = {"path": path, "style": model.decode_graph.kernel_style, "prepare_s": time.perf_counter() - t0,
+               "dispatches": len(model.decode_graph.dispatches), "adapter": dev.info}
+        for golden in args.golden:
+            from safetensors.numpy import load_file
+
+            gold = load_file(golden)
+            want = gold["generated_ids"].tolist()
+            g = await model.generate(gold["prompt_ids"].tolist(), Sampling(), len(want), record_logits=True)
+            worst = max(float(np.abs(np.frombuffer(a, np.float32) - b.reshape(-1)).max())
+                        for a, b in zip(g.logits, gold["logits"]))
+            row.setdefault("golden", []).append({"file": Path(golden).name, "tokens_match": g.generated_ids == want,
+                                                 "max_abs_logit_err": worst})
+        prompt = [100 + i % 1000 for i in range(args.prompt_tokens)]
+        await model.generate(prompt[:4], Sampling(), 4, stop_at_eos=False)  # warm up
+        g = await model.generate(prompt, Sampling(), args.steps, stop_at_eos=False)
+        row.update(prefill_tok_s=g.prefill_tokens_per_s, decode_tok_s=g.decode_tokens_per_s,
+                   tokens=len(g.generated_ids), submits=g.submits, kernels=g.kernels)
+        rows.append(row)
+    return rows
 
 
 def main(argv=None):
@@ -118,22 +154,34 @@ def main(argv=None):
     b.add_argument("--repeat", type=int, default=50)
     b.add_argument("--large", action="store_true", help="also LLM-sized shapes (8192x8192, a 128k-row LM head)")
     b.add_argument("--json", action="store_true")
-    mdl = sub.add_parser("model", help="the model's speed on this GPU (pattern-filled weights)")
-    mdl.add_argument("bundle", type=Path, help="a bundle folder (config.json, tokenizer.json) from pyapp.export")
+    mdl = sub.add_parser("model", help="the model's speed (and, with --golden, its answers) on this GPU")
+    mdl.add_argument("bundle", type=Path, help="a bundle folder from pyapp.export")
+    mdl.add_argument("--weights", choices=["real", "pattern"], default="real",
+                     help="the bundle's weights, or a byte pattern of the same shapes (needs only config.json)")
+    mdl.add_argument("--path", choices=["fused", "ops", "both"], default="both",
+                     help="the fused fast path, the ExecuTorch-op graph, or both side by side")
+    mdl.add_argument("--golden", action="append", default=[], metavar="FILE",
+                     help="a model golden (tests_e2e/goldens/model_*.safetensors) to check greedy tokens and logits")
     mdl.add_argument("--prompt-tokens", type=int, default=32)
     mdl.add_argument("--steps", type=int, default=64, help="decode steps")
+    mdl.add_argument("--context", type=int, default=2048, help="KV cache positions")
     mdl.add_argument("--profile", action="store_true")
-    mdl.add_argument("--style", choices=["lanes", "workgroups"], help="force a kernel style")
+    mdl.add_argument("--style", choices=["lanes", "workgroups", "subgroups"], help="force a kernel style")
+    mdl.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.cmd == "model":
-        dev, model, load_s, g = asyncio.run(model_speed(args.bundle, args.prompt_tokens, args.steps,
-                                                         args.profile, args.style))
-        print(f"adapter: {dev.info['vendor']} / {dev.info['device'] or dev.info['architecture']}, "
-              f"kernels: {model.decode_graph.kernel_style}, {len(model.decode_graph.dispatches)} dispatches/token")
-        print(f"build + prepare: {load_s:.2f} s; prefill {g.prefill_tokens_per_s:.1f} tokens/s "
-              f"({len(g.prompt_ids)} tokens); decode {g.decode_tokens_per_s:.1f} tokens/s ({len(g.generated_ids)} tokens)")
-        if g.profile:
-            print(format_table(g.profile.stats()))
+        rows = asyncio.run(model_run(args.bundle, args))
+        for r in rows:
+            print(f"{r['path']:<6} {r['style']:<10} {r['dispatches']:>4} dispatches/token  prepare {r['prepare_s']:.2f} s  "
+                  f"prefill {r['prefill_tok_s']:8.1f} tok/s  decode {r['decode_tok_s']:7.1f} tok/s "
+                  f"({r['tokens']} tokens, {r['submits']} submits)")
+            for gold in r.get("golden", []):
+                print(f"   {gold['file']}: tokens {'match' if gold['tokens_match'] else 'DIFFER'}, "
+                      f"max |logit err| {gold['max_abs_logit_err']:.2e}")
+            if r["kernels"]:
+                print(format_table(KernelTally.of(r["kernels"]).stats()))
+        if args.json:
+            print(json.dumps(rows))
         return
     if args.cmd == "check":
         sys.exit(asyncio.run(check(args.dirs)))

@@ -41,7 +41,8 @@ class NativeDevice(Device):
         return self.raw.create_buffer(size=size, usage=usage, label=label)
 
     def _raw_shader_module(self, code, label):
-        return self.raw.create_shader_module(code=code, label=label)
+        # naga takes subgroup builtins without WGSL's `enable subgroups;` (and rejects it)
+        return self.raw.create_shader_module(code=code.replace("enable subgroups;\n", ""), label=label)
 
     async def _raw_compute_pipeline(self, module, layout, constants, label):
         try:
@@ -86,8 +87,8 @@ class NativeDevice(Device):
         cpass = enc.begin_compute_pass(**desc)
         return cpass, cpass.set_pipeline, cpass.set_bind_group, cpass.dispatch_workgroups, cpass.end
 
-    def _raw_copy(self, enc, src, dst, size):
-        enc.copy_buffer_to_buffer(src, 0, dst, 0, size)
+    def _raw_copy(self, enc, src, offset, dst, size):
+        enc.copy_buffer_to_buffer(src, offset, dst, 0, size)
 
     def _raw_resolve(self, enc, query_set, count, dst):
         enc.resolve_query_set(query_set, 0, count, dst, 0)

@@ -1,14 +1,20 @@
 """The browser's WebGPU (navigator.gpu) as a `Device` backend: only the raw JS calls.
 
-Descriptors are built as Python dicts and converted once by `jsffi.js_object`. The device's
-uncaptured errors (a step's validation errors, which no scope awaits) are kept in
-`uncaptured` and raised by the next `check()`.
+Descriptors are built as Python dicts and converted once by `jsffi.js_object`. A step is
+encoded by a few lines of JS (encode.js) from arrays recorded once: each call from Python into
+JS is an FFI round trip, and a decode step has hundreds of dispatches. The device's uncaptured
+errors (a step's, which no scope awaits) are kept in `uncaptured` for the next `check()`.
 """
 
 from __future__ import annotations
 
+from array import array
+from functools import cache
+from pathlib import Path
+
 import js
-from pyodide.ffi import JsException, create_once_callable, create_proxy
+from pyodide.code import run_js
+from pyodide.ffi import JsException, create_once_callable, create_proxy, to_js
 
 from .buffers import MAP_MODE_READ
 from .device import RAISED_LIMITS, REPORTED_LIMITS, SHADER_STAGE_COMPUTE, WANTED_FEATURES, Device, GPUError, \
@@ -22,6 +28,12 @@ def _message(err) -> str:
     return str(getattr(err, "message", None) or err)
 
 
+@cache
+def _encoder():
+    """encode.js's function: (device, label, recording, steps, {copies, resolve}) -> None."""
+    return run_js((Path(__file__).parent / "encode.js").read_text())
+
+
 class BrowserDevice(Device):
     _raw_errors = (JsException,)
 
@@ -29,7 +41,6 @@ class BrowserDevice(Device):
         super().__init__(raw, info, raw.features.values(),
                          {name: getattr(raw.limits, name) for name in REPORTED_LIMITS})
         self.adapter = adapter
-        self.uncaptured: list[str] = []
         raw.lost.then(create_once_callable(self._on_lost))
         self._on_error = create_proxy(lambda event: self.uncaptured.append(_message(event.error)))
         raw.addEventListener("uncapturederror", self._on_error)
@@ -57,13 +68,34 @@ class BrowserDevice(Device):
     def _on_lost(self, info):
         self.lost_reason = f"{info.reason}: {info.message}"
 
-    def check(self, phase: str):
-        """Raise the first error the device reported outside any scope (a step's), if any."""
-        if self.lost_reason:
-            raise GPUError(f"{phase}: the GPU device was lost ({self.lost_reason})")
-        if self.uncaptured:
-            errors, self.uncaptured = self.uncaptured, []
-            raise GPUError(f"{phase}: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    # --- steps: recorded once, encoded in JS ---
+
+    def record(self, passes):
+        dispatches = [d for _, ds in passes for d in ds]
+        ends, n = [], 0
+        for _, ds in passes:
+            n += len(ds)
+            ends.append(n)
+        rec = js.Object.new()
+        rec.descs = js_object([desc for desc, _ in passes])
+        rec.ends = js_object(ends)
+        rec.pipelines = js_object([d.pipeline for d in dispatches])
+        rec.groups = js_object([d.bind_group for d in dispatches])
+        rec.grids = js.Uint32Array.new(3 * max(len(dispatches), 1))
+        recording = (rec, dispatches)
+        self.refresh(recording)
+        return recording
+
+    def refresh(self, recording):
+        rec, dispatches = recording
+        grids = array("I", [c for d in dispatches for c in d.grid])
+        if grids:
+            rec.grids.set(to_js(memoryview(grids)))
+
+    def submit(self, recording, copies=(), resolve=None, label: str = "step", steps: int = 1):
+        rec, _ = recording
+        plan = js_object({"copies": [list(c) for c in copies], "resolve": list(resolve) if resolve else None})
+        _encoder()(self.raw, label, rec, steps, plan)
 
     # --- raw calls ---
 
@@ -131,8 +163,8 @@ class BrowserDevice(Device):
         cpass = enc.beginComputePass(desc)
         return cpass, cpass.setPipeline, cpass.setBindGroup, cpass.dispatchWorkgroups, cpass.end
 
-    def _raw_copy(self, enc, src, dst, size):
-        enc.copyBufferToBuffer(src, 0, dst, 0, size)
+    def _raw_copy(self, enc, src, offset, dst, size):
+        enc.copyBufferToBuffer(src, offset, dst, 0, size)
 
     def _raw_resolve(self, enc, query_set, count, dst):
         enc.resolveQuerySet(query_set, 0, count, dst, 0)

@@ -18,8 +18,10 @@ from .buffers import align
 
 __all__ = ["Device", "GPUError", "WebGPUUnavailable", "kernel_style_for"]
 
-# Features asked for when the adapter has them: the profiler's timestamps.
-WANTED_FEATURES = ("timestamp-query",)
+# Features asked for when the adapter has them: the profiler's timestamps, and subgroups for
+# the fused kernels' reductions ("subgroup" is wgpu-native's name for it).
+WANTED_FEATURES = ("timestamp-query", "subgroups", "subgroup")
+KERNEL_STYLES = ("lanes", "workgroups", "subgroups")
 # Limits raised to the adapter's maximum: big weights and wide workgroups need them.
 RAISED_LIMITS = (
     "maxBufferSize",
@@ -42,11 +44,14 @@ class WebGPUUnavailable(GPUError):
     """This browser has no usable WebGPU."""
 
 
-def kernel_style_for(info: dict) -> str:
+def kernel_style_for(info: dict, features) -> str:
     """"lanes" (one invocation per output, no barriers) on a CPU Vulkan such as SwiftShader,
-    which runs workgroup barriers very slowly; "workgroups" (shared reductions) on real GPUs."""
+    which runs workgroup barriers very slowly; on real GPUs "subgroups" (reductions within a
+    subgroup) where the device has them, else "workgroups" (reductions in shared memory)."""
     text = " ".join(str(v) for v in info.values()).lower()
-    return "lanes" if "swiftshader" in text or info.get("adapter_type", "").lower() == "cpu" else "workgroups"
+    if "swiftshader" in text or str(info.get("adapter_type", "")).lower() == "cpu":
+        return "lanes"
+    return "subgroups" if {"subgroups", "subgroup"} & set(features) else "workgroups"
 
 
 class Device:
@@ -57,9 +62,10 @@ class Device:
         self.info = {k: str(info.get(k, "") or "") for k in ("vendor", "architecture", "device", "description")}
         self.features = frozenset(features)
         self.limits = {name: int(limits[name]) for name in REPORTED_LIMITS}
-        self.kernel_style = kernel_style_for(info)
+        self.kernel_style = kernel_style_for(info, self.features)
         self.created = Counter()
         self.lost_reason: str | None = None
+        self.uncaptured: list[str] = []  # errors reported outside any scope (a step's), for check()
         self.pipeline_cache = None  # the device's PipelineCache (pipelines.py), made on first use
 
     # --- objects ---
@@ -105,13 +111,32 @@ class Device:
         """queue.writeBuffer; WebGPU writes whole 4-byte words, so a ragged tail is padded."""
         self._raw_write(buffer, data, offset)
 
-    def submit(self, passes, copies=(), resolve=None, label: str = "step"):
-        """Encode `passes` [(descriptor, [dispatch, ...])], then buffer copies [(src, dst, size)]
-        and a timestamp resolve (query set, count, resolve buffer, read buffer); one submit.
+    def record(self, passes):
+        """Keep a plan of passes [(descriptor, [dispatch, ...])] in the form `submit` encodes
+        fastest. A dispatch is anything with `.pipeline`, `.bind_group` and `.grid` (x, y, z)."""
+        return passes
 
-        A dispatch is anything with `.pipeline`, `.bind_group` and `.grid` (x, y, z).
-        """
-        enc = self._raw_encoder(label)
+    def refresh(self, recording):
+        """Dispatches of a recording changed their grids (a resize hook ran)."""
+
+    def submit(self, recording, copies=(), resolve=None, label: str = "step", steps: int = 1):
+        """Encode the recorded passes `steps` times, then buffer copies [(src, offset, dst, size)] and a
+        timestamp resolve (query set, count, resolve buffer, read buffer); one submit."""
+        try:
+            enc = self._raw_encoder(label)
+            for _ in range(steps):
+                self._encode(enc, recording)
+            for src, offset, dst, size in copies:
+                self._raw_copy(enc, src, offset, dst, align(size))
+            if resolve is not None:
+                query_set, count, resolve_buf, read_buf = resolve
+                self._raw_resolve(enc, query_set, count, resolve_buf)
+                self._raw_copy(enc, resolve_buf, 0, read_buf, count * 8)
+            self._raw_finish(enc)
+        except self._raw_errors as e:  # a backend that reports errors where they happen
+            raise GPUError(f"{label}: {e}") from None
+
+    def _encode(self, enc, passes):
         for desc, dispatches in passes:
             cpass, set_pipeline, set_bind_group, dispatch, end = self._raw_pass(enc, desc)
             current = None
@@ -122,13 +147,15 @@ class Device:
                 set_bind_group(0, d.bind_group)
                 dispatch(*d.grid)
             end()
-        for src, dst, size in copies:
-            self._raw_copy(enc, src, dst, align(size))
-        if resolve is not None:
-            query_set, count, resolve_buf, read_buf = resolve
-            self._raw_resolve(enc, query_set, count, resolve_buf)
-            self._raw_copy(enc, resolve_buf, read_buf, count * 8)
-        self._raw_finish(enc)
+
+    def check(self, phase: str):
+        """Raise the first error the device reported outside any scope (a step's), if any."""
+        if self.lost_reason:
+            raise GPUError(f"{phase}: the GPU device was lost ({self.lost_reason})")
+        if self.uncaptured:
+            errors, self.uncaptured = self.uncaptured, []
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise GPUError(f"{phase}: {errors[0]}{more}")
 
     async def read(self, buffer, size: int) -> bytes:
         """Map a MAP_READ buffer and copy `size` bytes out."""
@@ -195,7 +222,8 @@ class Device:
         taken once (in the page each attribute lookup on a JS object is an FFI round trip)."""
         raise NotImplementedError
 
-    def _raw_copy(self, enc, src, dst, size):
+    def _raw_copy(self, enc, src, offset, dst, size):
+        """Copy `size` bytes of src from `offset` to the start of dst."""
         raise NotImplementedError
 
     def _raw_resolve(self, enc, query_set, count, dst):

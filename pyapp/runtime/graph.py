@@ -1,12 +1,18 @@
 """The compute graph, after ExecuTorch's WebGPUGraph.
 
 Phases: build (ops add tensors and dispatch nodes; no GPU call) -> `prepare()` (buffers, all
-pipelines awaited together, bind groups, readback buffers, profiler; constants uploaded once)
--> `execute()` per step: write inputs, refresh SymInts, run resize hooks of changed SymInts,
-write dirty uniforms, encode + one submit, read outputs. A step creates no GPU object.
+pipelines awaited together, bind groups, readback buffers, the recorded passes, profiler;
+constants uploaded once) -> `execute()` per step: write inputs, refresh SymInts, run resize hooks
+of changed SymInts, write dirty uniforms, encode + one submit, read outputs. A step creates no
+GPU object and awaits no error scope (the device reports a step's errors at its next check).
+
+`launch(steps=k)` runs the recorded step k times in one submit (a decode loop whose kernels
+advance their own SymInts on the GPU) and returns without waiting; two launches may be in
+flight, each with its own readback buffers, so the host prepares one while the GPU runs the other.
 
 Bindings of a dispatch are, in order: its writes, its reads, then its uniforms (SymInts and
-Params). Its shader declares @group(0) @binding(i) in that same order.
+Params). Its shader declares @group(0) @binding(i) in that same order. A SymInt among the
+writes is one a kernel advances (bound as storage); its host value is written before every step.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ class Graph:
         self.device = device
         self.name = name
         # "lanes": one invocation per output, no barriers (CPU Vulkan: SwiftShader);
-        # "workgroups": a workgroup shares a reduction (real GPUs). Ops pick kernels by it.
+        # "workgroups": a workgroup shares a reduction (real GPUs); "subgroups": the same, and
+        # the fused kernels reduce within subgroups. Ops pick kernels by it (Device.kernel_style).
         self.kernel_style = kernel_style or (device.kernel_style if device is not None else "lanes")
         self.profiling = profile
         self.single_pass = single_pass  # one compute pass for all dispatches (only when not profiling)
@@ -46,6 +53,8 @@ class Graph:
         self.dispatches: list[Dispatch] = []
         self.prepared = False
         self.executions = 0  # steps run so far
+        self._in_flight = 0  # launches whose results are not read yet
+        self._slot = 1       # the readback buffers of the last launch
         self.profiler: QueryPool | None = None
         self.last_profile: list = []
         self._staging: dict[str, object] = {}
@@ -85,10 +94,13 @@ class Graph:
         """A small zero tensor bound where an optional operand (a bias) is absent."""
         return self.tensors.get("_absent") or self.constant("_absent", (4,), "f32")
 
-    def external(self, name, shape, dtype, buffer) -> Tensor:
-        """A tensor whose buffer already exists (weights, caches shared between graphs)."""
+    def external(self, name, shape, dtype, buffer, offset: int | None = None) -> Tensor:
+        """A tensor whose buffer already exists (weights, caches shared between graphs); with an
+        offset (a multiple of 256), the tensor is that slice of the buffer."""
         t = self._add(name, shape, dtype, "external")
         t.buffer = buffer
+        if offset is not None:
+            t.offset, t.span = offset, align(t.nbytes, 16)
         return t
 
     def view(self, tensor: Tensor, shape, name: str | None = None, dtype: str | None = None) -> Tensor:
@@ -124,16 +136,19 @@ class Graph:
 
     def dispatch(self, kernel: str, *, writes, reads=(), uniforms=(), workgroups=1,
                  shader: str | None = None, source: str | None = None, constants=None,
-                 local_size=(64, 1, 1)) -> Dispatch:
-        """Append one dispatch node. `shader` names wgsl/<shader>.wgsl; `source` is custom WGSL."""
+                 local_size=(64, 1, 1), aliases=()) -> Dispatch:
+        """Append one dispatch node. `shader` names wgsl/<shader>.wgsl (`aliases`: (include,
+        file) pairs it is loaded with); `source` is custom WGSL."""
         if (shader is None) == (source is None):
             raise ValueError(f"{kernel}: give exactly one of shader= or source=")
         if self.prepared:
             raise RuntimeError(f"{self.name}: cannot add {kernel} after prepare()")
         for v in (*writes, *reads):
+            if isinstance(v, SymInt) and v in writes and self.symints.get(v.name) is v:
+                continue  # a SymInt the kernel advances
             if not isinstance(v, Tensor) or self.tensors.get(v.name) is not v:
                 raise ValueError(f"{kernel}: {v!r} is not a tensor of graph {self.name}")
-        text = shaders.load(shader) if shader is not None else source
+        text = shaders.load(shader, tuple(aliases)) if shader is not None else source
         d = Dispatch(len(self.dispatches), kernel, text, list(writes), list(reads), list(uniforms),
                      dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups)
         self.dispatches.append(d)
@@ -156,8 +171,9 @@ class Graph:
             for t in self.tensors.values():
                 if t.base is not None:
                     t.buffer = t.root.buffer
-                if t.is_output:
-                    self._staging[t.name] = dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback")
+                if t.is_output:  # two readback buffers: two launches may be in flight
+                    self._staging[t.name] = [dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback{i}")
+                                             for i in range(2)]
             # All uniforms (SymInts, per-dispatch params) share one buffer: a step writes the
             # dirty span once instead of one small write per uniform.
             self._uniforms = [*self.symints.values(), *self.params]
@@ -165,7 +181,10 @@ class Graph:
             for u in self._uniforms:
                 u.offset = size
                 size += align(u.nbytes, UNIFORM_ALIGN)
-            self._arena = dev.buffer(max(size, 16), UNIFORM | COPY_DST, f"{self.name}.uniforms")
+            # STORAGE too: a kernel may advance a SymInt (a decode step's input_pos) in place
+            self._arena = dev.buffer(max(size, 16), UNIFORM | STORAGE | COPY_DST, f"{self.name}.uniforms")
+            self._advanced = list({id(v): v for d in self.dispatches for v in d.writes
+                                   if isinstance(v, SymInt)}.values())
             self._arena_host = bytearray(max(size, 16))
             pipelines = await self.cache.build(
                 [(d.label, d.source, d.constants, d.kinds) for d in self.dispatches])
@@ -176,6 +195,7 @@ class Graph:
             if self.profiling:
                 self.profiler = QueryPool(dev, len(self.dispatches))
             self._passes = self._plan_passes()
+            self._recording = dev.record(self._passes)
             for t in self.tensors.values():
                 if t.data is not None:
                     self.upload(t, t.data)
@@ -183,8 +203,11 @@ class Graph:
         self.prepared = True
 
     def _resource(self, value):
-        """A binding's buffer, or (arena, offset, size) for a uniform."""
-        return (self._arena, value.offset, value.nbytes) if isinstance(value, Uniform) else value.buffer
+        """A binding's buffer, or (buffer, offset, size) for a uniform or a slice of a buffer."""
+        if isinstance(value, Uniform):
+            return self._arena, value.offset, value.nbytes
+        root = value.root
+        return (root.buffer, root.offset, root.span) if root.span is not None else root.buffer
 
     def _write_uniforms(self):
         lo = hi = None
@@ -217,33 +240,45 @@ class Graph:
         size = _byte_length(data)
         if offset + size > t.nbytes:
             raise ValueError(f"{t!r} holds {t.nbytes} bytes; got {size} at offset {offset}")
-        self.device.write(t.buffer, data, offset)
+        self.device.write(t.root.buffer, data, t.root.offset + offset)
 
     # --- step ---
 
-    async def execute(self, inputs: dict | None = None, read=None) -> dict[str, bytes]:
-        """One step. `read` lists the outputs to read back (default: all); returns name -> bytes."""
+    async def execute(self, inputs: dict | None = None, read=None, steps: int = 1) -> dict[str, bytes]:
+        """One step (or `steps` back to back in one submit). `read` lists the outputs to read
+        back (default: all); returns name -> bytes, as they are after the last step."""
+        return await self.launch(inputs, read, steps).result()
+
+    def launch(self, inputs: dict | None = None, read=None, steps: int = 1) -> "Launch":
+        """Write this step's inputs and uniforms, submit, and return without waiting."""
         if not self.prepared:
             raise RuntimeError(f"{self.name}: call `await graph.prepare()` before execute()")
+        if self._in_flight >= 2:
+            raise RuntimeError(f"{self.name}: two launches are in flight; await one's result() first")
         dev = self.device
-        self.executions += 1
+        self.executions += steps
         for name, data in (inputs or {}).items():
             self._write_input(name, data)
+        hooked = False
         for s in self.symints.values():
-            if s.dirty:
+            if s.dirty and s.hooks:
+                hooked = True
                 for hook in s.hooks:
                     hook(s.value)
+        if hooked:
+            dev.refresh(self._recording)  # hooks may have changed workgroup counts
         self._write_uniforms()
         names = list(read) if read is not None else [n for n, t in self.tensors.items() if t.is_output]
         outs = [self._output(n) for n in names]
-        copies = [(t.buffer, self._staging[t.name], t.nbytes) for t in outs]
+        slot = self._slot = 1 - self._slot
+        staging = [self._staging[t.name][slot] for t in outs]
+        copies = [(t.root.buffer, t.root.offset, buf, t.nbytes) for t, buf in zip(outs, staging)]
         resolve = self.profiler.resolve_args() if self.profile_status == "on" else None
-        async with dev.error_scope(f"{self.name}.execute"):
-            dev.submit(self._passes, copies, resolve, label=self.name)
-        data = await dev.read_many([(self._staging[t.name], t.nbytes) for t in outs])
-        if resolve is not None:
-            self.last_profile = await self.profiler.read(self.dispatches)
-        return dict(zip(names, data))
+        dev.submit(self._recording, copies, resolve, label=self.name, steps=steps)
+        for s in self._advanced:  # the GPU moved them: the host value goes in again next step
+            s.dirty = True
+        self._in_flight += 1
+        return Launch(self, names, [(buf, t.nbytes) for t, buf in zip(outs, staging)], resolve is not None)
 
     def _write_input(self, name: str, data):
         t = self.tensors.get(name)
@@ -266,6 +301,24 @@ class Graph:
             outs = [n for n, v in self.tensors.items() if v.is_output]
             raise KeyError(f"{self.name}: {name!r} is not an output; outputs are {outs}")
         return t
+
+
+class Launch:
+    """A submitted step: `await result()` reads its outputs (and its profile)."""
+
+    def __init__(self, graph: Graph, names: list[str], reads: list, profiled: bool):
+        self.graph, self.names, self.reads, self.profiled = graph, names, reads, profiled
+
+    async def result(self) -> dict[str, bytes]:
+        g = self.graph
+        try:
+            data = await g.device.read_many(self.reads)
+            if self.profiled:
+                g.last_profile = await g.profiler.read(g.dispatches)
+        finally:
+            g._in_flight -= 1
+        g.device.check(f"{g.name}.execute")
+        return dict(zip(self.names, data))
 
 
 def _byte_length(data) -> int:

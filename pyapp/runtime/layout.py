@@ -54,3 +54,27 @@ def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) ->
     for t in tables(fmt):
         out[f"{name}.{t}"] = ((groups(k, group_size), padded_n(n)), "f32")
     return out
+
+
+# --- arenas: a group of stored tensors in one buffer ---
+
+ARENA_ALIGN = 256  # the largest minStorageBufferOffsetAlignment WebGPU allows: any part can be bound alone
+
+
+def arena_group(stored_name: str) -> str:
+    """Which arena a stored tensor lives in: its layer's ("blk.3"), or the model's ("model")."""
+    parts = stored_name.split(".")
+    return f"blk.{parts[1]}" if parts[0] == "blk" else "model"
+
+
+def plan_arenas(stored: dict[str, tuple[tuple[int, ...], str]]) -> tuple[dict[str, tuple[str, int]], dict[str, int]]:
+    """({stored name: (arena, byte offset)}, {arena: size in bytes}), parts aligned to ARENA_ALIGN."""
+    from .buffers import nbytes
+
+    where, sizes = {}, {}
+    for name, (shape, dtype) in stored.items():
+        group = arena_group(name)
+        at = sizes.get(group, 0)
+        where[name] = (group, at)
+        sizes[group] = -(-(at + nbytes(shape, dtype)) // ARENA_ALIGN) * ARENA_ALIGN
+    return where, sizes

@@ -1,8 +1,10 @@
 """A llama-family model on the graph: weights uploaded once, a prefill graph and a decode graph.
 
-Both graphs bind the same weight buffers, KV caches and RoPE tables (external tensors) and
-are built and prepared once; a step only writes the token ids and SymInts (input_pos, live
-rows, the logits row), submits, and reads back the argmax (greedy) or the logits (sampling).
+Both graphs (runtime/forward.py) bind the same weight arenas, KV caches and RoPE tables and are
+built and prepared once. Greedy decoding on the fused path runs on the GPU: each step's last
+kernel writes the next token where the next step's embedding reads it and advances input_pos,
+so a submit runs many steps and the host reads their tokens once, while the GPU already runs
+the next submit. Sampling, recorded logits and profiling go one step per submit.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import struct
 import time
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
 
-from . import ops
-from .buffers import COPY_DST, STORAGE
+from . import forward, ops
+from .buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
 from .graph import Graph
 from .profiler import KernelTally
@@ -21,7 +24,7 @@ from .sampling import Sampler, Sampling
 from .tokenizer import Tokenizer
 from .weights import Weights
 
-LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw}  # + "f32"
+MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tokens)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Generation:
     stop_reason: str = ""
     profile: KernelTally = field(default_factory=KernelTally)  # GPU time per kernel (profiling on)
     logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
+    submits: int = 0                              # decode submits (GPU-resident batches or steps)
 
     @property
     def prefill_tokens_per_s(self) -> float:
@@ -51,97 +55,70 @@ class Generation:
 
 class Model:
     def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
-                 max_context: int = 2048, prefill_rows: int = 32, profile: bool = False,
-                 kernel_style: str | None = None):
+                 max_context: int = 2048, prefill_rows: int = 64, profile: bool = False,
+                 kernel_style: str | None = None, fused: bool | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
-        self.kernel_style = kernel_style  # None: the device's choice (Graph.kernel_style)
+        self.kernel_style = kernel_style or device.kernel_style
+        # The fused path is for GPUs; SwiftShader's compiler runs its generic kernels slower than
+        # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured").
+        self.fused = self.kernel_style != "lanes" if fused is None else fused
         self.cmax = min(max_context, config.context_length)
         self.prefill_rows = prefill_rows
         self.profile = profile
         self.pos = 0
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
-        self._shared()
+        self.shared = self._shared()
         self.decode_graph = self._build(1, "decode")
         self.prefill_graph = self._build(prefill_rows, "prefill") if prefill_rows > 1 else None
 
-    def _shared(self):
-        """KV caches (zeroed by WebGPU) and RoPE tables, shared by both graphs."""
+    def _shared(self) -> forward.Shared:
+        """KV caches (zeroed by WebGPU), RoPE tables and the next-token slot, shared by both graphs."""
         c, dev = self.cfg, self.device
         cache_bytes = self.cmax * c.n_kv_heads * c.head_dim * 4
-        self.caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
-                        dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
+        caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
+                   dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
         cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta)
-        self.rope = []
-        for name, table in (("rope.cos", cos), ("rope.sin", sin)):
-            buf = dev.buffer(len(table) * 4, STORAGE | COPY_DST, name)
-            dev.write(buf, table)
-            self.rope.append(buf)
 
-    def _linear(self, g: Graph, x, name: str, rows):
-        entry = self.cfg.tensors[name]
-        weight, tables = self.weights.parts(g, name)
-        if entry.format == "f32":  # GGUF F32/F16 matrices
-            return ops.linear_f32(g, x, weight, rows=rows, name=f"{name}.out")
-        return LINEARS[entry.format](g, x, weight, *tables.values(), entry.group_size, rows=rows, name=f"{name}.out")
+        def table(name, *parts):
+            buf = dev.buffer(sum(len(p) for p in parts) * 4, STORAGE | COPY_DST, name)
+            dev.write(buf, b"".join(p.tobytes() for p in parts))
+            return buf
+
+        rope = table("rope", cos, sin) if self.fused else None
+        pair = (table("rope.cos", cos), table("rope.sin", sin)) if not self.fused else ()
+        token = dev.buffer(16, STORAGE | COPY_DST | COPY_SRC, "next_token")
+        return forward.Shared(caches, rope, pair, token, self.cmax)
 
     def _build(self, s: int, name: str) -> Graph:
-        c, w = self.cfg, self.weights
-        hq, hkv, d, dim = c.n_heads, c.n_kv_heads, c.head_dim, c.dim
         g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,
                   kernel_style=self.kernel_style)
-        tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
-        pos = g.symint("input_pos", 0)
-        rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
-        last = g.symint("last_row", s - 1)                               # the row whose logits we need
-        cos, sin = (g.external(n, (self.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), self.rope))
-        emb = c.tensors["token_embd.weight"]
-        table, tables = w.parts(g, "token_embd.weight")
-        x = ops.embedding(g, tokens, table, emb.format, dim, **tables,      # (S, dim) residual stream
-                          group_size=emb.group_size, rows=rows, name="x")
-        for i in range(c.n_layers):
-            p = f"blk.{i}."
-            # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
-            h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c.norm_eps, rows=rows)
-            q = self._linear(g, h, p + "attn_q.weight", rows)               # (S, Hq*D)
-            k = self._linear(g, h, p + "attn_k.weight", rows)               # (S, Hkv*D)
-            v = self._linear(g, h, p + "attn_v.weight", rows)               # (S, Hkv*D)
-            ops.rope(g, g.view(q, (s, hq, d)), cos, sin, pos, rows)
-            ops.rope(g, g.view(k, (s, hkv, d)), cos, sin, pos, rows)
-            kc, vc = (g.external(f"{n}_cache.{i}", (1, self.cmax, hkv, d), "f32", b)
-                      for n, b in zip("kv", self.caches[i]))              # (1, Cmax, Hkv, D) f32
-            attn = ops.sdpa_with_kv_cache(g, g.view(q, (1, s, hq, d)), g.view(k, (1, s, hkv, d)),
-                                          g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, name=f"sdpa.{i}")
-            o = self._linear(g, g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
-            ops.add(g, x, o, rows)
-            # feed-forward: norm, SwiGLU, down, residual
-            h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c.norm_eps, rows=rows)
-            gate = self._linear(g, h, p + "ffn_gate.weight", rows)         # (S, ffn)
-            up = self._linear(g, h, p + "ffn_up.weight", rows)             # (S, ffn)
-            down = self._linear(g, ops.silu_mul(g, gate, up, rows), p + "ffn_down.weight", rows)
-            ops.add(g, x, down, rows)
-        # logits of one row: final norm of the last real row, then the (tied) LM head
-        hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
-                          out_rows=1, name="x_last")
-        logits = g.output(self._linear(g, hn, c.head, 1))                  # (1, vocab) f32
-        g.output(ops.argmax(g, logits, name="next_token"))                 # (2,) u32: index, max bits
-        self.logits_name = logits.name
-        return g
+        build = forward.fused_graph if self.fused else forward.ops_graph
+        return build(g, self.cfg, self.weights, self.shared, s)
 
     async def prepare(self):
         for g in (self.decode_graph, self.prefill_graph):
             if g is not None:
                 await g.prepare()
 
-    # --- steps ---
+    # --- steps driven by the host ---
 
-    async def _run(self, g: Graph, ids: list[int], want_logits: bool) -> dict:
+    def _set_step(self, g: Graph, ids: list[int]):
         g.symints["input_pos"].set(self.pos)
         if "rows" in g.symints:
             g.symints["rows"].set(len(ids))
         g.symints["last_row"].set(len(ids) - 1)
-        read = ["next_token"] + ([self.logits_name] if want_logits else [])
-        out = await g.execute({"tokens": array("i", ids)}, read=read)
+        if "step" in g.symints:
+            g.symints["step"].set(0)
+        tokens = g.tensors["tokens"]
+        if tokens.role != "input":  # the fused decode step reads the token slot the GPU writes
+            g.upload(tokens, array("i", ids))
+            return {}
+        return {"tokens": array("i", ids)}
+
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool) -> dict:
+        inputs = self._set_step(g, ids)
+        out = await g.execute(inputs, read=["next_token"] + (["logits"] if want_logits else []))
         self.pos += len(ids)
         self.tally.add(g.last_profile)
         return out
@@ -163,12 +140,30 @@ class Model:
             out = await self._run(graph, chunk, want_logits)
         return out
 
+    # --- generation ---
+
+    async def _accept(self, result: Generation, token: int, max_new_tokens: int, on_token, should_stop,
+                      stop_at_eos: bool) -> bool:
+        """Record a generated token and pass it on; True when generation ends with it."""
+        result.generated_ids.append(token)
+        if on_token:
+            await on_token(token)
+        if stop_at_eos and token in self.stop_ids:
+            result.stop_reason = "eos"
+        elif len(result.generated_ids) >= max_new_tokens:
+            result.stop_reason = "max_tokens"
+        elif should_stop and should_stop():
+            result.stop_reason = "stopped"
+        elif self.pos >= self.cmax:
+            result.stop_reason = "context_full"
+        return bool(result.stop_reason)
+
     async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
                        on_token=None, should_stop=None, record_logits: bool = False,
                        stop_at_eos: bool = True) -> Generation:
         """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop.
 
-        record_logits keeps every step's logits (tests); otherwise greedy reads 8 bytes a step.
+        record_logits keeps every step's logits (tests); otherwise greedy reads 4 bytes a token.
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
@@ -176,40 +171,70 @@ class Model:
         sampler = None if sampling.greedy else Sampler(sampling)
         result = Generation(list(prompt_ids))
         pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
-            lambda out: sampler(array("f", out[self.logits_name])))
+            lambda out: sampler(array("f", out["logits"])))
         want = sampler is not None or record_logits
         t0 = time.perf_counter()
         out = await self.prefill(result.prompt_ids, want_logits=want)
         result.prefill_s = time.perf_counter() - t0
         token = pick(out)
         t0 = time.perf_counter()
-        while True:
-            result.generated_ids.append(token)
-            if record_logits:
-                result.logits.append(out[self.logits_name])
-            if on_token:
-                await on_token(token)
-            if stop_at_eos and token in self.stop_ids:
-                result.stop_reason = "eos"
-                break
-            if len(result.generated_ids) >= max_new_tokens:
-                result.stop_reason = "max_tokens"
-                break
-            if should_stop and should_stop():
-                result.stop_reason = "stopped"
-                break
-            if self.pos >= self.cmax:
-                result.stop_reason = "context_full"
-                break
+        if record_logits:
+            result.logits.append(out["logits"])
+        done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
+        if not done and self.fused and not want and not self.profile:
+            await self._decode_on_gpu(result, max_new_tokens, on_token, should_stop, stop_at_eos)
+            done = True
+        while not done:
             out = await self._run(self.decode_graph, [token], want)
+            result.submits += 1
             token = pick(out)
+            if record_logits:
+                result.logits.append(out["logits"])
+            done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
         result.decode_s = time.perf_counter() - t0
         result.profile = self.tally
         return result
 
+    async def _decode_on_gpu(self, result: Generation, max_new_tokens: int, on_token, should_stop,
+                             stop_at_eos: bool):
+        """Greedy decode steps in submits of up to MAX_BATCH (1, 2, 4, ... so the first tokens
+        show soon), two submits in flight: the GPU feeds each step's token to the next."""
+        g = self.decode_graph
+        pos, step = g.symints["input_pos"], g.symints["step"]
+        flight: deque = deque()
+        submitted, ahead, batch = 0, 0, 1  # steps submitted, of those not read yet, next batch size
+        start = self.pos  # the position of the token the prefill produced
+
+        def submit():
+            nonlocal submitted, ahead, batch
+            left = min(max_new_tokens - len(result.generated_ids) - ahead, self.cmax - start - submitted)
+            k = min(batch, left, MAX_BATCH)
+            if k <= 0:
+                return
+            pos.set(start + submitted)
+            step.set(0)
+            flight.append((g.launch(read=["ring"], steps=k), k))
+            submitted, ahead, batch = submitted + k, ahead + k, batch * 2
+
+        submit()
+        submit()
+        while flight:
+            launch, k = flight.popleft()
+            ring = array("I", (await launch.result())["ring"])
+            result.submits += 1
+            ahead -= k
+            if result.stop_reason:
+                continue  # a submit that ran past the end: its tokens are dropped
+            for token in ring[:k]:
+                self.pos += 1  # the step that produced `token` consumed the one before it
+                if await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos):
+                    break
+            if not result.stop_reason:
+                submit()
+
 
 async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048,
-               kernel_style: str | None = None):
+               kernel_style: str | None = None, fused: bool | None = None):
     """Fetch a bundle (config, tokenizer, weights) from base_url, upload, build and prepare."""
     from . import tensorfile
     from .fetch import fetch_json
@@ -221,10 +246,10 @@ async def load(device, base_url: str, *, on_progress=None, profile: bool = False
     tokenizer = Tokenizer(await fetch_json(base_url + "tokenizer.json"))
     file = await tensorfile.fetch_file(base_url + "model.safetensors", report("Downloading weights"))
     async with device.error_scope("upload weights"):
-        weights = Weights.upload(device, file, report("Uploading to the GPU"))
+        weights = Weights.upload(device, config, file, report("Uploading to the GPU"))
     del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
     model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
-                  kernel_style=kernel_style)
+                  kernel_style=kernel_style, fused=fused)
     if on_progress:
         on_progress("Compiling kernels", 0, 1)
     await model.prepare()

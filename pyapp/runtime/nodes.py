@@ -75,6 +75,8 @@ def plan_scratch(dispatches: list[Dispatch]) -> tuple[dict[Tensor, int], list[in
     last: dict[Tensor, int] = {}
     for i, d in enumerate(dispatches):
         for t in (*d.writes, *d.reads):
+            if not isinstance(t, Tensor):  # a SymInt a kernel advances lives in the uniforms
+                continue
             t = t.root
             if t.role == "scratch" and not t.is_output:
                 first.setdefault(t, i)

@@ -1,7 +1,9 @@
 """WGSL sources: one file per kernel in wgsl/, shared helpers joined by one explicit include step.
 
-A line `// #include "common/grid.wgsl"` is replaced by that file's text (once per shader).
-Sizes come in as WGSL `override` constants, never by formatting shader text.
+A line `// #include "common/grid.wgsl"` is replaced by that file's text (once per shader); an
+op may alias an include to one of several files (the fused kernels' "common/team.wgsl" is a
+team flavor). Directives in included files (`enable ...;`, `diagnostic(...);`) move to the top,
+where WGSL wants them. Sizes come in as WGSL `override` constants, never by formatting text.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 INCLUDE = re.compile(r'^//\s*#include\s+"([^"]+)"\s*$', re.MULTILINE)
-OVERRIDE = re.compile(r"^\s*override\s+(\w+)\s*:", re.MULTILINE)
+OVERRIDE = re.compile(r"override\s+(\w+)\s*:")
+DIRECTIVE = re.compile(r"^(enable\s[^;]*;|diagnostic\s*\([^)]*\);)[ \t]*\n", re.MULTILINE)
 
 
 def shader_dir() -> Path:
@@ -22,29 +25,32 @@ def shader_dir() -> Path:
     raise FileNotFoundError("wgsl/ not found next to pyapp (wheel) or in the checkout")
 
 
-def resolve_includes(text: str, read) -> str:
+def resolve_includes(text: str, read, aliases: dict | None = None) -> str:
     seen: set[str] = set()
+    aliases = aliases or {}
 
     def expand(src: str) -> str:
         def one(m):
-            name = m.group(1)
+            name = aliases.get(m.group(1), m.group(1))
             if name in seen:
                 return f"// (already included: {name})"
             seen.add(name)
             return expand(read(name))
         return INCLUDE.sub(one, src)
 
-    return expand(text)
+    body = expand(text)
+    directives = [m.group(1) for m in DIRECTIVE.finditer(body)]
+    return "".join(f"{d}\n" for d in dict.fromkeys(directives)) + DIRECTIVE.sub("", body)
 
 
 @lru_cache(maxsize=None)
-def load(name: str) -> str:
-    """The full source of wgsl/<name>.wgsl with its includes resolved."""
+def load(name: str, aliases: tuple[tuple[str, str], ...] = ()) -> str:
+    """The full source of wgsl/<name>.wgsl with its includes resolved (aliases: (include, file) pairs)."""
     root = shader_dir()
     path = root / f"{name}.wgsl"
     if not path.is_file():
         raise FileNotFoundError(f"no shader {name!r} in {root}")
-    return resolve_includes(path.read_text(), lambda inc: (root / inc).read_text())
+    return resolve_includes(path.read_text(), lambda inc: (root / inc).read_text(), dict(aliases))
 
 
 def overrides(source: str) -> set[str]:

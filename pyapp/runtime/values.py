@@ -23,6 +23,8 @@ class Tensor:
     dynamic: bool = False  # an input that takes any whole-element prefix (live sequence length)
     base: "Tensor | None" = None  # a view shares its base's buffer
     buffer: object = None
+    offset: int = 0               # an external slice: where it starts in `buffer`
+    span: int | None = None       # an external slice: bytes bound (None: the whole buffer)
 
     @property
     def root(self) -> "Tensor":

@@ -1,20 +1,28 @@
-"""ExecuTorch's ops on our graph. Each op module checks shapes, picks its shader and constants,
-and appends dispatch nodes; it makes no GPU call. `SHADERS` in each module lists the wgsl/
+"""ExecuTorch's ops on our graph, and the model's fused kernels. Each op module checks shapes,
+picks its shader and constants, and appends dispatch nodes; it makes no GPU call. `SHADERS` in each module lists the wgsl/
 files it uses and the `override` constants it passes (checked by tests/test_shaders.py).
 """
 
 from .add import add
 from .argmax import argmax
+from .attention import attention
 from .embedding import embedding
 from .linear_f32 import linear_f32
 from .linear_q4gaw import linear_q4gaw
 from .linear_q4gsw import linear_q4gsw
 from .linear_q8gsw import linear_q8gsw
+from .next_token import next_token
+from .norm_linear import norm_linear
+from .qkv_rope import qkv_rope
+from .residual_linear import residual_linear
 from .rms_norm import rms_norm
 from .rope import rope, rope_tables
 from .sdpa_with_kv_cache import sdpa_with_kv_cache
 from .silu_mul import silu_mul
+from .swiglu import swiglu
 from .update_cache import update_cache
 
 __all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_f32", "update_cache", "sdpa_with_kv_cache",
-           "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax"]
+           "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax",
+           # the model's fused fast path
+           "qkv_rope", "attention", "residual_linear", "swiglu", "norm_linear", "next_token"]

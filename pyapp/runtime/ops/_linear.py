@@ -6,7 +6,7 @@ docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
 - decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
   DECODE_COLUMNS output columns, so each x load serves that many weight words; x loads were
   the cost on SwiftShader (README, "Measured").
-  On real GPUs (graph.kernel_style "workgroups") that leaves too few threads: there one
+  On real GPUs (kernel style "workgroups" or "subgroups") that leaves too few threads: there one
   workgroup of REDUCE_WG threads computes one column, splitting K and reducing in shared memory.
 - otherwise one invocation computes one column n for TILE_M rows (4 for prefill), decoding
   each weight word once for all of them; odd shapes take a scalar path.
@@ -54,7 +54,7 @@ def linear(graph, op: str, fmt: str, x, weight, quant: list, group_size: int, bi
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (*x.shape[:-1], n))
     tile_m = 1 if m == 1 else 4
     decode = m == 1 and k_packed % 4 == 0 and k % word_k(fmt) == 0
-    reduce = decode and graph.kernel_style == "workgroups"
+    reduce = decode and graph.kernel_style != "lanes"
     wg = REDUCE_WG if reduce else DECODE_WG if decode else WG
     constants = {
         "N": n, "K": k, "GS": group_size, "PADDED_N": quant[0][1].shape[1],

@@ -2,7 +2,7 @@
 
 x (S, dim) f32; weight (dim,) f32; out (rows_max, dim) f32. `rows` and `first` may be SymInts:
 the final norm of a prefill takes one row, the last real one. Real GPUs (graph.kernel_style
-"workgroups") get a workgroup per row; CPU Vulkan one invocation per row.
+other than "lanes") get a workgroup per row; CPU Vulkan one invocation per row.
 """
 
 from ._checks import OpError, expect_tensor, live, on_change, workgroups
@@ -22,7 +22,7 @@ def rms_norm(graph, x, weight, eps: float, rows=None, first=0, out_rows: int | N
     rows = s if rows is None else rows
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (out_rows or s, dim))
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", first=0, rows=0)
-    reduce = graph.kernel_style == "workgroups"
+    reduce = graph.kernel_style != "lanes"
     d = graph.dispatch(op, shader=op, writes=[out], reads=[x, weight], uniforms=[params],
                        constants={"DIM": dim, "EPS": float(eps), "WG": REDUCE_WG if reduce else WG, "REDUCE": reduce})
 

@@ -64,7 +64,7 @@ def sdpa_with_kv_cache(graph, q, k, v, k_cache, v_cache, input_pos: SymInt, seq_
     attn = graph.scratch(f"{name}#{node}.attn_weights", (hq, s_max, cmax))  # (Hq, S_max, Cmax) f32, once
     out = graph.scratch(f"{name}#{node}.out", (1, s_max, hq, d))            # (1, S_max, Hq, D) f32
     shapes = {"S_MAX": s_max, "HQ": hq, "HKV": hkv, "D": d, "CMAX": cmax, "WG": WG, "REDUCE": False}
-    reduce = graph.kernel_style == "workgroups" and REDUCE_WG % d == 0
+    reduce = graph.kernel_style != "lanes" and REDUCE_WG % d == 0
     shared = {**shapes, "WG": REDUCE_WG, "REDUCE": True} if reduce else shapes
     params = [graph.uniform(f"{name}.{part}", pos=0, ctx=0, s=0) for part in ("qk", "softmax", "av")]
     qk = graph.dispatch("sdpa_compute_attn_weights", shader="sdpa_compute_attn_weights",

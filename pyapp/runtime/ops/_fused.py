@@ -1,0 +1,71 @@
+"""What the model's fused matrix kernels share (qkv_rope, swiglu, residual_linear, norm_linear).
+
+Each reads a layer's weights from one arena buffer (runtime/weights.py: a `Placed` matrix is a
+format and word offsets) and splits its output into work items of CPS columns by TM rows. A
+"team" of invocations computes an item (wgsl/common/team_*.wgsl), by the graph's kernel style:
+  lanes       teams of one, no barriers (CPU Vulkan); decode columns come CPS = 4 at a time so
+              one load of x serves four rows of weights
+  subgroups   a subgroup splits K and sums with subgroupAdd (GPUs with the `subgroups` feature)
+  workgroups  a workgroup splits K and sums in shared memory (other GPUs)
+A prefill graph (rows > 1) always uses teams of one with TM rows per item: each weight unit is
+decoded once for TM rows, and there is work enough without splitting K.
+"""
+
+from math import ceil
+
+from ..graph import SymInt
+from ._checks import OpError, expect_tensor, on_change
+
+FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
+FUSED_CONSTANTS = ("K", "GS", "TM", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
+MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
+PREFILL_TM = 4   # rows per item in a prefill graph
+WG = 64
+
+
+def mat_constants(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{f}" for f in MAT_FIELDS)
+
+
+def flavor(graph, rows_max: int) -> str:
+    return "single" if rows_max > 1 else FLAVORS[graph.kernel_style]
+
+
+def check_mat(op: str, label: str, placed, k: int):
+    if placed.k != k:
+        raise OpError(f"{op}: {label} weight is ({placed.n}, {placed.k}); the input has K={k}")
+    if k % 8 or placed.group_size % 8:
+        raise OpError(f"{op}: K={k} and group size {placed.group_size} must be multiples of 8")
+
+
+def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
+             cps: int, mats: int = 1, norm: bool = False, eps: float = 1e-5, group_size: int = 32,
+             constants: dict):
+    """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
+    (at most rows_max), which the kernel also reads."""
+    if not isinstance(rows, SymInt):
+        raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
+    kind = flavor(graph, rows_max)
+    tm = 1 if rows_max == 1 else PREFILL_TM
+    if kind == "single" and rows_max == 1 and mats == 1 and cps == 2 and op != "qkv_rope":
+        cps = 4  # lanes decode: one x load serves four weight rows (qkv_rope needs its RoPE pairs)
+    items = {"single": WG, "subgroup": 4, "workgroup": 1}[kind]
+    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
+                       aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
+                       constants={"K": k, "GS": group_size, "TM": tm, "CPS": cps, "MATS": mats, "NORM": norm,
+                                  "EPS": float(eps), "WG": WG, "ITEMS": items, **constants})
+
+    def resize():
+        r = rows.value
+        if not 0 <= r <= rows_max:
+            raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * ceil(r / tm) / items)))
+
+    on_change(graph, (rows,), resize)
+    return d
+
+
+def expect_rows(op: str, label: str, t, cols: int):
+    expect_tensor(op, label, t, "f32", 2)
+    if t.shape[1] != cols:
+        raise OpError(f"{op}: {label} {t!r} must have {cols} columns")

@@ -1,0 +1,72 @@
+// qkv_rope: the attention's input side of one layer in one dispatch. For each row m (position
+// pos + m): h = RMSNorm(x[m]); [q | k | v] = h @ [Wq | Wk | Wv]^T; RoPE on each adjacent pair of
+// q and k (llama.cpp's GGUF pairing); k and v go straight into the caches at pos + m.
+// A work item is one pair of columns (CPS = 2) for TM rows.
+// #include "common/grid.wgsl"
+// #include "common/fused_header.wgsl"
+// #include "common/team.wgsl"
+// #include "common/fused.wgsl"
+override NQ: u32;                // Hq * D columns of q
+override NKV: u32;               // Hkv * D columns of k, and of v
+override HD: u32;                // head dim
+override CMAX: u32;              // cache positions (rows of the RoPE tables)
+override GAMMA: u32;             // word offset of the attention norm weight
+override Q_FMT: u32; override Q_CODES: u32; override Q_SCALES: u32; override Q_OFFSETS: u32 = 0u; override Q_PN: u32;
+override K_FMT: u32; override K_CODES: u32; override K_SCALES: u32; override K_OFFSETS: u32 = 0u; override K_PN: u32;
+override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_OFFSETS: u32 = 0u; override V_PN: u32;
+
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;        // (S, NQ) f32
+@group(0) @binding(1) var<storage, read_write> k_cache: array<f32>;  // (CMAX, NKV) f32
+@group(0) @binding(2) var<storage, read_write> v_cache: array<f32>;  // (CMAX, NKV) f32
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;        // (S, K) f32
+@group(0) @binding(4) var<storage, read> w: array<u32>;              // the layer's weight arena
+@group(0) @binding(5) var<storage, read> rope: array<f32>;           // cos (CMAX, HD/2), then sin
+@group(0) @binding(6) var<uniform> pos: vec4<u32>;                   // SymInt input_pos: .x
+@group(0) @binding(7) var<uniform> live: vec4<u32>;                  // rows this step: .x
+
+fn rotate(y: vec2<f32>, p: u32, col: u32) -> vec2<f32> {
+  let i = p * (HD / 2u) + (col % HD) / 2u;
+  let c = rope[i];
+  let s = rope[CMAX * (HD / 2u) + i];
+  return vec2<f32>(y.x * c - y.y * s, y.x * s + y.y * c);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let team = team_of(lid);
+  for (var it = 0u; ; it++) {
+    let item = team_item(team, lid, it);
+    if (item >= ITEMS) { break; }
+    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, NQ + 2u * NKV, live.x);
+    var acc: Acc;
+    if (at.n0 < NQ) {
+      acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.r0, at.rows, GAMMA);
+    } else if (at.n0 < NQ + NKV) {
+      acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.r0, at.rows, GAMMA);
+    } else {
+      acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.r0, at.rows, GAMMA);
+    }
+    for (var t = 0u; t < at.rows; t++) {
+      let y = team_sum(team, acc.v[t]).xy * inv_rms(team_sum(team, vec4<f32>(acc.ss[t])).x);
+      let m = at.r0 + t;
+      let p = pos.x + m;
+      if (team.lane == 0u && at.n0 < NQ + 2u * NKV) {
+        if (at.n0 < NQ) {
+          let r = rotate(y, p, at.n0);
+          q[m * NQ + at.n0] = r.x;
+          q[m * NQ + at.n0 + 1u] = r.y;
+        } else if (at.n0 < NQ + NKV) {
+          let c = at.n0 - NQ;
+          let r = rotate(y, p, c);
+          k_cache[p * NKV + c] = r.x;
+          k_cache[p * NKV + c + 1u] = r.y;
+        } else {
+          let c = at.n0 - NQ - NKV;
+          v_cache[p * NKV + c] = y.x;
+          v_cache[p * NKV + c + 1u] = y.y;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,34 @@
+// residual_linear: res[m, n] += a[m] . W[n], the attention output and FFN down projections
+// with the residual add in their epilogue. A work item is CPS columns for TM rows.
+// #include "common/grid.wgsl"
+// #include "common/fused_header.wgsl"
+// #include "common/team.wgsl"
+// #include "common/fused.wgsl"
+override N: u32;                 // output features (the model width)
+override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32;
+
+@group(0) @binding(0) var<storage, read_write> res: array<f32>;  // (S, N) f32, the residual stream
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32, the input a
+@group(0) @binding(2) var<storage, read> w: array<u32>;          // the layer's weight arena
+@group(0) @binding(3) var<uniform> live: vec4<u32>;              // rows this step: .x
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let team = team_of(lid);
+  let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N);
+  for (var it = 0u; ; it++) {
+    let item = team_item(team, lid, it);
+    if (item >= ITEMS) { break; }
+    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, live.x);
+    let acc = accumulate(team, mat, mat, at.n0, at.r0, at.rows, 0u);
+    for (var t = 0u; t < at.rows; t++) {
+      let v = team_sum(team, acc.v[t]);
+      if (team.lane == 0u) {
+        for (var c = 0u; c < CPS; c++) {
+          if (at.n0 + c < N) { res[(at.r0 + t) * N + at.n0 + c] += v[c]; }
+        }
+      }
+    }
+  }
+}
