@@ -9,18 +9,33 @@ override SCALE: f32;             // 1 / sqrt(D)
 override CHMAX: u32;             // the longest split (positions): chunk_for(CMAX)
 override CMAX: u32;
 
-const G_MAX = 8u;                // query heads per kv head, at most (workgroup path)
+const G_MAX = 8u;                // query heads per kv head, at most
+override G: u32 = HQ / HKV;      // query heads per kv head
+override D4: u32 = D / 4u;       // head dim in vec4s
 
 @group(0) @binding(0) var<storage, read_write> part: array<f32>;   // (S, HQ, NSPLIT, D + 2) f32
-@group(0) @binding(1) var<storage, read> q: array<f32>;            // (S, HQ * D) f32
-@group(0) @binding(2) var<storage, read> k_cache: array<f32>;      // (CMAX, HKV * D) f32
-@group(0) @binding(3) var<storage, read> v_cache: array<f32>;      // (CMAX, HKV * D) f32
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;      // (S, HQ * D) f32
+@group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>; // (CMAX, HKV * D) f32
+@group(0) @binding(3) var<storage, read> v_cache: array<vec4<f32>>; // (CMAX, HKV * D) f32
 @group(0) @binding(4) var<uniform> pos: vec4<u32>;                 // SymInt input_pos: .x
 @group(0) @binding(5) var<uniform> live: vec4<u32>;                // rows this step: .x
 
-var<workgroup> qs: array<f32, G_MAX * 128>;                          // the group's query rows
+var<workgroup> qs: array<vec4<f32>, G_MAX * 32>;                     // the group's query rows
 var<workgroup> p: array<f32, G_MAX * CHMAX>;                         // scores, then exp(score - max)
 var<workgroup> top: array<f32, G_MAX>;
+
+fn write_record(r: u32, mx: f32, sum: f32) {
+  part[r] = mx;
+  part[r + 1u] = sum;
+}
+
+fn write_acc(r: u32, d4: u32, v: vec4<f32>) {
+  let b = r + PARTIAL + 4u * d4;
+  part[b] = v.x;
+  part[b + 1u] = v.y;
+  part[b + 2u] = v.z;
+  part[b + 3u] = v.w;
+}
 
 fn serial(i: u32) {
   let s = i % NSPLIT;
@@ -31,35 +46,29 @@ fn serial(i: u32) {
   let c0 = s * chunk;
   let c1 = min(c0 + chunk, pos.x + m + 1u);
   if (c0 >= c1) { return; }
-  let qb = m * HQ * D + h * D;
-  let kvb = (h / (HQ / HKV)) * D;
+  let qb = (m * HQ + h) * D4;
+  let kvh = h / G;
   var acc: array<vec4<f32>, 32>;
   var mx = -3.4e38;
   var sum = 0.0;
   for (var c = c0; c < c1; c++) {
-    var dot = 0.0;
-    for (var d = 0u; d < D; d++) { dot += q[qb + d] * k_cache[c * HKV * D + kvb + d]; }
-    let sc = dot * SCALE;
+    let kb = (c * HKV + kvh) * D4;
+    var qk = 0.0;
+    for (var d = 0u; d < D4; d++) { qk += dot(q[qb + d], k_cache[kb + d]); }
+    let sc = qk * SCALE;
     let mx2 = max(mx, sc);
     let corr = exp(mx - mx2);
     let e = exp(sc - mx2);
     sum = sum * corr + e;
-    for (var d = 0u; d < D / 4u; d++) {
-      let vb = c * HKV * D + kvb + 4u * d;
-      acc[d] = acc[d] * corr + e * vec4<f32>(v_cache[vb], v_cache[vb + 1u], v_cache[vb + 2u], v_cache[vb + 3u]);
-    }
+    for (var d = 0u; d < D4; d++) { acc[d] = acc[d] * corr + e * v_cache[kb + d]; }
     mx = mx2;
   }
   let r = record(m, h, s);
-  part[r] = mx;
-  part[r + 1u] = sum;
-  for (var d = 0u; d < D / 4u; d++) {
-    for (var j = 0u; j < 4u; j++) { part[r + PARTIAL + 4u * d + j] = acc[d][j]; }
-  }
+  write_record(r, mx, sum);
+  for (var d = 0u; d < D4; d++) { write_acc(r, d, acc[d]); }
 }
 
 fn grouped(wgi: u32, t: u32) {
-  let g = HQ / HKV;
   let s = wgi % NSPLIT;
   let m = (wgi / NSPLIT) % live.x;
   let hk = wgi / (NSPLIT * live.x);  // uniform per workgroup: the barriers below stay uniform
@@ -68,43 +77,42 @@ fn grouped(wgi: u32, t: u32) {
   let c1 = min(c0 + chunk, pos.x + m + 1u);
   if (hk >= HKV || c0 >= c1) { return; }
   let n = c1 - c0;
-  let kvb = hk * D;
-  for (var i = t; i < g * D; i += WG) { qs[i] = q[m * HQ * D + hk * g * D + i]; }
+  for (var i = t; i < G * D4; i += WG) { qs[i] = q[(m * HQ + hk * G) * D4 + i]; }
   workgroupBarrier();
-  for (var c = t; c < n; c += WG) {  // a key per invocation: its scores for the g heads
-    let kb = (c0 + c) * HKV * D + kvb;
-    for (var j = 0u; j < g; j++) {
-      var dot = 0.0;
-      for (var d = 0u; d < D; d++) { dot += qs[j * D + d] * k_cache[kb + d]; }
-      p[j * CHMAX + c] = dot * SCALE;
+  for (var c = t; c < n; c += WG) {  // a key per invocation: its row is read once for the G heads
+    let kb = ((c0 + c) * HKV + hk) * D4;
+    var dots: array<f32, G_MAX>;
+    dots = array<f32, G_MAX>();
+    for (var d = 0u; d < D4; d++) {
+      let kv = k_cache[kb + d];
+      for (var j = 0u; j < G; j++) { dots[j] += dot(qs[j * D4 + d], kv); }
     }
+    for (var j = 0u; j < G; j++) { p[j * CHMAX + c] = dots[j] * SCALE; }
   }
   workgroupBarrier();
-  if (t < g) {  // each head's max over this split
+  if (t < G) {  // each head's max over this split
     var mx = -3.4e38;
     for (var c = 0u; c < n; c++) { mx = max(mx, p[t * CHMAX + c]); }
     top[t] = mx;
   }
   workgroupBarrier();
-  for (var i = t; i < g * n; i += WG) {
+  for (var i = t; i < G * n; i += WG) {
     let j = i / n;
     let c = i % n;
     p[j * CHMAX + c] = exp(p[j * CHMAX + c] - top[j]);
   }
   workgroupBarrier();
-  for (var i = t; i < g * D; i += WG) {  // an output dim per invocation: sum over the keys
-    let j = i / D;
-    let d = i % D;
-    var acc = 0.0;
-    for (var c = 0u; c < n; c++) { acc += p[j * CHMAX + c] * v_cache[(c0 + c) * HKV * D + kvb + d]; }
-    part[record(m, hk * g + j, s) + PARTIAL + d] = acc;
+  for (var i = t; i < G * D4; i += WG) {  // four output dims per invocation: sum over the keys
+    let j = i / D4;
+    let d = i % D4;
+    var acc = vec4<f32>(0.0);
+    for (var c = 0u; c < n; c++) { acc += p[j * CHMAX + c] * v_cache[((c0 + c) * HKV + hk) * D4 + d]; }
+    write_acc(record(m, hk * G + j, s), d, acc);
   }
-  if (t < g) {
+  if (t < G) {
     var sum = 0.0;
     for (var c = 0u; c < n; c++) { sum += p[t * CHMAX + c]; }
-    let r = record(m, hk * g + t, s);
-    part[r] = top[t];
-    part[r + 1u] = sum;
+    write_record(record(m, hk * G + t, s), top[t], sum);
   }
 }
 

@@ -47,7 +47,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     } else {
       acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.r0, at.rows, GAMMA);
     }
-    for (var t = 0u; t < at.rows; t++) {
+    for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
+      if (t >= at.rows) { break; }
       let y = team_sum(team, acc.v[t]).xy * inv_rms(team_sum(team, vec4<f32>(acc.ss[t])).x);
       let m = at.r0 + t;
       let p = pos.x + m;

@@ -25,7 +25,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (item >= ITEMS) { break; }
     let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, live.x);
     let acc = accumulate(team, gate, up, at.n0, at.r0, at.rows, GAMMA);
-    for (var t = 0u; t < at.rows; t++) {
+    for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
+      if (t >= at.rows) { break; }
       let v = team_sum(team, acc.v[t]) * inv_rms(team_sum(team, vec4<f32>(acc.ss[t])).x);
       if (team.lane == 0u) {
         for (var c = 0u; c < CPS; c++) {

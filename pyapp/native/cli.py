@@ -135,7 +135,7 @@ async def model_run(bundle: Path, args) -> list[dict]:
                         for a, b in zip(g.logits, gold["logits"]))
             row.setdefault("golden", []).append({"file": Path(golden).name, "tokens_match": g.generated_ids == want,
                                                  "max_abs_logit_err": worst})
-        prompt = [100 + i % 1000 for i in range(args.prompt_tokens)]
+        prompt = [(100 + i) % tokenizer.vocab_size for i in range(args.prompt_tokens)]
         await model.generate(prompt[:4], Sampling(), 4, stop_at_eos=False)  # warm up
         g = await model.generate(prompt, Sampling(), args.steps, stop_at_eos=False)
         row.update(prefill_tok_s=g.prefill_tokens_per_s, decode_tok_s=g.decode_tokens_per_s,
@@ -168,7 +168,17 @@ def main(argv=None):
     mdl.add_argument("--profile", action="store_true")
     mdl.add_argument("--style", choices=["lanes", "workgroups", "subgroups"], help="force a kernel style")
     mdl.add_argument("--json", action="store_true")
+    mdl.add_argument("--tune", action="append", default=[], metavar="NAME=INT",
+                     help="set a tuning constant of pyapp.runtime.ops._fused or .attention (WG, PREFILL_TM, ...)")
     args = ap.parse_args(argv)
+    for item in getattr(args, "tune", []):
+        from ..runtime.ops import _fused, attention
+
+        name, _, value = item.partition("=")
+        module = next((m for m in (_fused, attention) if hasattr(m, name)), None)
+        if module is None:
+            ap.error(f"--tune {item}: no constant {name} in _fused or attention")
+        setattr(module, name, int(value))
     if args.cmd == "model":
         rows = asyncio.run(model_run(args.bundle, args))
         for r in rows:
@@ -180,6 +190,10 @@ def main(argv=None):
                       f"max |logit err| {gold['max_abs_logit_err']:.2e}")
             if r["kernels"]:
                 print(format_table(KernelTally.of(r["kernels"]).stats()))
+        if len(rows) == 2 and rows[1]["decode_tok_s"]:
+            a, b = rows
+            print(f"fused / ops: decode x{a['decode_tok_s'] / b['decode_tok_s']:.2f}, "
+                  f"prefill x{a['prefill_tok_s'] / b['prefill_tok_s']:.2f}")
         if args.json:
             print(json.dumps(rows))
         return

@@ -37,6 +37,7 @@ class Generation:
     profile: KernelTally = field(default_factory=KernelTally)  # GPU time per kernel (profiling on)
     logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
     submits: int = 0                              # decode submits (GPU-resident batches or steps)
+    host_s: float = 0.0                           # of decode_s: writing, encoding and submitting
 
     @property
     def prefill_tokens_per_s(self) -> float:
@@ -116,9 +117,13 @@ class Model:
             return {}
         return {"tokens": array("i", ids)}
 
-    async def _run(self, g: Graph, ids: list[int], want_logits: bool) -> dict:
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None) -> dict:
+        t0 = time.perf_counter()
         inputs = self._set_step(g, ids)
-        out = await g.execute(inputs, read=["next_token"] + (["logits"] if want_logits else []))
+        launch = g.launch(inputs, read=["next_token"] + (["logits"] if want_logits else []))
+        if result is not None:
+            result.host_s += time.perf_counter() - t0
+        out = await launch.result()
         self.pos += len(ids)
         self.tally.add(g.last_profile)
         return out
@@ -185,7 +190,7 @@ class Model:
             await self._decode_on_gpu(result, max_new_tokens, on_token, should_stop, stop_at_eos)
             done = True
         while not done:
-            out = await self._run(self.decode_graph, [token], want)
+            out = await self._run(self.decode_graph, [token], want, result)
             result.submits += 1
             token = pick(out)
             if record_logits:
@@ -211,9 +216,11 @@ class Model:
             k = min(batch, left, MAX_BATCH)
             if k <= 0:
                 return
+            t0 = time.perf_counter()
             pos.set(start + submitted)
             step.set(0)
             flight.append((g.launch(read=["ring"], steps=k), k))
+            result.host_s += time.perf_counter() - t0
             submitted, ahead, batch = submitted + k, ahead + k, batch * 2
 
         submit()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .buffers import COPY_DST, COPY_SRC, STORAGE, nbytes
+from .buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
 from .layout import plan_arenas, tables
 
@@ -85,8 +85,10 @@ class Weights:
     def filled(cls, device, config: ModelConfig, byte: int = 0x11) -> "Weights":
         """Weights of the right shapes filled with one byte pattern: for speed runs, not answers."""
         weights = cls.allocate(device, config)
+        piece = bytes([byte]) * min(max(weights.sizes.values()), 1 << 24)  # written in pieces of 16 MiB at most
         for arena, size in weights.sizes.items():
-            device.write(weights.buffers[arena], bytes([byte]) * size)
+            for at in range(0, size, len(piece)):
+                device.write(weights.buffers[arena], memoryview(piece)[:min(len(piece), size - at)], at)
         return weights
 
     def tensor(self, graph, name: str):
@@ -126,5 +128,3 @@ class Weights:
         return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words["scales"],
                       words.get("offsets", 0), self.meta[f"{name}.scales"][0][1])
 
-    def nbytes(self) -> int:
-        return sum(nbytes(*v) for v in self.meta.values())

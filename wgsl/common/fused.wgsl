@@ -2,8 +2,9 @@
 // A layer's weights live in one arena, bound as `w: array<u32>`; a matrix in it is described by
 // a Mat (its format and the word offsets of its codes and group tables). The including shader
 // declares `w`, `x: array<vec4<f32>>` (rows of K f32) and the overrides K, GS, TM, CPS, MATS,
-// NORM and EPS, and includes "common/team.wgsl" first. Work goes in units of 8 consecutive k:
-// one q4 word, two q8 words or eight f32 words; groups hold whole units (GS % 8 == 0).
+// NORM and EPS, and includes "common/team.wgsl" first. Work goes in units of 8 consecutive k
+// (one q4 word, two q8 words or eight f32 words) inside groups of GS (K % GS == 0; f32 rows
+// count as groups of GS too, with scale 1).
 
 const FMT_F32 = 0u;   // f32 rows (GGUF F32/F16)
 const FMT_Q8 = 1u;    // q8gsw: int8 codes, w = q * scale
@@ -20,14 +21,7 @@ struct Mat {
   n: u32,         // rows (output features)
 }
 
-// Eight weights of row n: w[k] = s * (lo, hi)[k] + o.
-struct Unit {
-  lo: vec4<f32>,
-  hi: vec4<f32>,
-  s: f32,
-  o: f32,
-}
-
+// Eight raw codes of a row (w = s * code + o within the row's group).
 struct X8 {
   lo: vec4<f32>,
   hi: vec4<f32>,
@@ -37,25 +31,31 @@ fn wf(i: u32) -> f32 {
   return bitcast<f32>(w[i]);
 }
 
-fn unit_of(m: Mat, row: u32, u: u32) -> Unit {
+fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
   let n = min(row, m.n - 1u);  // a last chunk past N reads a real row; its result is dropped
   if (m.fmt == FMT_F32) {
     let a = m.codes + n * K + 8u * u;
-    return Unit(vec4<f32>(wf(a), wf(a + 1u), wf(a + 2u), wf(a + 3u)),
-                vec4<f32>(wf(a + 4u), wf(a + 5u), wf(a + 6u), wf(a + 7u)), 1.0, 0.0);
+    return X8(vec4<f32>(wf(a), wf(a + 1u), wf(a + 2u), wf(a + 3u)),
+              vec4<f32>(wf(a + 4u), wf(a + 5u), wf(a + 6u), wf(a + 7u)));
   }
-  let t = (8u * u / GS) * m.pn + n;  // this unit's group, column n
-  let s = wf(m.scales + t);
   if (m.fmt == FMT_Q8) {
     let a = m.codes + n * (K / 4u) + 2u * u;
-    return Unit(vec4<f32>(unpack4xI8(w[a])), vec4<f32>(unpack4xI8(w[a + 1u])), s, 0.0);
+    return X8(vec4<f32>(unpack4xI8(w[a])), vec4<f32>(unpack4xI8(w[a + 1u])));
   }
   let word = w[m.codes + n * (K / 8u) + u];  // k = 8u + j in bits 4j..4j+3
   let even = vec4<f32>(unpack4xU8(word & 0x0F0F0F0Fu));         // j = 0, 2, 4, 6
   let odd = vec4<f32>(unpack4xU8((word >> 4u) & 0x0F0F0F0Fu));  // j = 1, 3, 5, 7
-  var o = -8.0 * s;
-  if (m.fmt == FMT_Q4A) { o = wf(m.offsets + t); }
-  return Unit(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w), s, o);
+  return X8(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w));
+}
+
+// Group g of row n: (scale, offset), so that a weight is scale * code + offset.
+fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
+  if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
+  let t = g * m.pn + min(row, m.n - 1u);
+  let s = wf(m.scales + t);
+  if (m.fmt == FMT_Q4A) { return vec2<f32>(s, wf(m.offsets + t)); }
+  if (m.fmt == FMT_Q4S) { return vec2<f32>(s, -8.0 * s); }
+  return vec2<f32>(s, 0.0);
 }
 
 fn x_unit(row: u32, u: u32) -> X8 {
@@ -69,9 +69,14 @@ fn gamma_unit(at: u32, u: u32) -> X8 {
             vec4<f32>(wf(a + 4u), wf(a + 5u), wf(a + 6u), wf(a + 7u)));
 }
 
+fn dot8(a: X8, b: X8) -> f32 {
+  return dot(a.lo, b.lo) + dot(a.hi, b.hi);
+}
+
 // One work item's sums: v[t][j] = sum_k x'[r0 + t, k] * W_j[k] for its columns j (CPS from a,
-// then CPS from b when MATS == 2), and ss[t] = sum_k x[r0 + t, k]^2, over this lane's units.
+// then CPS from b when MATS == 2), and ss[t] = sum_k x[r0 + t, k]^2, over this lane's groups.
 // x' = x * gamma (the RMSNorm weight at word `gamma`) when NORM; the 1/rms factor comes later.
+// A lane takes whole groups, so each group's scale and offset apply once to its sums.
 struct Acc {
   v: array<vec4<f32>, MAX_TM>,
   ss: array<f32, MAX_TM>,
@@ -79,24 +84,39 @@ struct Acc {
 
 fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, r0: u32, rows: u32, gamma: u32) -> Acc {
   var acc: Acc;
-  for (var u = team.lane; u < K / 8u; u += team.size) {
-    var wu: array<Unit, 4>;
+  let units = GS / 8u;
+  for (var g = team.lane; g < K / GS; g += team.size) {
+    var so: array<vec2<f32>, 4>;
     for (var c = 0u; c < CPS; c++) {
-      wu[c] = unit_of(a, n0 + c, u);
-      if (MATS == 2u) { wu[CPS + c] = unit_of(b, n0 + c, u); }
+      so[c] = group_of(a, n0 + c, g);
+      if (MATS == 2u) { so[CPS + c] = group_of(b, n0 + c, g); }
     }
-    var g = X8(vec4<f32>(1.0), vec4<f32>(1.0));
-    if (NORM) { g = gamma_unit(gamma, u); }
-    for (var t = 0u; t < rows; t++) {
-      var xu = x_unit(r0 + t, u);
-      if (NORM) {
-        acc.ss[t] += dot(xu.lo, xu.lo) + dot(xu.hi, xu.hi);
-        xu = X8(xu.lo * g.lo, xu.hi * g.hi);
+    // zeroed by assignment: a declaration's zero value may be set once per invocation (naga)
+    var xq: array<vec4<f32>, MAX_TM>;  // per row: sum of x' * code, per column
+    var xs: array<f32, MAX_TM>;        // per row: sum of x'
+    xq = array<vec4<f32>, MAX_TM>();
+    xs = array<f32, MAX_TM>();
+    for (var u = g * units; u < (g + 1u) * units; u++) {
+      var cu: array<X8, 4>;
+      for (var c = 0u; c < CPS; c++) {
+        cu[c] = codes_of(a, n0 + c, u);
+        if (MATS == 2u) { cu[CPS + c] = codes_of(b, n0 + c, u); }
       }
-      let xs = dot(xu.lo + xu.hi, vec4<f32>(1.0));
-      for (var j = 0u; j < CPS * MATS; j++) {
-        acc.v[t][j] += wu[j].s * (dot(xu.lo, wu[j].lo) + dot(xu.hi, wu[j].hi)) + wu[j].o * xs;
+      var gm = X8(vec4<f32>(1.0), vec4<f32>(1.0));
+      if (NORM) { gm = gamma_unit(gamma, u); }
+      for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
+        if (t >= rows) { break; }
+        var xu = x_unit(r0 + t, u);
+        if (NORM) {
+          acc.ss[t] += dot8(xu, xu);
+          xu = X8(xu.lo * gm.lo, xu.hi * gm.hi);
+        }
+        xs[t] += dot(xu.lo + xu.hi, vec4<f32>(1.0));
+        for (var j = 0u; j < CPS * MATS; j++) { xq[t][j] += dot8(xu, cu[j]); }
       }
+    }
+    for (var t = 0u; t < TM; t++) {
+      for (var j = 0u; j < CPS * MATS; j++) { acc.v[t][j] += so[j].x * xq[t][j] + so[j].y * xs[t]; }
     }
   }
   return acc;

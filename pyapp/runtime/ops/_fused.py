@@ -19,8 +19,13 @@ from ._checks import OpError, expect_tensor, on_change
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
 FUSED_CONSTANTS = ("K", "GS", "TM", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
-PREFILL_TM = 4   # rows per item in a prefill graph
+PREFILL_TM = 2   # rows per item in a prefill graph
 WG = 64
+SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
+# columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
+LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
+TEAM_CPS = 2
+PREFILL_CPS = 2
 
 
 def mat_constants(prefix: str) -> tuple[str, ...]:
@@ -34,8 +39,8 @@ def flavor(graph, rows_max: int) -> str:
 def check_mat(op: str, label: str, placed, k: int):
     if placed.k != k:
         raise OpError(f"{op}: {label} weight is ({placed.n}, {placed.k}); the input has K={k}")
-    if k % 8 or placed.group_size % 8:
-        raise OpError(f"{op}: K={k} and group size {placed.group_size} must be multiples of 8")
+    if k % placed.group_size or placed.group_size % 8:
+        raise OpError(f"{op}: K={k} must be a multiple of the group size {placed.group_size}, itself a multiple of 8")
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
@@ -47,9 +52,9 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
     kind = flavor(graph, rows_max)
     tm = 1 if rows_max == 1 else PREFILL_TM
-    if kind == "single" and rows_max == 1 and mats == 1 and cps == 2 and op != "qkv_rope":
-        cps = 4  # lanes decode: one x load serves four weight rows (qkv_rope needs its RoPE pairs)
-    items = {"single": WG, "subgroup": 4, "workgroup": 1}[kind]
+    if mats == 1 and op != "qkv_rope":
+        cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else TEAM_CPS
+    items = {"single": WG, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
                        constants={"K": k, "GS": group_size, "TM": tm, "CPS": cps, "MATS": mats, "NORM": norm,
