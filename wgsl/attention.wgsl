@@ -11,31 +11,18 @@ override CMAX: u32;
 
 const G_MAX = 8u;                // query heads per kv head, at most
 override G: u32 = HQ / HKV;      // query heads per kv head
-override D4: u32 = D / 4u;       // head dim in vec4s
 
-@group(0) @binding(0) var<storage, read_write> part: array<f32>;   // (S, HQ, NSPLIT, D + 2) f32
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;      // (S, HQ * D) f32
-@group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>; // (CMAX, HKV * D) f32
-@group(0) @binding(3) var<storage, read> v_cache: array<vec4<f32>>; // (CMAX, HKV * D) f32
-@group(0) @binding(4) var<uniform> pos: vec4<u32>;                 // SymInt input_pos: .x
-@group(0) @binding(5) var<uniform> live: vec4<u32>;                // rows this step: .x
+@group(0) @binding(0) var<storage, read_write> part: array<vec4<f32>>; // (S, HQ, NSPLIT, D/4 + 1) vec4
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // (S, HQ * D) f32
+@group(0) @binding(2) var<storage, read> k_cache: array<vec4<f32>>;    // (CMAX, HKV * D) f32
+@group(0) @binding(3) var<storage, read> v_cache: array<vec4<f32>>;    // (CMAX, HKV * D) f32
+@group(0) @binding(4) var<uniform> pos: vec4<u32>;                     // SymInt input_pos: .x
+@group(0) @binding(5) var<uniform> live: vec4<u32>;                    // rows this step: .x
 
-var<workgroup> qs: array<vec4<f32>, G_MAX * 32>;                     // the group's query rows
-var<workgroup> p: array<f32, G_MAX * CHMAX>;                         // scores, then exp(score - max)
+var<workgroup> qs: array<vec4<f32>, G_MAX * 32>;  // the group's query rows
+var<workgroup> p: array<f32, G_MAX * CHMAX>;      // scores, then exp(score - max)
 var<workgroup> top: array<f32, G_MAX>;
-
-fn write_record(r: u32, mx: f32, sum: f32) {
-  part[r] = mx;
-  part[r + 1u] = sum;
-}
-
-fn write_acc(r: u32, d4: u32, v: vec4<f32>) {
-  let b = r + PARTIAL + 4u * d4;
-  part[b] = v.x;
-  part[b + 1u] = v.y;
-  part[b + 2u] = v.z;
-  part[b + 3u] = v.w;
-}
+var<workgroup> red: array<vec4<f32>, WG>;         // the stripes' partial sums of p * v
 
 fn serial(i: u32) {
   let s = i % NSPLIT;
@@ -64,8 +51,8 @@ fn serial(i: u32) {
     mx = mx2;
   }
   let r = record(m, h, s);
-  write_record(r, mx, sum);
-  for (var d = 0u; d < D4; d++) { write_acc(r, d, acc[d]); }
+  for (var d = 0u; d < D4; d++) { part[r + d] = acc[d]; }
+  part[r + D4] = vec4<f32>(mx, sum, 0.0, 0.0);
 }
 
 fn grouped(wgi: u32, t: u32) {
@@ -102,17 +89,30 @@ fn grouped(wgi: u32, t: u32) {
     p[j * CHMAX + c] = exp(p[j * CHMAX + c] - top[j]);
   }
   workgroupBarrier();
-  for (var i = t; i < G * D4; i += WG) {  // four output dims per invocation: sum over the keys
-    let j = i / D4;
-    let d = i % D4;
-    var acc = vec4<f32>(0.0);
-    for (var c = 0u; c < n; c++) { acc += p[j * CHMAX + c] * v_cache[((c0 + c) * HKV + hk) * D4 + d]; }
-    write_acc(record(m, hk * G + j, s), d, acc);
+  // p @ v: each (head, four dims) of the G * D/4 is summed over the keys by `stripes` invocations
+  // that take every stripes-th key, then added up through shared memory (G * D / 4 <= WG).
+  let gd = G * D4;
+  let stripes = WG / gd;
+  let j = (t % gd) / D4;
+  let d = t % D4;
+  let stripe = t / gd;
+  var acc = vec4<f32>(0.0);
+  if (stripe < stripes) {
+    for (var c = stripe; c < n; c += stripes) {
+      acc += p[j * CHMAX + c] * v_cache[((c0 + c) * HKV + hk) * D4 + d];
+    }
+  }
+  red[t] = acc;
+  workgroupBarrier();
+  if (t < gd) {
+    var total = red[t];
+    for (var k = 1u; k < stripes; k++) { total += red[k * gd + t]; }
+    part[record(m, hk * G + j, s) + d] = total;
   }
   if (t < G) {
     var sum = 0.0;
     for (var c = 0u; c < n; c++) { sum += p[t * CHMAX + c]; }
-    write_record(record(m, hk * G + t, s), top[t], sum);
+    part[record(m, hk * G + t, s) + D4] = vec4<f32>(top[t], sum, 0.0, 0.0);
   }
 }
 

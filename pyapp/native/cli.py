@@ -169,16 +169,19 @@ def main(argv=None):
     mdl.add_argument("--style", choices=["lanes", "workgroups", "subgroups"], help="force a kernel style")
     mdl.add_argument("--json", action="store_true")
     mdl.add_argument("--tune", action="append", default=[], metavar="NAME=INT",
-                     help="set a tuning constant of pyapp.runtime.ops._fused or .attention (WG, PREFILL_TM, ...)")
+                     help="set a tuning constant of pyapp.runtime.ops: _fused.WG, attention.NSPLIT, norm_linear.TEAM_CPS, ...")
     args = ap.parse_args(argv)
     for item in getattr(args, "tune", []):
-        from ..runtime.ops import _fused, attention
+        from ..runtime.ops import _fused, attention, next_token, norm_linear, residual_linear
 
         name, _, value = item.partition("=")
-        module = next((m for m in (_fused, attention) if hasattr(m, name)), None)
-        if module is None:
-            ap.error(f"--tune {item}: no constant {name} in _fused or attention")
-        setattr(module, name, int(value))
+        modname, _, const = name.rpartition(".")
+        modules = {"_fused": _fused, "attention": attention, "next_token": next_token, "norm_linear": norm_linear,
+                   "residual_linear": residual_linear}
+        module = modules.get(modname or "_fused")
+        if module is None or not hasattr(module, const):
+            ap.error(f"--tune {item}: no constant {const} in {modname or '_fused'} ({', '.join(modules)})")
+        setattr(module, const, int(value))
     if args.cmd == "model":
         rows = asyncio.run(model_run(args.bundle, args))
         for r in rows:

@@ -270,15 +270,16 @@ class Graph:
         self._write_uniforms()
         names = list(read) if read is not None else [n for n, t in self.tensors.items() if t.is_output]
         outs = [self._output(n) for n in names]
-        slot = self._slot = 1 - self._slot
+        resolve = self.profiler.resolve_args() if self.profile_status == "on" else None
+        counted = bool(outs) or resolve is not None  # a launch that reads nothing needs no await
+        slot = self._slot = 1 - self._slot if counted else self._slot
         staging = [self._staging[t.name][slot] for t in outs]
         copies = [(t.root.buffer, t.root.offset, buf, t.nbytes) for t, buf in zip(outs, staging)]
-        resolve = self.profiler.resolve_args() if self.profile_status == "on" else None
         dev.submit(self._recording, copies, resolve, label=self.name, steps=steps)
         for s in self._advanced:  # the GPU moved them: the host value goes in again next step
             s.dirty = True
-        self._in_flight += 1
-        return Launch(self, names, [(buf, t.nbytes) for t, buf in zip(outs, staging)], resolve is not None)
+        self._in_flight += counted
+        return Launch(self, names, [(buf, t.nbytes) for t, buf in zip(outs, staging)], resolve is not None, counted)
 
     def _write_input(self, name: str, data):
         t = self.tensors.get(name)
@@ -306,8 +307,8 @@ class Graph:
 class Launch:
     """A submitted step: `await result()` reads its outputs (and its profile)."""
 
-    def __init__(self, graph: Graph, names: list[str], reads: list, profiled: bool):
-        self.graph, self.names, self.reads, self.profiled = graph, names, reads, profiled
+    def __init__(self, graph: Graph, names: list[str], reads: list, profiled: bool, counted: bool):
+        self.graph, self.names, self.reads, self.profiled, self.counted = graph, names, reads, profiled, counted
 
     async def result(self) -> dict[str, bytes]:
         g = self.graph
@@ -316,7 +317,7 @@ class Launch:
             if self.profiled:
                 g.last_profile = await g.profiler.read(g.dispatches)
         finally:
-            g._in_flight -= 1
+            g._in_flight -= self.counted
         g.device.check(f"{g.name}.execute")
         return dict(zip(self.names, data))
 

@@ -56,7 +56,7 @@ class Generation:
 
 class Model:
     def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
-                 max_context: int = 2048, prefill_rows: int = 64, profile: bool = False,
+                 max_context: int = 2048, prefill_rows: int = 128, profile: bool = False,
                  kernel_style: str | None = None, fused: bool | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
         self.kernel_style = kernel_style or device.kernel_style
@@ -117,14 +117,20 @@ class Model:
             return {}
         return {"tokens": array("i", ids)}
 
-    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None) -> dict:
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None,
+                   wait: bool = True) -> dict:
+        """One step of the host's; with wait=False (a prefill chunk before the last) it reads
+        nothing back and returns at once, and the next chunk queues behind it."""
         t0 = time.perf_counter()
         inputs = self._set_step(g, ids)
-        launch = g.launch(inputs, read=["next_token"] + (["logits"] if want_logits else []))
+        read = ["next_token"] + (["logits"] if want_logits else []) if wait or self.profile else []
+        launch = g.launch(inputs, read=read)
         if result is not None:
             result.host_s += time.perf_counter() - t0
-        out = await launch.result()
         self.pos += len(ids)
+        if not read:
+            return {}
+        out = await launch.result()
         self.tally.add(g.last_profile)
         return out
 
@@ -142,7 +148,7 @@ class Model:
         for start in range(0, len(ids), self.prefill_rows):
             chunk = ids[start:start + self.prefill_rows]
             graph = self.prefill_graph if len(chunk) > 1 else self.decode_graph
-            out = await self._run(graph, chunk, want_logits)
+            out = await self._run(graph, chunk, want_logits, wait=start + self.prefill_rows >= len(ids))
         return out
 
     # --- generation ---

@@ -9,13 +9,13 @@ override NSPLIT: u32;            // splits per row at most
 override CH_MIN: u32 = 32u;      // positions per split at least
 override WG: u32 = 64u;
 override SERIAL: bool = false;   // lanes style: an invocation per (head, row, split), no barriers
-
-const PARTIAL = 2u;              // a split's record: max, sum, then D accumulators
+override D4: u32 = D / 4u;       // head dim in vec4s
 
 fn chunk_for(ctx: u32) -> u32 {  // ctx: positions the last row of this step sees
   return max(CH_MIN, (ctx + NSPLIT - 1u) / NSPLIT);
 }
 
-fn record(m: u32, h: u32, s: u32) -> u32 {  // where a split's record starts in `part`
-  return ((m * HQ + h) * NSPLIT + s) * (D + PARTIAL);
+// A split's record in `part` (vec4s): D/4 accumulators (sum of exp * v), then (max, sum of exp, -, -).
+fn record(m: u32, h: u32, s: u32) -> u32 {
+  return ((m * HQ + h) * NSPLIT + s) * (D4 + 1u);
 }

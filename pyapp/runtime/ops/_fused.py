@@ -24,7 +24,6 @@ WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
-TEAM_CPS = 2
 PREFILL_CPS = 2
 
 
@@ -52,8 +51,8 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
     kind = flavor(graph, rows_max)
     tm = 1 if rows_max == 1 else PREFILL_TM
-    if mats == 1 and op != "qkv_rope":
-        cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else TEAM_CPS
+    if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
+        cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
     items = {"single": WG, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),

@@ -16,7 +16,8 @@ HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
 SHADERS = {"attention": HEADER + ("SCALE", "CHMAX", "CMAX"), "attention_combine": HEADER}
 NSPLIT = 32
 CH_MIN = 32
-WG = 64
+WG = 64         # lanes style and the combine
+GROUPED_WG = 256  # a workgroup per (kv head, row, split): its G * D/4 output vec4s fit in it
 G_MAX = 8  # query heads per kv head (attention.wgsl)
 
 
@@ -38,19 +39,19 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
     serial = graph.kernel_style == "lanes"
     shape = {"HQ": n_heads, "HKV": n_kv_heads, "D": d, "NSPLIT": NSPLIT, "CH_MIN": CH_MIN, "WG": WG,
              "SERIAL": serial}
-    part = graph.scratch(f"{name}.partials", (s, n_heads, NSPLIT, d + 2))  # (S, Hq, NSPLIT, D + 2) f32
+    part = graph.scratch(f"{name}.partials", (s, n_heads, NSPLIT, d + 4))  # (S, Hq, NSPLIT, D + 4) f32
     out = graph.scratch(f"{name}.out", (s, width))                         # (S, Hq*D) f32
     splits = graph.dispatch("attention", shader="attention", writes=[part], reads=[q, k_cache, v_cache],
                             uniforms=[input_pos, rows],
-                            constants={**shape, "SCALE": 1.0 / sqrt(d), "CMAX": cmax,
-                                       "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
+                            constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d),
+                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
     combine = graph.dispatch("attention_combine", shader="attention_combine", writes=[out], reads=[part],
                              uniforms=[input_pos, rows], constants=shape)
 
     def resize():
         r = rows.value
         splits.set_workgroups(workgroups(n_heads * r * NSPLIT, WG) if serial else n_kv_heads * r * NSPLIT)
-        combine.set_workgroups(workgroups(r * width, WG))
+        combine.set_workgroups(workgroups(r * width // 4, WG))
 
     on_change(graph, (rows,), resize)
     return out

@@ -13,7 +13,9 @@ from ._checks import OpError, expect_tensor, workgroups
 from .argmax import CHUNK
 from .argmax import WG as ARGMAX_WG
 
-SHADERS = {"argmax": ("STAGE", "N", "CHUNK", "CHUNKS", "WG"), "next_token": ("CHUNKS", "RING")}
+SHADERS = {"argmax": ("STAGE", "N", "CHUNK", "CHUNKS", "WG"), "next_token": ("CHUNKS", "RING", "WG")}
+GPU_CHUNK = 32   # real GPUs: short stage-0 scans, then a workgroup of GPU_WG reduces the winners
+GPU_WG = 256
 
 
 def next_token(graph, logits, tokens, ring, input_pos: SymInt, step: SymInt):
@@ -27,12 +29,15 @@ def next_token(graph, logits, tokens, ring, input_pos: SymInt, step: SymInt):
         if not isinstance(s, SymInt):
             raise OpError(f"{op}: {label} must be a SymInt, got {type(s).__name__}")
     n = logits.numel
-    chunks = ceil(n / CHUNK)
+    gpu = graph.kernel_style != "lanes"
+    chunk = GPU_CHUNK if gpu else CHUNK
+    chunks = ceil(n / chunk)
     node = len(graph.dispatches)
     pairs = graph.scratch(f"{op}#{node}.pairs", (chunks, 2), "u32")
     bits = graph.view(logits, (n,), f"{op}#{node}.bits", dtype="u32")  # compared as f32 in the shader
     graph.dispatch("argmax", shader="argmax", writes=[pairs], reads=[bits], workgroups=workgroups(chunks, ARGMAX_WG),
-                   constants={"STAGE": 0, "N": n, "CHUNK": CHUNK, "CHUNKS": chunks, "WG": ARGMAX_WG})
+                   constants={"STAGE": 0, "N": n, "CHUNK": chunk, "CHUNKS": chunks, "WG": ARGMAX_WG})
+    wg = GPU_WG if gpu else 1
     graph.dispatch(op, shader=op, writes=[tokens, ring, input_pos, step], reads=[pairs],
-                   constants={"CHUNKS": chunks, "RING": ring.shape[0]}, local_size=(1, 1, 1))
+                   constants={"CHUNKS": chunks, "RING": ring.shape[0], "WG": wg}, local_size=(wg, 1, 1))
     return tokens

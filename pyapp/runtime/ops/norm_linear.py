@@ -7,6 +7,7 @@ weight (K,) f32 and W (N, K); out (1, N) f32.
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
 
 SHADERS = {"norm_linear": FUSED_CONSTANTS + ("N", "GAMMA") + mat_constants("A")}
+TEAM_CPS = 4  # columns per team in decode: each load of the normed x serves four vocabulary rows
 
 
 def norm_linear(graph, x, arena, gamma, weight, first, one, *, eps: float, name: str):
@@ -17,6 +18,6 @@ def norm_linear(graph, x, arena, gamma, weight, first, one, *, eps: float, name:
     check_mat(op, "W", weight, k)
     out = graph.scratch(f"{name}", (1, weight.n))  # (1, N) f32
     dispatch(graph, op, writes=[out], reads=[x, arena], uniforms=[first], ncols=weight.n, rows_max=1, rows=one,
-             k=k, cps=2, norm=True, eps=eps, group_size=weight.group_size,
+             k=k, cps=TEAM_CPS, norm=True, eps=eps, group_size=weight.group_size,
              constants={"N": weight.n, "GAMMA": gamma, **weight.constants("A")})
     return out

@@ -8,6 +8,7 @@ from ._checks import OpError
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
 
 SHADERS = {"residual_linear": FUSED_CONSTANTS + ("N",) + mat_constants("A")}
+TEAM_CPS = 2  # columns per team in decode
 
 
 def residual_linear(graph, res, a, arena, weight, rows):
@@ -19,5 +20,5 @@ def residual_linear(graph, res, a, arena, weight, rows):
     if res.shape[0] != s:
         raise OpError(f"{op}: res {res!r} and a {a!r} differ in rows")
     dispatch(graph, op, writes=[res], reads=[a, arena], uniforms=[rows], ncols=weight.n, rows_max=s, rows=rows,
-             k=k, cps=2, group_size=weight.group_size, constants={"N": weight.n, **weight.constants("A")})
+             k=k, cps=TEAM_CPS, group_size=weight.group_size, constants={"N": weight.n, **weight.constants("A")})
     return res
