@@ -27,6 +27,7 @@ def test_native_host_passes_the_op_goldens():
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [line for line in r.stdout.splitlines() if line.startswith(("ok", "FAIL"))]
     assert len(lines) >= 30 and all(line.startswith("ok") for line in lines)
+    assert f"{len(lines)} checked, 0 failed" in r.stdout
     assert "swiftshader" in r.stdout.lower() or "google" in r.stdout.lower()
 
 

@@ -72,15 +72,19 @@ async def _run_case(dev, path: Path):
 async def check(dirs) -> int:
     dev = await NativeDevice.open()
     print(f"adapter: {dev.info['vendor']} / {dev.info['device'] or dev.info['architecture']}")
-    failed = 0
+    failed = checked = 0
     for path in sorted(p for d in dirs for p in Path(d).glob("*.safetensors")):
         result = await _run_case(dev, path)
         if result is None:
             continue
         ok, worst = result
+        checked += 1
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {path.stem:<48} max abs err {worst:.2e}")
-    print(f"{failed} failed")
+    if not checked:
+        print(f"no op goldens in {', '.join(map(str, dirs))}")
+        return 1
+    print(f"{checked} checked, {failed} failed")
     return 1 if failed else 0
 
 
@@ -172,15 +176,16 @@ def main(argv=None):
                      help="set a tuning constant of pyapp.runtime.ops: _fused.WG, attention.NSPLIT, norm_linear.TEAM_CPS, ...")
     args = ap.parse_args(argv)
     for item in getattr(args, "tune", []):
-        from ..runtime.ops import _fused, attention, next_token, norm_linear, residual_linear
+        import importlib
 
         name, _, value = item.partition("=")
         modname, _, const = name.rpartition(".")
-        modules = {"_fused": _fused, "attention": attention, "next_token": next_token, "norm_linear": norm_linear,
-                   "residual_linear": residual_linear}
-        module = modules.get(modname or "_fused")
+        try:
+            module = importlib.import_module(f"pyapp.runtime.ops.{modname or '_fused'}")
+        except ImportError:
+            module = None
         if module is None or not hasattr(module, const):
-            ap.error(f"--tune {item}: no constant {const} in {modname or '_fused'} ({', '.join(modules)})")
+            ap.error(f"--tune {item}: no constant {const} in pyapp.runtime.ops.{modname or '_fused'}")
         setattr(module, const, int(value))
     if args.cmd == "model":
         rows = asyncio.run(model_run(args.bundle, args))

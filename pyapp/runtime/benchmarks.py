@@ -43,6 +43,20 @@ def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
     return {"x": _filled(m * k, "f32", 0.5)}
 
 
+def _fused_linear(g: Graph, k: int, n: int, gs: int = 32):
+    """The model's fused residual_linear (res += a @ W^T) on a q4gsw W in an arena."""
+    from .weights import Placed
+
+    codes = n * layout.row_bytes("q4gsw", k)
+    tables = layout.groups(k, gs) * layout.padded_n(n) * 4
+    at = -(-codes // layout.ARENA_ALIGN) * layout.ARENA_ALIGN
+    arena = g.constant("arena", ((at + tables) // 4,), "u32", _filled(at + tables, "u8", 0x11))
+    res, a = g.input("res", (1, n)), g.input("a", (1, k))
+    g.output(ops.residual_linear(g, res, a, arena, Placed("w", "q4gsw", n, k, gs, 0, at // 4, 0, layout.padded_n(n)),
+                                 g.symint("rows", 1)))
+    return {"res": _filled(n, "f32", 0.0), "a": _filled(k, "f32", 0.5)}
+
+
 def _sdpa(g: Graph, s: int, hq: int, hkv: int, d: int, cmax: int, pos: int):
     q = g.input("q", (1, s, hq, d))
     k, v = g.input("k", (1, s, hkv, d)), g.input("v", (1, s, hkv, d))
@@ -69,6 +83,7 @@ CASES = [
 LARGE_CASES = [
     ("linear_q4gsw", "M=1 4096->4096", lambda g: _linear(g, "linear_q4gsw", 1, 4096, 4096)),
     ("linear_q4gsw", "M=1 8192->8192", lambda g: _linear(g, "linear_q4gsw", 1, 8192, 8192)),
+    ("residual_linear", "M=1 8192->8192 (fused, q4gsw)", lambda g: _fused_linear(g, 8192, 8192)),
     ("linear_q4gsw", "M=128 4096->4096 (prefill)", lambda g: _linear(g, "linear_q4gsw", 128, 4096, 4096)),
     ("linear_q8gsw", "M=1 4096->128256 (LM head)", lambda g: _linear(g, "linear_q8gsw", 1, 4096, 128256)),
     ("sdpa_with_kv_cache", "decode Hq=32 Hkv=8 pos=4095", lambda g: _sdpa(g, 1, 32, 8, 128, 4096, 4095)),

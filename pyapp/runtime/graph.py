@@ -53,6 +53,7 @@ class Graph:
         self.dispatches: list[Dispatch] = []
         self.prepared = False
         self.executions = 0  # steps run so far
+        self.uniform_bytes = 0  # uniform bytes the last launch wrote
         self._in_flight = 0  # launches whose results are not read yet
         self._slot = 1       # the readback buffers of the last launch
         self.profiler: QueryPool | None = None
@@ -175,16 +176,18 @@ class Graph:
                     self._staging[t.name] = [dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback{i}")
                                              for i in range(2)]
             # All uniforms (SymInts, per-dispatch params) share one buffer: a step writes the
-            # dirty span once instead of one small write per uniform.
-            self._uniforms = [*self.symints.values(), *self.params]
+            # dirty span once instead of one small write per uniform. The SymInts kernels advance
+            # (rewritten every step) come first, then the other SymInts, then the params.
+            self._advanced = list({id(v): v for d in self.dispatches for v in d.writes
+                                   if isinstance(v, SymInt)}.values())
+            self._uniforms = [*self._advanced, *(s for s in self.symints.values() if s not in self._advanced),
+                              *self.params]
             size = 0
             for u in self._uniforms:
                 u.offset = size
                 size += align(u.nbytes, UNIFORM_ALIGN)
             # STORAGE too: a kernel may advance a SymInt (a decode step's input_pos) in place
             self._arena = dev.buffer(max(size, 16), UNIFORM | STORAGE | COPY_DST, f"{self.name}.uniforms")
-            self._advanced = list({id(v): v for d in self.dispatches for v in d.writes
-                                   if isinstance(v, SymInt)}.values())
             self._arena_host = bytearray(max(size, 16))
             pipelines = await self.cache.build(
                 [(d.label, d.source, d.constants, d.kinds) for d in self.dispatches])
@@ -210,6 +213,7 @@ class Graph:
         return (root.buffer, root.offset, root.span) if root.span is not None else root.buffer
 
     def _write_uniforms(self):
+        """Write the span of the dirty uniforms (one writeBuffer); its size is in uniform_bytes."""
         lo = hi = None
         for u in self._uniforms:
             if u.dirty:
@@ -217,6 +221,7 @@ class Graph:
                 lo = u.offset if lo is None else lo
                 hi = u.offset + u.nbytes
                 u.dirty = False
+        self.uniform_bytes = 0 if lo is None else hi - lo
         if lo is not None:
             self.device.write(self._arena, memoryview(self._arena_host)[lo:hi], lo)
 

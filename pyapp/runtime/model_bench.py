@@ -28,6 +28,7 @@ async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3) -
     runs = [await model.generate(prompt, Sampling(), steps, stop_at_eos=False) for _ in range(repeat)]
     best = max(runs, key=lambda g: g.decode_tokens_per_s)
     return {"tok_s": _median([g.decode_tokens_per_s for g in runs]), "best_tok_s": best.decode_tokens_per_s,
+            "uniform_bytes_per_submit": model.decode_graph.uniform_bytes,
             "prefill_tok_s": _median([g.prefill_tokens_per_s for g in runs]), "tokens": len(best.generated_ids),
             "submits": best.submits, "host_ms_per_submit": 1e3 * best.host_s / max(best.submits, 1),
             "wall_ms_per_token": 1e3 * best.decode_s / max(len(best.generated_ids) - 1, 1)}

@@ -7,18 +7,22 @@
 //   word_xq(w, e)       sum over the word's values of x[e + j] * code (e a multiple of WORD_K, vectorized)
 //   group_scale(t), group_offset(t) for t = g * PADDED_N + n
 // Paths: DECODE (M == 1, aligned): DR columns per invocation, so each x load serves DR words;
-// REDUCE (the same on real GPUs): one workgroup per column, its WG threads split the words and
-// sum in shared memory; otherwise one column for TILE_M rows (each word decoded once for all
-// rows), scalar for odd K.
+// REDUCE (the same on real GPUs): one workgroup per DR columns, its WG threads split the words
+// (each x load again serving DR rows of weights) and sum in shared memory; otherwise one column
+// for TILE_M rows (each word decoded once for all rows), scalar for odd K.
 const DR = 4u;
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<vec4<f32>, WG>;
 
-fn reduce_column(n: u32, t: u32) {
-  var acc = 0.0;
+fn reduce_columns(n0: u32, t: u32) {
+  var acc = vec4<f32>(0.0);
   for (var i = t; i < K / WORD_K; i += WG) {
-    let g = (i * WORD_K) / GS;
-    let s = g * PADDED_N + n;
-    acc += word_xq(weight[n * KW + i], WORD_K * i) * group_scale(s) + x_sum(WORD_K * i) * group_offset(s);
+    let e = WORD_K * i;
+    let xs = x_sum(e);
+    let s = (e / GS) * PADDED_N + n0;  // n0 + r < PADDED_N: N rounds up to 8
+    for (var r = 0u; r < DR; r++) {
+      let w = weight[min(n0 + r, N - 1u) * KW + i];  // rows past N: not stored
+      acc[r] += word_xq(w, e) * group_scale(s + r) + xs * group_offset(s + r);
+    }
   }
   partial[t] = acc;
   workgroupBarrier();
@@ -26,7 +30,7 @@ fn reduce_column(n: u32, t: u32) {
     if (t < step) { partial[t] += partial[t + step]; }
     workgroupBarrier();
   }
-  if (t == 0u) { store(n, 0u, partial[0]); }
+  if (t < DR && n0 + t < N) { store(n0 + t, 0u, partial[0][t]); }
 }
 
 fn x_at(e: u32) -> f32 {
@@ -108,8 +112,8 @@ fn store(n: u32, m: u32, value: f32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   if (REDUCE) {
-    let n = flat_workgroup(wid, nwg);  // uniform per workgroup: the barriers stay uniform
-    if (n < N) { reduce_column(n, lid.x); }
+    let n0 = flat_workgroup(wid, nwg) * DR;  // uniform per workgroup: the barriers stay uniform
+    if (n0 < N) { reduce_columns(n0, lid.x); }
     return;
   }
   let idx = flat_workgroup(wid, nwg) * WG + lid.x;

@@ -22,6 +22,8 @@ MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
 PREFILL_TM = 2   # rows per item in a prefill graph
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
+BIG_K = 2048     # from this K on (Llama-sized rows), a team of subgroups is too few loads in flight:
+BIG_WG = 256     # GPUs take a workgroup of BIG_WG as the team
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
@@ -50,14 +52,17 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     if not isinstance(rows, SymInt):
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
     kind = flavor(graph, rows_max)
+    wg = WG
+    if kind != "single" and k >= BIG_K:
+        kind, wg = "workgroup", BIG_WG
     tm = 1 if rows_max == 1 else PREFILL_TM
     if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
-    items = {"single": WG, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
+    items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
                        constants={"K": k, "GS": group_size, "TM": tm, "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": WG, "ITEMS": items, **constants})
+                                  "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
 
     def resize():
         r = rows.value

@@ -7,7 +7,8 @@ docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
   DECODE_COLUMNS output columns, so each x load serves that many weight words; x loads were
   the cost on SwiftShader (README, "Measured").
   On real GPUs (kernel style "workgroups" or "subgroups") that leaves too few threads: there one
-  workgroup of REDUCE_WG threads computes one column, splitting K and reducing in shared memory.
+  workgroup of REDUCE_WG threads computes DECODE_COLUMNS columns, splitting K and reducing in
+  shared memory (each x load still serves DECODE_COLUMNS weight rows).
 - otherwise one invocation computes one column n for TILE_M rows (4 for prefill), decoding
   each weight word once for all of them; odd shapes take a scalar path.
 """
@@ -68,7 +69,7 @@ def linear(graph, op: str, fmt: str, x, weight, quant: list, group_size: int, bi
 
     def grid(r: int) -> int:
         if reduce:
-            return n * r  # a workgroup per output column
+            return -(-n // DECODE_COLUMNS) * r  # a workgroup per DECODE_COLUMNS output columns
         if decode:
             return workgroups(-(-n // DECODE_COLUMNS), wg) * r
         return workgroups(n * -(-r // tile_m), wg)
