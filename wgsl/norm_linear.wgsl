@@ -22,13 +22,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let item = team_item(team, lid, it);
     if (item >= ITEMS) { break; }
     let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, 1u);
-    let acc = accumulate(team, mat, mat, at.n0, first.x, at.rows, GAMMA);
-    if (at.rows > 0u) {
-      let v = team_sum(team, acc.v[0]) * inv_rms(team_sum(team, vec4<f32>(acc.ss[0])).x);
-      if (team.lane == 0u) {
-        for (var c = 0u; c < CPS; c++) {
-          if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }
-        }
+    if (!at.live) { continue; }
+    let acc = accumulate(team, mat, mat, at.n0, first.x, GAMMA);
+    let v = team_sum(team, acc.v) * inv_rms(team_sum(team, vec4<f32>(acc.ss)).x);
+    if (team.lane == 0u) {
+      for (var c = 0u; c < CPS; c++) {
+        if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }
       }
     }
   }

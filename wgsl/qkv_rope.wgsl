@@ -1,7 +1,7 @@
 // qkv_rope: the attention's input side of one layer in one dispatch. For each row m (position
 // pos + m): h = RMSNorm(x[m]); [q | k | v] = h @ [Wq | Wk | Wv]^T; RoPE on each adjacent pair of
 // q and k (llama.cpp's GGUF pairing); k and v go straight into the caches at pos + m.
-// A work item is one pair of columns (CPS = 2) for TM rows.
+// A work item is one pair of columns (CPS = 2) of one row.
 // #include "common/grid.wgsl"
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
@@ -39,34 +39,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let item = team_item(team, lid, it);
     if (item >= ITEMS) { break; }
     let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, NQ + 2u * NKV, live.x);
-    var acc: Acc;
+    if (!at.live) { continue; }
+    var acc: Sums;
     if (at.n0 < NQ) {
-      acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.r0, at.rows, GAMMA);
+      acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.row, GAMMA);
     } else if (at.n0 < NQ + NKV) {
-      acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.r0, at.rows, GAMMA);
+      acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.row, GAMMA);
     } else {
-      acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.r0, at.rows, GAMMA);
+      acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
     }
-    for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
-      if (t >= at.rows) { break; }
-      let y = team_sum(team, acc.v[t]).xy * inv_rms(team_sum(team, vec4<f32>(acc.ss[t])).x);
-      let m = at.r0 + t;
-      let p = pos.x + m;
-      if (team.lane == 0u && at.n0 < NQ + 2u * NKV) {
-        if (at.n0 < NQ) {
-          let r = rotate(y, p, at.n0);
-          q[m * NQ + at.n0] = r.x;
-          q[m * NQ + at.n0 + 1u] = r.y;
-        } else if (at.n0 < NQ + NKV) {
-          let c = at.n0 - NQ;
-          let r = rotate(y, p, c);
-          k_cache[p * NKV + c] = r.x;
-          k_cache[p * NKV + c + 1u] = r.y;
-        } else {
-          let c = at.n0 - NQ - NKV;
-          v_cache[p * NKV + c] = y.x;
-          v_cache[p * NKV + c + 1u] = y.y;
-        }
+    let y = team_sum(team, acc.v).xy * inv_rms(team_sum(team, vec4<f32>(acc.ss)).x);
+    let m = at.row;
+    let p = pos.x + m;
+    if (team.lane == 0u && at.n0 < NQ + 2u * NKV) {
+      if (at.n0 < NQ) {
+        let r = rotate(y, p, at.n0);
+        q[m * NQ + at.n0] = r.x;
+        q[m * NQ + at.n0 + 1u] = r.y;
+      } else if (at.n0 < NQ + NKV) {
+        let c = at.n0 - NQ;
+        let r = rotate(y, p, c);
+        k_cache[p * NKV + c] = r.x;
+        k_cache[p * NKV + c + 1u] = r.y;
+      } else {
+        let c = at.n0 - NQ - NKV;
+        v_cache[p * NKV + c] = y.x;
+        v_cache[p * NKV + c + 1u] = y.y;
       }
     }
   }

@@ -1,5 +1,5 @@
 // residual_linear: res[m, n] += a[m] . W[n], the attention output and FFN down projections
-// with the residual add in their epilogue. A work item is CPS columns for TM rows.
+// with the residual add in their epilogue. A work item is CPS columns of one row.
 // #include "common/grid.wgsl"
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
@@ -21,14 +21,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let item = team_item(team, lid, it);
     if (item >= ITEMS) { break; }
     let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, live.x);
-    let acc = accumulate(team, mat, mat, at.n0, at.r0, at.rows, 0u);
-    for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
-      if (t >= at.rows) { break; }
-      let v = team_sum(team, acc.v[t]);
-      if (team.lane == 0u) {
-        for (var c = 0u; c < CPS; c++) {
-          if (at.n0 + c < N) { res[(at.r0 + t) * N + at.n0 + c] += v[c]; }
-        }
+    if (!at.live) { continue; }
+    let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
+    if (team.lane == 0u) {
+      for (var c = 0u; c < CPS; c++) {
+        if (at.n0 + c < N) { res[at.row * N + at.n0 + c] += v[c]; }
       }
     }
   }

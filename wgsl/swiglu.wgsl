@@ -1,5 +1,5 @@
 // swiglu: the feed-forward's first half in one dispatch: h = RMSNorm(x[m]); out[m, n] =
-// silu(h . gate[n]) * (h . up[n]). A work item is CPS columns of both matrices for TM rows.
+// silu(h . gate[n]) * (h . up[n]). A work item is CPS columns of both matrices for one row.
 // #include "common/grid.wgsl"
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
@@ -24,15 +24,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let item = team_item(team, lid, it);
     if (item >= ITEMS) { break; }
     let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, live.x);
-    let acc = accumulate(team, gate, up, at.n0, at.r0, at.rows, GAMMA);
-    for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
-      if (t >= at.rows) { break; }
-      let v = team_sum(team, acc.v[t]) * inv_rms(team_sum(team, vec4<f32>(acc.ss[t])).x);
-      if (team.lane == 0u) {
-        for (var c = 0u; c < CPS; c++) {
-          let g = v[c];
-          if (at.n0 + c < N) { out[(at.r0 + t) * N + at.n0 + c] = g / (1.0 + exp(-g)) * v[CPS + c]; }
-        }
+    if (!at.live) { continue; }
+    let acc = accumulate(team, gate, up, at.n0, at.row, GAMMA);
+    let v = team_sum(team, acc.v) * inv_rms(team_sum(team, vec4<f32>(acc.ss)).x);
+    if (team.lane == 0u) {
+      for (var c = 0u; c < CPS; c++) {
+        let g = v[c];
+        if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = g / (1.0 + exp(-g)) * v[CPS + c]; }
       }
     }
   }

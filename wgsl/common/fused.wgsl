@@ -1,7 +1,7 @@
 // The matrix-vector work shared by the model's fused kernels (pyapp/runtime/ops/_fused.py).
 // A layer's weights live in one arena, bound as `w: array<u32>`; a matrix in it is described by
 // a Mat (its format and the word offsets of its codes and group tables). The including shader
-// declares `w`, `x: array<vec4<f32>>` (rows of K f32) and the overrides K, GS, TM, CPS, MATS,
+// declares `w`, `x: array<vec4<f32>>` (rows of K f32) and the overrides K, GS, CPS, MATS,
 // NORM and EPS, and includes "common/team.wgsl" first. Work goes in units of 8 consecutive k
 // (one q4 word, two q8 words or eight f32 words) inside groups of GS (K % GS == 0; f32 rows
 // count as groups of GS too, with scale 1).
@@ -10,7 +10,6 @@ const FMT_F32 = 0u;   // f32 rows (GGUF F32/F16)
 const FMT_Q8 = 1u;    // q8gsw: int8 codes, w = q * scale
 const FMT_Q4S = 2u;   // q4gsw: nibbles stored as q + 8, w = q * scale
 const FMT_Q4A = 3u;   // q4gaw: nibbles q, w = q * scale + offset
-const MAX_TM = 8u;    // rows per work item, at most
 
 struct Mat {
   fmt: u32,
@@ -73,68 +72,56 @@ fn dot8(a: X8, b: X8) -> f32 {
   return dot(a.lo, b.lo) + dot(a.hi, b.hi);
 }
 
-// One work item's sums: v[t][j] = sum_k x'[r0 + t, k] * W_j[k] for its columns j (CPS from a,
-// then CPS from b when MATS == 2), and ss[t] = sum_k x[r0 + t, k]^2, over this lane's groups.
+// One work item's sums over this lane's groups: v[j] = sum_k x'[row, k] * W_j[k] for its
+// columns j (CPS from a, then CPS from b when MATS == 2; CPS * MATS <= 4), ss = sum_k x[row, k]^2.
 // x' = x * gamma (the RMSNorm weight at word `gamma`) when NORM; the 1/rms factor comes later.
-// A lane takes whole groups, so each group's scale and offset apply once to its sums.
-struct Acc {
-  v: array<vec4<f32>, MAX_TM>,
-  ss: array<f32, MAX_TM>,
+// A lane takes whole groups, so each group's scale and offset apply once to its sums. No arrays:
+// everything stays in registers.
+struct Sums {
+  v: vec4<f32>,
+  ss: f32,
 }
 
-fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, r0: u32, rows: u32, gamma: u32) -> Acc {
-  var acc: Acc;
+fn mat_of(a: Mat, b: Mat, j: u32) -> Mat {
+  if (j < CPS) { return a; }
+  return b;
+}
+
+fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
+  var sums = Sums(vec4<f32>(0.0), 0.0);
   let units = GS / 8u;
   for (var g = team.lane; g < K / GS; g += team.size) {
-    var so: array<vec2<f32>, 4>;
-    for (var c = 0u; c < CPS; c++) {
-      so[c] = group_of(a, n0 + c, g);
-      if (MATS == 2u) { so[CPS + c] = group_of(b, n0 + c, g); }
-    }
-    // zeroed by assignment: a declaration's zero value may be set once per invocation (naga)
-    var xq: array<vec4<f32>, MAX_TM>;  // per row: sum of x' * code, per column
-    var xs: array<f32, MAX_TM>;        // per row: sum of x'
-    xq = array<vec4<f32>, MAX_TM>();
-    xs = array<f32, MAX_TM>();
+    var xq = vec4<f32>(0.0);  // per column: sum of x' * code over the group
+    var xs = 0.0;             // sum of x' over the group
     for (var u = g * units; u < (g + 1u) * units; u++) {
-      var cu: array<X8, 4>;
-      for (var c = 0u; c < CPS; c++) {
-        cu[c] = codes_of(a, n0 + c, u);
-        if (MATS == 2u) { cu[CPS + c] = codes_of(b, n0 + c, u); }
+      var xu = x_unit(row, u);
+      if (NORM) {
+        sums.ss += dot8(xu, xu);
+        let gm = gamma_unit(gamma, u);
+        xu = X8(xu.lo * gm.lo, xu.hi * gm.hi);
       }
-      var gm = X8(vec4<f32>(1.0), vec4<f32>(1.0));
-      if (NORM) { gm = gamma_unit(gamma, u); }
-      for (var t = 0u; t < TM; t++) {  // constant bounds: the arrays stay in registers
-        if (t >= rows) { break; }
-        var xu = x_unit(r0 + t, u);
-        if (NORM) {
-          acc.ss[t] += dot8(xu, xu);
-          xu = X8(xu.lo * gm.lo, xu.hi * gm.hi);
-        }
-        xs[t] += dot(xu.lo + xu.hi, vec4<f32>(1.0));
-        for (var j = 0u; j < CPS * MATS; j++) { xq[t][j] += dot8(xu, cu[j]); }
-      }
+      xs += dot(xu.lo + xu.hi, vec4<f32>(1.0));
+      for (var j = 0u; j < CPS * MATS; j++) { xq[j] += dot8(xu, codes_of(mat_of(a, b, j), n0 + j % CPS, u)); }
     }
-    for (var t = 0u; t < TM; t++) {
-      for (var j = 0u; j < CPS * MATS; j++) { acc.v[t][j] += so[j].x * xq[t][j] + so[j].y * xs[t]; }
+    for (var j = 0u; j < CPS * MATS; j++) {
+      let so = group_of(mat_of(a, b, j), n0 + j % CPS, g);
+      sums.v[j] += so.x * xq[j] + so.y * xs;
     }
   }
-  return acc;
+  return sums;
 }
 
-// The item's row tile, from its index: items run over (row tile, column chunk), chunks fastest.
+// A work item: CPS columns of one row. Items run over (row, column chunk), chunks fastest.
 struct Item {
-  n0: u32,    // first column (of NCOLS)
-  r0: u32,    // first row
-  rows: u32,  // rows of the tile that exist this step (0: nothing to do)
+  n0: u32,     // first column (of NCOLS)
+  row: u32,
+  live: bool,  // the row exists this step
 }
 
 fn item_at(global: u32, ncols: u32, live_rows: u32) -> Item {
   let chunks = (ncols + CPS - 1u) / CPS;
-  let r0 = (global / chunks) * TM;
-  var rows = 0u;
-  if (r0 < live_rows) { rows = min(TM, live_rows - r0); }
-  return Item((global % chunks) * CPS, r0, rows);
+  let row = global / chunks;
+  return Item((global % chunks) * CPS, row, row < live_rows);
 }
 
 fn inv_rms(ss: f32) -> f32 {

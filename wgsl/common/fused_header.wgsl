@@ -1,7 +1,6 @@
 // Overrides shared by the fused model kernels (pyapp/runtime/ops/_fused.py sets them).
 override K: u32;                 // input features (a multiple of 8)
 override GS: u32 = 32u;          // group size along K (a multiple of 8)
-override TM: u32 = 1u;           // rows per work item (<= MAX_TM): 1 for decode
 override CPS: u32 = 2u;          // columns per work item, per matrix
 override MATS: u32 = 1u;         // matrices per work item (2: gate and up)
 override NORM: bool = false;     // RMSNorm the input rows first (its weight in the arena)

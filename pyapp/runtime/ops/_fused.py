@@ -1,14 +1,15 @@
 """What the model's fused matrix kernels share (qkv_rope, swiglu, residual_linear, norm_linear).
 
 Each reads a layer's weights from one arena buffer (runtime/weights.py: a `Placed` matrix is a
-format and word offsets) and splits its output into work items of CPS columns by TM rows. A
+format and word offsets) and splits its output into work items of CPS columns of one row. A
 "team" of invocations computes an item (wgsl/common/team_*.wgsl), by the graph's kernel style:
   lanes       teams of one, no barriers (CPU Vulkan); decode columns come CPS = 4 at a time so
               one load of x serves four rows of weights
   subgroups   a subgroup splits K and sums with subgroupAdd (GPUs with the `subgroups` feature)
   workgroups  a workgroup splits K and sums in shared memory (other GPUs)
-A prefill graph (rows > 1) always uses teams of one with TM rows per item: each weight unit is
-decoded once for TM rows, and there is work enough without splitting K.
+A prefill graph (rows > 1) always uses teams of one: rows times columns are work enough
+without splitting K (rows per item, decoding a weight once for several rows, measured slower
+on the H100: more items in flight won).
 """
 
 from math import ceil
@@ -17,9 +18,8 @@ from ..graph import SymInt
 from ._checks import OpError, expect_tensor, on_change
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
-FUSED_CONSTANTS = ("K", "GS", "TM", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
-PREFILL_TM = 2   # rows per item in a prefill graph
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
 BIG_K = 2048     # from this K on (Llama-sized rows), a team of subgroups is too few loads in flight:
@@ -55,20 +55,19 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     wg = WG
     if kind != "single" and k >= BIG_K:
         kind, wg = "workgroup", BIG_WG
-    tm = 1 if rows_max == 1 else PREFILL_TM
     if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
     items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
-                       constants={"K": k, "GS": group_size, "TM": tm, "CPS": cps, "MATS": mats, "NORM": norm,
+                       constants={"K": k, "GS": group_size, "CPS": cps, "MATS": mats, "NORM": norm,
                                   "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
 
     def resize():
         r = rows.value
         if not 0 <= r <= rows_max:
             raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
-        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * ceil(r / tm) / items)))
+        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * r / items)))
 
     on_change(graph, (rows,), resize)
     return d
