@@ -420,7 +420,7 @@ def fused_linears():
         fused_linear_case("swiglu", f"mixed_r{rows}", rows, 86 + rows, n=37, k=64, gate="q4gsw", up="q8gsw")
         fused_linear_case("qkv_rope", f"mixed_r{rows}", rows, 88 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=9,
                           theta=10000.0, q_fmt="f32", k_fmt="q4gaw", v_fmt="q8gsw")
-    fused_linear_case("residual_linear", "q4gsw_k2048_r1", 1, 92, n=67, k=2048, fmt="q4gsw")  # a workgroup a team
+    fused_linear_case("residual_linear", "q4gsw_k2048_r1", 1, 92, n=67, k=2048, fmt="q4gsw")  # Llama-sized K
     fused_linear_case("norm_linear", "q8gsw", 4, 90, n=301, k=96, fmt="q8gsw", first=2)
     fused_linear_case("norm_linear", "q4gaw_vocab", 1, 91, n=49152, k=576, fmt="q4gaw", first=0)
 

@@ -98,8 +98,13 @@ fn grouped(wgi: u32, t: u32) {
   let stripe = t / gd;
   var acc = vec4<f32>(0.0);
   if (stripe < stripes) {
-    for (var c = stripe; c < n; c += stripes) {
-      acc += p[j * CHMAX + c] * v_cache[((c0 + c) * HKV + hk) * D4 + d];
+    let vb = (c0 * HKV + hk) * D4 + d;  // key c's row: vb + c * HKV * D4
+    for (var c = stripe; c < n; c += 4u * stripes) {  // four keys at a time: their loads go out together
+      var vs: array<vec4<f32>, 4>;
+      for (var k = 0u; k < 4u; k++) { vs[k] = v_cache[vb + min(c + k * stripes, n - 1u) * HKV * D4]; }
+      for (var k = 0u; k < 4u; k++) {
+        if (c + k * stripes < n) { acc += p[j * CHMAX + c + k * stripes] * vs[k]; }
+      }
     }
   }
   red[t] = acc;

@@ -22,8 +22,6 @@ FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
-BIG_K = 2048     # from this K on (Llama-sized rows), a team of subgroups is too few loads in flight:
-BIG_WG = 256     # GPUs take a workgroup of BIG_WG as the team
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
@@ -53,8 +51,6 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
     kind = flavor(graph, rows_max)
     wg = WG
-    if kind != "single" and k >= BIG_K:
-        kind, wg = "workgroup", BIG_WG
     if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
     items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
