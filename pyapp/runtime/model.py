@@ -34,7 +34,8 @@ class Generation:
     prefill_s: float = 0.0
     decode_s: float = 0.0
     stop_reason: str = ""
-    profile: KernelTally = field(default_factory=KernelTally)  # GPU time per kernel (profiling on)
+    profile: KernelTally = field(default_factory=KernelTally)  # decode's GPU time per kernel (profiling on)
+    prefill_profile: KernelTally = field(default_factory=KernelTally)  # the prompt's
     logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
     submits: int = 0                              # decode submits (GPU-resident batches or steps)
     host_s: float = 0.0                           # of decode_s: writing, encoding and submitting
@@ -187,6 +188,7 @@ class Model:
         t0 = time.perf_counter()
         out = await self.prefill(result.prompt_ids, want_logits=want)
         result.prefill_s = time.perf_counter() - t0
+        result.prefill_profile, self.tally = self.tally, KernelTally()
         token = pick(out)
         t0 = time.perf_counter()
         if record_logits:

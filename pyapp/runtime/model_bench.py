@@ -77,8 +77,8 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
         out["prefill"] = {"tokens": prefill, "tok_s": await prefill_rate(model, prefill)}
         if other is not None:
             out["ops_prefill"] = {"tokens": prefill, "tok_s": await prefill_rate(other, prefill)}
-    for n in ctx if not model.profile else ():
-        out[f"ctx{n}"] = await decode_rate(model, 64, ctx=n, repeat=1)
+    for n in ctx if not model.profile else ():  # as many steps as the short decode: the same batches
+        out[f"ctx{n}"] = await decode_rate(model, steps, ctx=n)
     if llama and model.fused and not model.profile:
         cfg = llama_1b_config()
         big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=2048)
@@ -104,8 +104,10 @@ async def page_report(args: dict) -> dict:
                                "match": None if want is None else g.generated_ids == want})
     out.update(await report(m, steps=args.get("steps", 128), ctx=args.get("ctx", ()),
                             prefill=args.get("prefill", 512), llama=args.get("llama", False)))
-    if m.profile:
-        g = await m.generate(m.tok.encode("The capital of France is"), Sampling(), 16, stop_at_eos=False)
-        out["kernels"] = g.kernels  # kernel -> [count, total ns] over 16 tokens
-        out["kernel_tokens"] = len(g.generated_ids)
+    if m.profile:  # per-kernel GPU time of 16 decode steps, at a short context and at the longest asked
+        for n in (6, *args.get("ctx", ())[-1:]):
+            prompt = [1000 + (i * 7) % 20000 % m.tok.vocab_size for i in range(n)]
+            g = await m.generate(prompt, Sampling(), 17, stop_at_eos=False)
+            out["kernels" if n == 6 else f"kernels_ctx{n}"] = g.kernels  # kernel -> [count, total ns]
+        out["kernel_tokens"] = 16
     return out
