@@ -2,7 +2,10 @@
 
 Boots the page as `pyapp.serve` serves it, generates from --prompt, and prints the prompt and
 generated token ids, the text, load time, prefill and decode tokens/s and (with --profile)
-per-kernel GPU time totals. --json adds one JSON object on the last line.
+per-kernel GPU time of the decode. --report runs the in-page model benchmark instead
+(pyapp/runtime/model_bench.py, the same one a DevTools driver runs on a GPU machine): the fused
+path and the ExecuTorch-op graph side by side, prefill of a long prompt, decode at longer
+contexts. --json adds one JSON object on the last line.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ def parse(argv):
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="GPU timestamps per dispatch; per-kernel totals")
+    ap.add_argument("--report", action="store_true", help="the model benchmark (both paths, prefill, contexts)")
+    ap.add_argument("--steps", type=int, default=16, help="--report: decode steps per run (default 16)")
+    ap.add_argument("--ctx", type=int, action="append", default=[], help="--report: also decode after this many tokens")
+    ap.add_argument("--prefill", type=int, default=64, help="--report: prefill prompt length (default 64)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = ap.parse_args(argv)
     if args.max_new_tokens < 1:
@@ -56,6 +63,28 @@ RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids,
 """
 
 
+REPORT = """
+from pyapp.runtime import model_bench
+RESULT = await model_bench.page_report(ARGS)
+"""
+
+
+def print_report(r: dict):
+    print(f"adapter:   {r['adapter']['vendor']} / {r['adapter']['architecture'] or r['adapter']['description']}"
+          f"  ({r['kernel_style']} kernels)")
+    rows = [("fused path", r.get("decode"), r.get("prefill"), r["dispatches"])]
+    if "ops_decode" in r:
+        rows.append(("ExecuTorch ops", r["ops_decode"], r.get("ops_prefill"), r["ops_dispatches"]))
+    print(f"{'path':<16} {'dispatches':>10} {'decode tok/s':>13} {'host ms/submit':>15} {'prefill tok/s':>14}")
+    for name, dec, pre, n in rows:
+        print(f"{name:<16} {n:>10} {dec['tok_s']:>13.2f} {dec['host_ms_per_submit']:>15.2f} "
+              f"{pre['tok_s'] if pre else 0:>14.2f}")
+    for key in sorted(k for k in r if k.startswith("ctx")):
+        print(f"decode after {key[3:]} tokens: {r[key]['tok_s']:.2f} tok/s")
+    if r.get("kernels"):
+        print(format_table(KernelTally.of(r["kernels"]).stats()))
+
+
 def main(argv=None):
     args = parse(argv)
     try:
@@ -64,6 +93,12 @@ def main(argv=None):
         sys.exit(f"pyapp.bench: {e}")
     site = Site(mounts={"model": bundle}, config={"model": "/files/model/"})
     with headless_page(site, "/?profile=1" if args.profile else "/") as page:
+        if args.report:
+            r = page.py(REPORT, timeout_ms=3_600_000, steps=args.steps, ctx=args.ctx, prefill=args.prefill)
+            print_report(r)
+            if args.json:
+                print(json.dumps(r))
+            return
         r = page.py(RUN, timeout_ms=3_600_000, **{k: v for k, v in vars(args).items() if k not in ("model", "json")})
     info = r["adapter"]
     print(f"adapter:        {info['vendor']} / {info['architecture']}")
