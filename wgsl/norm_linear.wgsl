@@ -13,22 +13,15 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // the model's weight arena
 @group(0) @binding(3) var<uniform> first: vec4<u32>;             // the row to take: .x
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let team = team_of(lid);
+fn ncols() -> u32 { return N; }
+fn live_rows() -> u32 { return 1u; }
+
+fn compute_item(team: Team, at: Item) {
   let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N);
-  for (var it = 0u; ; it++) {
-    let item = team_item(team, lid, it);
-    if (item >= ITEMS) { break; }
-    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, 1u);
-    if (!at.live) { continue; }
-    let acc = accumulate(team, mat, mat, at.n0, first.x, GAMMA);
-    let v = team_sum(team, acc.v) * inv_rms(team_sum(team, vec4<f32>(acc.ss)).x);
-    if (team.lane == 0u) {
-      for (var c = 0u; c < CPS; c++) {
-        if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }
-      }
+  let v = normed(team, accumulate(team, mat, mat, at.n0, first.x, GAMMA));
+  if (team.lane == 0u) {
+    for (var c = 0u; c < CPS; c++) {
+      if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }
     }
   }
 }

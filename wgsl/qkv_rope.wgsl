@@ -31,41 +31,34 @@ fn rotate(y: vec2<f32>, p: u32, col: u32) -> vec2<f32> {
   return vec2<f32>(y.x * c - y.y * s, y.x * s + y.y * c);
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let team = team_of(lid);
-  for (var it = 0u; ; it++) {
-    let item = team_item(team, lid, it);
-    if (item >= ITEMS) { break; }
-    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, NQ + 2u * NKV, live.x);
-    if (!at.live) { continue; }
-    var acc: Sums;
+fn ncols() -> u32 { return NQ + 2u * NKV; }
+fn live_rows() -> u32 { return live.x; }
+
+fn compute_item(team: Team, at: Item) {
+  var acc: Sums;
+  if (at.n0 < NQ) {
+    acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.row, GAMMA);
+  } else if (at.n0 < NQ + NKV) {
+    acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.row, GAMMA);
+  } else {
+    acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
+  }
+  let y = normed(team, acc).xy;
+  let p = pos.x + at.row;
+  if (team.lane == 0u && at.n0 < ncols()) {
     if (at.n0 < NQ) {
-      acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.row, GAMMA);
+      let r = rotate(y, p, at.n0);
+      q[at.row * NQ + at.n0] = r.x;
+      q[at.row * NQ + at.n0 + 1u] = r.y;
     } else if (at.n0 < NQ + NKV) {
-      acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.row, GAMMA);
+      let c = at.n0 - NQ;
+      let r = rotate(y, p, c);
+      k_cache[p * NKV + c] = r.x;
+      k_cache[p * NKV + c + 1u] = r.y;
     } else {
-      acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
-    }
-    let y = team_sum(team, acc.v).xy * inv_rms(team_sum(team, vec4<f32>(acc.ss)).x);
-    let m = at.row;
-    let p = pos.x + m;
-    if (team.lane == 0u && at.n0 < NQ + 2u * NKV) {
-      if (at.n0 < NQ) {
-        let r = rotate(y, p, at.n0);
-        q[m * NQ + at.n0] = r.x;
-        q[m * NQ + at.n0 + 1u] = r.y;
-      } else if (at.n0 < NQ + NKV) {
-        let c = at.n0 - NQ;
-        let r = rotate(y, p, c);
-        k_cache[p * NKV + c] = r.x;
-        k_cache[p * NKV + c + 1u] = r.y;
-      } else {
-        let c = at.n0 - NQ - NKV;
-        v_cache[p * NKV + c] = y.x;
-        v_cache[p * NKV + c + 1u] = y.y;
-      }
+      let c = at.n0 - NQ - NKV;
+      v_cache[p * NKV + c] = y.x;
+      v_cache[p * NKV + c + 1u] = y.y;
     }
   }
 }

@@ -12,21 +12,15 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // the layer's weight arena
 @group(0) @binding(3) var<uniform> live: vec4<u32>;              // rows this step: .x
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let team = team_of(lid);
+fn ncols() -> u32 { return N; }
+fn live_rows() -> u32 { return live.x; }
+
+fn compute_item(team: Team, at: Item) {
   let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N);
-  for (var it = 0u; ; it++) {
-    let item = team_item(team, lid, it);
-    if (item >= ITEMS) { break; }
-    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, N, live.x);
-    if (!at.live) { continue; }
-    let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
-    if (team.lane == 0u) {
-      for (var c = 0u; c < CPS; c++) {
-        if (at.n0 + c < N) { res[at.row * N + at.n0 + c] += v[c]; }
-      }
+  let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
+  if (team.lane == 0u) {
+    for (var c = 0u; c < CPS; c++) {
+      if (at.n0 + c < N) { res[at.row * N + at.n0 + c] += v[c]; }
     }
   }
 }

@@ -1,4 +1,5 @@
-// The matrix-vector work shared by the model's fused kernels (pyapp/runtime/ops/_fused.py).
+// The matrix-vector work and the entry point shared by the model's fused kernels
+// (pyapp/runtime/ops/_fused.py).
 // A layer's weights live in one arena, bound as `w: array<u32>`; a matrix in it is described by
 // a Mat (its format and the word offsets of its codes and group tables). The including shader
 // declares `w`, `x: array<vec4<f32>>` (rows of K f32) and the overrides K, GS, CPS, MATS,
@@ -126,4 +127,23 @@ fn item_at(global: u32, ncols: u32, live_rows: u32) -> Item {
 
 fn inv_rms(ss: f32) -> f32 {
   return inverseSqrt(ss / f32(K) + EPS);
+}
+
+// The team's sums, normed: the RMSNorm factor of the row applied to the column sums.
+fn normed(team: Team, s: Sums) -> vec4<f32> {
+  return team_sum(team, s.v) * inv_rms(team_sum(team, vec4<f32>(s.ss)).x);
+}
+
+// The kernel: each team takes this workgroup's items in turn and hands each live one to the
+// including shader's compute_item(team, item); ncols() and live_rows() say how many there are.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let team = team_of(lid);
+  for (var it = 0u; ; it++) {
+    let item = team_item(team, lid, it);
+    if (item >= ITEMS) { break; }
+    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, ncols(), live_rows());
+    if (at.live) { compute_item(team, at); }
+  }
 }
