@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyapp.runtime.tokenizer import StreamDecoder, Tokenizer, pretokenize
+from pyapp.runtime.tokenizer import StreamDecoder, Tokenizer, TokenizerError, pretokenize
 
 DATA = Path(__file__).parent / "data" / "tokenizer_smollm2.json"
 CASES = json.loads(DATA.read_text())["cases"]
@@ -43,3 +43,19 @@ def test_control_tokens_are_single_ids_and_skippable(tok):
     ids = tok.encode("<|im_start|>user\nHi<|im_end|>")
     assert ids[0] == tok.special["<|im_start|>"] and ids[-1] == tok.eos_id
     assert tok.decode(ids, skip_control=True) == "user\nHi"
+
+
+
+def test_a_lone_surrogate_gets_a_clear_error(tok):
+    with pytest.raises(TokenizerError, match=r"not valid Unicode \(U\+D800, a lone surrogate, at position 3\)"):
+        tok.encode("hi \ud800 there")
+
+
+def test_a_vocabulary_without_a_byte_symbol_gets_a_clear_error(tok):
+    spec = {"tokens": [t if t != "\u010a" else "<no newline>" for t in tok.tokens],  # drop byte 0x0A's symbol
+            "merges": [" ".join(pair) for pair, _ in sorted(tok.ranks.items(), key=lambda kv: kv[1])]}
+    broken = Tokenizer(spec)
+    assert broken.encode("plain words") == tok.encode("plain words")
+    with pytest.raises(TokenizerError, match=r"no token for byte 0x0A, so it cannot encode '\\n'"):
+        broken.encode("two\nlines")
+    assert "<no newline>" in broken.decode([tok.ids["\u010a"]])  # decoding such a vocabulary does not fail

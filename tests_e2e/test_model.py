@@ -230,3 +230,59 @@ def test_a_model_with_every_tensor_type(browser, tmp_path):
     assert r["ids"] == gold["generated_ids"].tolist()
     for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
         assert_close(decode(got), ref, what=f"tiny model step {i} logits")
+
+
+def submit_and_wait(page, until: str):
+    """Click Generate and wait until the page is idle and the JS condition `until` holds."""
+    page.evaluate("document.getElementById('stats').textContent = ''")
+    page.click("#generate")
+    page.wait_for_function(f"document.body.dataset.busy === '0' && ({until})", timeout=300_000)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("#temperature", "abc", "Temperature must be a number, got 'abc'"),
+    ("#temperature", "1e400", "Temperature must be a finite number, got '1e400'"),
+    ("#temperature", "-1", "Temperature must be within 0..5, got '-1'"),
+    ("#top-k", "2.5", "Top-k must be a whole number, got '2.5'"),
+    ("#top-k", "49153", "Top-k must be within 0..49152, got '49153'"),
+    ("#top-p", "0", "Top-p must be above 0 and at most 1, got '0'"),
+    ("#seed", "x1", "Seed must be a whole number, got 'x1'"),
+    ("#max-tokens", "0", "Max new tokens must be within 1..2048, got '0'"),
+])
+def test_settings_name_the_field_and_refuse_what_is_not_a_number(model_app, field, value, message):
+    page = model_app.page
+    page.click("#clear")
+    page.fill("#prompt", "Hello")
+    page.fill(field, value)
+    page.evaluate("document.getElementById('status').textContent = ''")
+    try:
+        page.click("#generate")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('Check the settings')",
+                               timeout=30_000)
+        assert page.inner_text("#status") == f"Check the settings: {message}."
+        assert page.inner_text("#output") == "" and page.evaluate("document.body.dataset.busy") == "0"
+    finally:
+        page.fill(field, page.evaluate(f"document.querySelector('{field}').defaultValue"))
+
+
+def test_a_failed_turn_leaves_no_trace_and_its_error_clears(model_app):
+    """A prompt the tokenizer cannot encode (a lone surrogate, as JS strings may hold) fails in
+    words; the chat history keeps no half turn, and the next good turn clears the error."""
+    page = model_app.page
+    page.click("#clear")
+    page.select_option("#mode", "chat")
+    page.fill("#max-tokens", "2")
+    page.fill("#temperature", "0")
+    page.evaluate("document.getElementById('prompt').value = 'broken \\ud800 text'")
+    submit_and_wait(page, "!document.getElementById('error').hidden")
+    assert page.is_visible("#error")
+    assert "not valid Unicode (U+D800, a lone surrogate" in page.inner_text("#error")
+    assert "Error(" not in page.inner_text("#error")  # words, not an exception's repr
+    history = model_app.py("from pyapp.runtime import app\nRESULT = app.session.chat.messages")
+    assert history == []
+    page.fill("#prompt", "Hi")
+    submit_and_wait(page, "document.getElementById('stats').textContent.includes('stopped')")
+    assert not page.is_visible("#error") and "stopped" in page.inner_text("#stats")
+    roles = model_app.py("from pyapp.runtime import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
+    assert roles == ["user", "assistant"]
+    page.fill("#max-tokens", "64")

@@ -89,7 +89,7 @@ def on_submit(event):
 def report(task):
     """No exception may vanish inside a task: show it on the page."""
     if not task.cancelled() and task.exception() is not None:
-        view.show_error(f"Generation failed: {task.exception()!r}", "generate")
+        view.show_error(f"Generation failed: {task.exception()}", "generate")
         view.set_state("ready")
         view.set_busy(False)
 
@@ -100,18 +100,16 @@ async def on_generate():
         view.set_status("Type a prompt first.")
         return
     try:
-        sampling = view.read_sampling()
-        max_new = int(view.element("max-tokens").value or 64)
-        if not 1 <= max_new <= session.model.cmax:
-            raise ValueError(f"max new tokens must be within 1..{session.model.cmax}")
-    except ValueError as e:
-        view.set_status(f"Check the settings: {e}")
+        sampling, max_new = view.read_settings(session.model.tok.vocab_size, session.model.cmax)
+    except view.SettingsError as e:
+        view.set_status(f"Check the settings: {e}.")
         return
+    view.clear_error()
     view.set_busy(True)
     try:
         await generate(text, view.element("mode").value, max_new, sampling)
         view.set_status("Ready.")
-    except Exception as e:  # show it on the page; the page stays usable
+    except Exception as e:  # show it on the page; the page stays usable (the failed turn is not kept)
         lost = session.device.lost_reason
         view.show_error(f"The GPU device was lost ({lost}). Reload the page." if lost else f"Generation failed: {e}",
                         "device-lost" if lost else "generate")
@@ -149,7 +147,6 @@ async def load_model(url: str) -> bool:
     view.element("model-name").textContent = (
         f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
         f"{len(model.decode_graph.dispatches)} dispatches per token")
-    view.element("top-k").max = model.tok.vocab_size
     return True
 
 

@@ -37,6 +37,14 @@ class ChatSession:
     async def turn(self, text: str, mode: str, max_new: int, sampling: Sampling, on_text):
         """Generate one answer, calling `await on_text(piece, tokens so far)` as text arrives;
         returns (the prompt's token ids, the Generation)."""
+        before = len(self.messages)
+        try:
+            return await self._turn(text, mode, max_new, sampling, on_text)
+        except BaseException:  # a failed turn leaves no trace in the history
+            del self.messages[before:]
+            raise
+
+    async def _turn(self, text: str, mode: str, max_new: int, sampling: Sampling, on_text):
         model = self.model
         ids = self.prompt_ids(text, mode)
         stream = StreamDecoder(model.tok)

@@ -78,6 +78,10 @@ def pretokenize(text: str) -> list[str]:
     return out + _pattern_pieces(text[start:])
 
 
+class TokenizerError(ValueError):
+    """Text this tokenizer cannot encode, said in words."""
+
+
 class Tokenizer:
     def __init__(self, spec: dict):
         self.tokens: list[str] = spec["tokens"]
@@ -116,6 +120,11 @@ class Tokenizer:
                     merged.append(word[k])
                     k += 1
             word = merged
+        missing = [w for w in word if w not in self.ids]
+        if missing:
+            what = (f"byte 0x{self.char_byte[missing[0]]:02X}" if missing[0] in self.char_byte
+                    else f"the symbol {missing[0]!r}")
+            raise TokenizerError(f"the model's vocabulary has no token for {what}, so it cannot encode {piece!r}")
         ids = [self.ids[w] for w in word]
         self._cache[piece] = ids
         return ids
@@ -138,6 +147,11 @@ class Tokenizer:
             yield False, text[start:]
 
     def encode(self, text: str, add_bos: bool | None = None) -> list[int]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # a lone surrogate: JS strings may hold one
+            raise TokenizerError(f"the text has a character that is not valid Unicode (U+{ord(text[e.start]):04X}, "
+                                 f"a lone surrogate, at position {e.start})") from None
         bos = self.add_bos if add_bos is None else add_bos
         ids = [self.bos_id] if bos and self.bos_id is not None else []
         for special, chunk in self._split_special(text):
@@ -152,7 +166,9 @@ class Tokenizer:
         tok = self.tokens[token_id]
         if tok in self.special:
             return tok.encode()
-        return bytes(self.char_byte[c] for c in tok)
+        # a symbol outside the byte alphabet (a vocabulary that is not byte-level) stands for itself
+        return b"".join(bytes([self.char_byte[c]]) if c in self.char_byte else c.encode("utf-8", "replace")
+                        for c in tok)
 
     def decode(self, ids, skip_control: bool = False) -> str:
         data = b"".join(self.token_bytes(i) for i in ids if not (skip_control and i in self.control_ids))

@@ -6,6 +6,8 @@ the status line and tests wait on the attribute; `data-busy` is set while genera
 
 from __future__ import annotations
 
+import math
+
 import js
 
 from .profiler import KernelTally, format_table
@@ -34,6 +36,13 @@ def show_error(message: str, code: str):
     box.textContent = message
     box.hidden = False
     set_state("error", code)
+
+
+def clear_error():
+    """A new attempt: the last error's box goes away."""
+    element("error").hidden = True
+    element("error").textContent = ""
+    js.document.body.removeAttribute("data-error")
 
 
 def set_busy(busy: bool):
@@ -98,11 +107,36 @@ def show_profile(tally: KernelTally):
     js.console.log(format_table(stats))
 
 
-def read_sampling() -> Sampling:
-    def num(id_, cast):
-        return cast(element(id_).value or 0)
-    return Sampling(temperature=num("temperature", float), top_k=num("top-k", int),
-                    top_p=num("top-p", float), seed=num("seed", int))
+class SettingsError(ValueError):
+    """A settings field that does not hold what it should, named as the page labels it."""
+
+
+def read_number(id_: str, label: str, whole: bool, lo: float | None = None, hi: float | None = None,
+                low_open: bool = False):
+    """The field's number (an empty field takes its default), or SettingsError naming the field."""
+    field = element(id_)
+    raw = str(field.value).strip() or str(field.defaultValue)
+    kind = "a whole number" if whole else "a number"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{label} must be {kind}, got {raw!r}") from None
+    if not math.isfinite(value) or (whole and value != int(value)):
+        raise SettingsError(f"{label} must be {'a finite number' if not whole else kind}, got {raw!r}")
+    if (lo is not None and (value < lo or (low_open and value == lo))) or (hi is not None and value > hi):
+        low = f"{'above' if low_open else 'at least'} {lo:g}"
+        bounds = low if hi is None else f"{low} and at most {hi:g}" if low_open else f"within {lo:g}..{hi:g}"
+        raise SettingsError(f"{label} must be {bounds}, got {raw!r}")
+    return int(value) if whole else value
+
+
+def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
+    """(sampling, max new tokens) from the form, each field checked."""
+    sampling = Sampling(temperature=read_number("temperature", "Temperature", False, 0, 5),
+                        top_k=read_number("top-k", "Top-k", True, 0, vocab_size),
+                        top_p=read_number("top-p", "Top-p", False, 0, 1, low_open=True),
+                        seed=read_number("seed", "Seed", True, 0, 2**63 - 1))
+    return sampling, read_number("max-tokens", "Max new tokens", True, 1, context)
 
 
 class Transcript:
