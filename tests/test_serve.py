@@ -82,6 +82,22 @@ def test_unknown_and_unlisted_paths_404(served):
     assert get(served + "/static/index.html")[0] == 404  # only static suffixes from web/
 
 
+def test_static_serves_only_the_pages_own_files(served):
+    status, headers, _ = get(served + "/static/screenshot.png")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    for path in ("/static/node_modules/pyodide/pyodide.mjs", "/static/node_modules/pyodide/pyodide.asm.js"):
+        assert get(served + path)[0] == 404  # Pyodide is served under /pyodide/ only
+
+
+def test_head_sends_headers_without_a_body(served):
+    with urllib.request.urlopen(urllib.request.Request(served + "/static/style.css", method="HEAD")) as r:
+        assert r.status == 200 and r.read() == b""
+        assert int(r.headers["Content-Length"]) == len(get(served + "/static/style.css")[2])
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(urllib.request.Request(served + "/nope", method="HEAD"))
+    assert e.value.code == 404 and e.value.read() == b""
+
+
 def test_safe_join(tmp_path):
     assert safe_join(tmp_path, "a/b") == tmp_path.resolve() / "a" / "b"
     assert safe_join(tmp_path, "../x") is None
