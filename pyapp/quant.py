@@ -3,7 +3,8 @@
 The layouts' sizes live in pyapp/runtime/layout.py; the values:
 q4gsw  nibble k at byte k//2 (low nibble for even k), stored as q+8, q in [-8, 7]; w = q * scale.
 q4gaw  same nibble packing, q in [0, 15] stored as is; w = q * scale + offset (GGUF Q4_1).
-q8gsw  int8 q stored as u8 bytes; w = q * scale (GGUF Q8_0).
+q8gsw  int8 q stored as u8 bytes; w = q * scale (GGUF Q8_0, Q6_K, Q5_0).
+q8gaw  int8 q stored as u8 bytes; w = q * scale + offset (GGUF Q5_1, Q5_K).
 Each quantizer has its exact inverse.
 """
 
@@ -56,7 +57,7 @@ def _expand(per_group: np.ndarray, n: int, k: int, group_size: int) -> np.ndarra
 
 @dataclass
 class Packed:
-    """A packed weight: q4gsw and q8gsw have no offsets; q4gaw has them."""
+    """A packed weight: the symmetric formats have no offsets; q4gaw and q8gaw have them."""
 
     weight: np.ndarray             # q4: (N, ceil(K/2)) u8 nibbles; q8: (N, K) u8 holding int8
     scales: np.ndarray             # (G, padded_N) f32
@@ -90,17 +91,23 @@ def dequantize_q4gsw(p: Packed) -> np.ndarray:
     return _dequantize(unpack_nibbles(p.weight, p.k).astype(np.int64) - 8, p)
 
 
-def quantize_q4gaw(w: np.ndarray, group_size: int) -> Packed:
+def _affine(w: np.ndarray, group_size: int, qmin: int, qmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes q in [qmin, qmax] (N, K), per-group scales and offsets (N, G) with w ~ q * scale + offset."""
     n, k = w.shape
     groups = _groups(w, group_size)
     if k % group_size:  # padding zeros must not widen the last group's range
         last = groups[:, -1, : k % group_size]
         groups[:, -1, k % group_size:] = last[:, :1]
     lo, hi = groups.min(axis=2), groups.max(axis=2)
-    scale = np.where(hi > lo, (hi - lo) / 15.0, 1.0).astype(np.float32)
-    offset = lo.astype(np.float32)
-    q = np.clip(np.rint((groups - offset[..., None]) / scale[..., None]), 0, 15).reshape(n, -1)[:, :k]
-    return Packed(pack_nibbles(q), group_major(scale), group_size, k, group_major(offset))
+    scale = np.where(hi > lo, (hi - lo) / (qmax - qmin), 1.0).astype(np.float32)
+    offset = (lo - qmin * scale.astype(np.float64)).astype(np.float32)  # q = qmin stands for the minimum
+    q = np.clip(np.rint((groups - offset[..., None]) / scale[..., None]), qmin, qmax).reshape(n, -1)[:, :k]
+    return q, scale, offset
+
+
+def quantize_q4gaw(w: np.ndarray, group_size: int) -> Packed:
+    q, scale, offset = _affine(w, group_size, 0, 15)
+    return Packed(pack_nibbles(q), group_major(scale), group_size, w.shape[1], group_major(offset))
 
 
 def dequantize_q4gaw(p: Packed) -> np.ndarray:
@@ -116,7 +123,17 @@ def dequantize_q8gsw(p: Packed) -> np.ndarray:
     return _dequantize(p.weight.view(np.int8), p)
 
 
-DEQUANTIZE = {"q4gsw": dequantize_q4gsw, "q4gaw": dequantize_q4gaw, "q8gsw": dequantize_q8gsw}
+def quantize_q8gaw(w: np.ndarray, group_size: int) -> Packed:
+    q, scale, offset = _affine(w, group_size, -128, 127)
+    return Packed(q.astype(np.int8).view(np.uint8), group_major(scale), group_size, w.shape[1], group_major(offset))
+
+
+def dequantize_q8gaw(p: Packed) -> np.ndarray:
+    return _dequantize(p.weight.view(np.int8), p)
+
+
+DEQUANTIZE = {"q4gsw": dequantize_q4gsw, "q4gaw": dequantize_q4gaw, "q8gsw": dequantize_q8gsw,
+              "q8gaw": dequantize_q8gaw}
 
 
 def max_error(w: np.ndarray, deq: np.ndarray) -> dict:

@@ -35,7 +35,7 @@ def test_q4gsw_codes_stay_in_range():
 
 
 @pytest.mark.parametrize("k, gs", [(64, 32), (97, 32)])
-def test_q4gaw_and_q8gsw_roundtrip(k, gs):
+def test_q4gaw_q8gsw_q8gaw_roundtrip(k, gs):
     rng = np.random.default_rng(1)
     w = rng.standard_normal((9, k)).astype(np.float32) + 0.5
     pa = quant.quantize_q4gaw(w, gs)
@@ -43,6 +43,9 @@ def test_q4gaw_and_q8gsw_roundtrip(k, gs):
     p8 = quant.quantize_q8gsw(w, gs)
     assert quant.max_error(w, quant.dequantize_q8gsw(p8))["max_abs"] <= p8.scales.max() / 2 + 1e-6
     assert p8.weight.dtype == np.uint8 and p8.weight.shape == (9, k)
+    pg = quant.quantize_q8gaw(w, gs)
+    assert quant.max_error(w, quant.dequantize_q8gaw(pg))["max_abs"] <= pg.scales.max() / 2 + 1e-6
+    assert pg.offsets is not None and pg.weight.view(np.int8).min() == -128  # each group's minimum
 
 
 def test_zero_groups_and_bad_group_size():

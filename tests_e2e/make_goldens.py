@@ -56,6 +56,7 @@ QUANTIZERS = {
     "linear_q4gsw": (quant.quantize_q4gsw, quant.dequantize_q4gsw),
     "linear_q4gaw": (quant.quantize_q4gaw, quant.dequantize_q4gaw),
     "linear_q8gsw": (quant.quantize_q8gsw, quant.dequantize_q8gsw),
+    "linear_q8gaw": (quant.quantize_q8gaw, quant.dequantize_q8gaw),
 }
 
 
@@ -311,8 +312,8 @@ def fused_attentions():
 class Arena:
     """Weights packed into one buffer at 256-byte offsets, as runtime/weights.py places them."""
 
-    FORMATS = {"q4gsw": quant.quantize_q4gsw, "q4gaw": quant.quantize_q4gaw, "q8gsw": quant.quantize_q8gsw}
-    DEQUANT = {"q4gsw": quant.dequantize_q4gsw, "q4gaw": quant.dequantize_q4gaw, "q8gsw": quant.dequantize_q8gsw}
+    FORMATS = {"q4gsw": quant.quantize_q4gsw, "q4gaw": quant.quantize_q4gaw, "q8gsw": quant.quantize_q8gsw,
+               "q8gaw": quant.quantize_q8gaw}
 
     def __init__(self):
         self.parts, self.size, self.mats = [], 0, {}
@@ -335,7 +336,7 @@ class Arena:
         if p.offsets is not None:
             spec["offsets"] = self.put(p.offsets)
         self.mats[name] = spec
-        return self.DEQUANT[fmt](p)
+        return quant.DEQUANTIZE[fmt](p)
 
     def vector(self, name, v) -> np.ndarray:
         self.mats[name] = {"codes": self.put(v.astype(np.float32))}
@@ -373,7 +374,8 @@ def fused_linear_case(op, name, rows, seed, **shape):
     tensors, meta = {}, {"op": op, "rows": rows, "eps": eps}
 
     def weights(label, fmt, n, k):
-        return arena.matrix(label, fmt, (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32))
+        fmt, _, gs = fmt.partition("/")  # "q8gsw/16": a group size other than 32
+        return arena.matrix(label, fmt, (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32), int(gs or 32))
 
     if op == "residual_linear":
         n, k, fmt = shape["n"], shape["k"], shape["fmt"]
@@ -421,6 +423,12 @@ def fused_linears():
         fused_linear_case("qkv_rope", f"mixed_r{rows}", rows, 88 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=9,
                           theta=10000.0, q_fmt="f32", k_fmt="q4gaw", v_fmt="q8gsw")
     fused_linear_case("residual_linear", "q4gsw_k2048_r1", 1, 92, n=67, k=2048, fmt="q4gsw")  # Llama-sized K
+    # GGUF's K-quants as they are exported: Q4_K -> q4gaw/32, Q5_K -> q8gaw/32, Q6_K -> q8gsw/16
+    for rows in (1, 5):
+        fused_linear_case("residual_linear", f"q8gaw_r{rows}", rows, 93 + rows, n=31, k=96, fmt="q8gaw")
+        fused_linear_case("swiglu", f"kquant_r{rows}", rows, 95 + rows, n=37, k=64, gate="q4gaw", up="q8gsw/16")
+        fused_linear_case("qkv_rope", f"kquant_r{rows}", rows, 97 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=3,
+                          theta=500000.0, q_fmt="q4gaw", k_fmt="q8gaw", v_fmt="q8gsw/16")
     fused_linear_case("norm_linear", "q8gsw", 4, 90, n=301, k=96, fmt="q8gsw", first=2)
     fused_linear_case("norm_linear", "q4gaw_vocab", 1, 91, n=49152, k=576, fmt="q4gaw", first=0)
 

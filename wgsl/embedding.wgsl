@@ -1,6 +1,7 @@
 // embedding: out[s, k] = table[tokens[s], k], dequantized from the table's stored format:
 // FORMAT 0 = f32, 1 = q8gsw (int8 * scale), 2 = q4gsw ((nib - 8) * scale), 3 = q4gaw
-// (nib * scale + offset); scales/offsets are (G, PADDED_N) with n the token id.
+// (nib * scale + offset), 4 = q8gaw (int8 * scale + offset); scales/offsets are (G, PADDED_N)
+// with n the token id.
 // #include "common/grid.wgsl"
 override FORMAT: u32;
 override K: u32;                 // embedding dim
@@ -31,8 +32,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var v = 0.0;
   if (FORMAT == 0u) {
     v = bitcast<f32>(table[n * K + k]);
-  } else if (FORMAT == 1u) {
+  } else if (FORMAT == 1u || FORMAT == 4u) {
     v = f32(bitcast<i32>(byte_at(n * K + k) << 24u) >> 24u) * scales[g];
+    if (FORMAT == 4u) { v += offsets[g]; }
   } else {
     let nib = (byte_at(n * ((K + 1u) / 2u) + k / 2u) >> ((k & 1u) * 4u)) & 0xFu;
     if (FORMAT == 2u) {

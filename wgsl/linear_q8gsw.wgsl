@@ -4,6 +4,7 @@
 // #include "common/linear_header.wgsl"
 // #include "common/packed_weight.wgsl"
 // #include "common/linear_body.wgsl"
+// #include "common/q8_words.wgsl"
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
@@ -11,17 +12,6 @@
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
 @group(0) @binding(5) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
-
-const WORD_K = 4u;
-override ROW_BYTES: u32 = K;  // derived, never passed
-
-fn code_at(w: u32, j: u32) -> f32 {
-  return f32(bitcast<i32>(w << (24u - 8u * j)) >> 24u);  // sign-extend byte j
-}
-
-fn word_xq(w: u32, e: u32) -> f32 {
-  return dot(x[e >> 2u], vec4<f32>(unpack4xI8(w)));
-}
 
 fn group_scale(t: u32) -> f32 { return scales[t]; }
 fn group_offset(t: u32) -> f32 { return 0.0; }

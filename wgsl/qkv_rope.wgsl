@@ -11,9 +11,9 @@ override NKV: u32;               // Hkv * D columns of k, and of v
 override HD: u32;                // head dim
 override CMAX: u32;              // cache positions (rows of the RoPE tables)
 override GAMMA: u32;             // word offset of the attention norm weight
-override Q_FMT: u32; override Q_CODES: u32; override Q_SCALES: u32; override Q_OFFSETS: u32 = 0u; override Q_PN: u32;
-override K_FMT: u32; override K_CODES: u32; override K_SCALES: u32; override K_OFFSETS: u32 = 0u; override K_PN: u32;
-override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_OFFSETS: u32 = 0u; override V_PN: u32;
+override Q_FMT: u32; override Q_CODES: u32; override Q_SCALES: u32; override Q_OFFSETS: u32 = 0u; override Q_PN: u32; override Q_GS: u32 = 32u;
+override K_FMT: u32; override K_CODES: u32; override K_SCALES: u32; override K_OFFSETS: u32 = 0u; override K_PN: u32; override K_GS: u32 = 32u;
+override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_OFFSETS: u32 = 0u; override V_PN: u32; override V_GS: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read_write> q: array<f32>;        // (S, NQ) f32
 @group(0) @binding(1) var<storage, read_write> k_cache: array<f32>;  // (CMAX, NKV) f32
@@ -37,11 +37,11 @@ fn live_rows() -> u32 { return live.x; }
 fn compute_item(team: Team, at: Item) {
   var acc: Sums;
   if (at.n0 < NQ) {
-    acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ), Mat(), at.n0, at.row, GAMMA);
+    acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ, Q_GS), Mat(), at.n0, at.row, GAMMA);
   } else if (at.n0 < NQ + NKV) {
-    acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV), Mat(), at.n0 - NQ, at.row, GAMMA);
+    acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV, K_GS), Mat(), at.n0 - NQ, at.row, GAMMA);
   } else {
-    acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
+    acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV, V_GS), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
   }
   let y = normed(team, acc).xy;
   let p = pos.x + at.row;

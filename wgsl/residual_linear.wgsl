@@ -5,7 +5,7 @@
 // #include "common/team.wgsl"
 // #include "common/fused.wgsl"
 override N: u32;                 // output features (the model width)
-override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32;
+override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read_write> res: array<f32>;  // (S, N) f32, the residual stream
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32, the input a
@@ -16,7 +16,7 @@ fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }
 
 fn compute_item(team: Team, at: Item) {
-  let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N);
+  let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
   let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {

@@ -6,8 +6,8 @@
 // #include "common/fused.wgsl"
 override N: u32;                 // FFN width
 override GAMMA: u32;             // word offset of the FFN norm weight
-override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32;
-override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_OFFSETS: u32 = 0u; override B_PN: u32;
+override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
+override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_OFFSETS: u32 = 0u; override B_PN: u32; override B_GS: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (S, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32
@@ -18,8 +18,8 @@ fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }
 
 fn compute_item(team: Team, at: Item) {
-  let gate = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N);
-  let up = Mat(B_FMT, B_CODES, B_SCALES, B_OFFSETS, B_PN, N);
+  let gate = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
+  let up = Mat(B_FMT, B_CODES, B_SCALES, B_OFFSETS, B_PN, N, B_GS);
   let v = normed(team, accumulate(team, gate, up, at.n0, at.row, GAMMA));
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {

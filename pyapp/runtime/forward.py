@@ -20,7 +20,8 @@ from .config import ModelConfig
 from .graph import Graph
 from .weights import Weights
 
-LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw}  # + "f32"
+LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw,
+           "q8gaw": ops.linear_q8gaw}  # + "f32"
 RING = 64  # decode steps one submit may run (the ring of their tokens)
 
 

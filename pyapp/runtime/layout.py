@@ -2,16 +2,16 @@
 
 A group-quantized (N, K) weight is stored as
   qweight  (N, row_bytes(fmt, K)) u8: q4gsw / q4gaw two nibbles a byte (even k in the low
-           nibble), q8gsw one int8 a byte; rows read as little-endian u32 words
+           nibble), q8gsw / q8gaw one int8 a byte; rows read as little-endian u32 words
   scales   (G, padded_n(N)) f32, group-major, G = groups(K, group_size)
-  offsets  (G, padded_n(N)) f32, q4gaw only
+  offsets  (G, padded_n(N)) f32, the affine formats (q4gaw, q8gaw) only
 and an "f32" weight is the (N, K) f32 matrix itself. Used by the ops, the weights loader,
 the benchmarks, the exporter and the host quantizers (pyapp/quant.py).
 """
 
 from __future__ import annotations
 
-QUANTIZED = ("q4gsw", "q4gaw", "q8gsw")
+QUANTIZED = ("q4gsw", "q4gaw", "q8gsw", "q8gaw")
 FORMATS = ("f32", *QUANTIZED)
 
 
@@ -26,7 +26,7 @@ def groups(k: int, group_size: int) -> int:
 
 def row_bytes(fmt: str, k: int) -> int:
     """Bytes per stored weight row."""
-    if fmt == "q8gsw":
+    if fmt in ("q8gsw", "q8gaw"):
         return k
     if fmt in ("q4gsw", "q4gaw"):
         return -(-k // 2)
@@ -37,12 +37,14 @@ def row_bytes(fmt: str, k: int) -> int:
 
 def word_k(fmt: str) -> int:
     """Values per u32 word of a quantized row: 8 nibbles or 4 int8."""
-    return 4 if fmt == "q8gsw" else 8
+    return 4 if fmt in ("q8gsw", "q8gaw") else 8
 
 
 def tables(fmt: str) -> tuple[str, ...]:
     """The group tables a format stores beside its codes."""
-    return {"q4gaw": ("scales", "offsets")}.get(fmt, ("scales",) if fmt in QUANTIZED else ())
+    if fmt in ("q4gaw", "q8gaw"):
+        return ("scales", "offsets")
+    return ("scales",) if fmt in QUANTIZED else ()
 
 
 def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) -> dict[str, tuple[tuple[int, ...], str]]:

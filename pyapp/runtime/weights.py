@@ -16,7 +16,7 @@ from .buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
 from .layout import plan_arenas, tables
 
-FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3}  # FMT_* in wgsl/common/fused.wgsl
+FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}  # FMT_* in wgsl/common/fused.wgsl
 
 
 class ModelTooLarge(RuntimeError):
@@ -39,7 +39,8 @@ class Placed:
 
     def constants(self, prefix: str) -> dict:
         return {f"{prefix}_FMT": FORMAT_CODES[self.fmt], f"{prefix}_CODES": self.codes,
-                f"{prefix}_SCALES": self.scales, f"{prefix}_OFFSETS": self.offsets, f"{prefix}_PN": self.pn}
+                f"{prefix}_SCALES": self.scales, f"{prefix}_OFFSETS": self.offsets, f"{prefix}_PN": self.pn,
+                f"{prefix}_GS": self.group_size}
 
 
 class Weights:

@@ -4,21 +4,23 @@
 // a Mat (its format and the word offsets of its codes and group tables). The including shader
 // declares `w`, `x: array<vec4<f32>>` (rows of K f32) and the overrides K, GS, CPS, MATS,
 // NORM and EPS, and includes "common/team.wgsl" first. Work goes in units of 8 consecutive k
-// (one q4 word, two q8 words or eight f32 words) inside groups of GS (K % GS == 0; f32 rows
-// count as groups of GS too, with scale 1).
+// (one q4 word, two q8 words or eight f32 words) inside loop groups of GS values, GS dividing
+// every matrix's own group size (K % GS == 0; f32 rows count as groups too, with scale 1).
 
 const FMT_F32 = 0u;   // f32 rows (GGUF F32/F16)
 const FMT_Q8 = 1u;    // q8gsw: int8 codes, w = q * scale
 const FMT_Q4S = 2u;   // q4gsw: nibbles stored as q + 8, w = q * scale
 const FMT_Q4A = 3u;   // q4gaw: nibbles q, w = q * scale + offset
+const FMT_Q8A = 4u;   // q8gaw: int8 codes, w = q * scale + offset
 
 struct Mat {
   fmt: u32,
   codes: u32,     // word offset of row 0 of the codes
   scales: u32,    // word offset of the (G, pn) f32 scales
-  offsets: u32,   // word offset of the (G, pn) f32 offsets (q4gaw)
+  offsets: u32,   // word offset of the (G, pn) f32 offsets (the affine formats)
   pn: u32,        // padded N: the row length of the group tables
   n: u32,         // rows (output features)
+  gs: u32,        // its group size: a multiple of GS, the kernel's loop group
 }
 
 // Eight raw codes of a row (w = s * code + o within the row's group).
@@ -38,7 +40,7 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
     return X8(vec4<f32>(wf(a), wf(a + 1u), wf(a + 2u), wf(a + 3u)),
               vec4<f32>(wf(a + 4u), wf(a + 5u), wf(a + 6u), wf(a + 7u)));
   }
-  if (m.fmt == FMT_Q8) {
+  if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
     let a = m.codes + n * (K / 4u) + 2u * u;
     return X8(vec4<f32>(unpack4xI8(w[a])), vec4<f32>(unpack4xI8(w[a + 1u])));
   }
@@ -48,12 +50,13 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
   return X8(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w));
 }
 
-// Group g of row n: (scale, offset), so that a weight is scale * code + offset.
+// Loop group g (GS values) of row n: (scale, offset) of the matrix's group that holds it, so
+// that a weight is scale * code + offset.
 fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
-  let t = g * m.pn + min(row, m.n - 1u);
+  let t = (g * GS / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
-  if (m.fmt == FMT_Q4A) { return vec2<f32>(s, wf(m.offsets + t)); }
+  if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
   if (m.fmt == FMT_Q4S) { return vec2<f32>(s, -8.0 * s); }
   return vec2<f32>(s, 0.0);
 }

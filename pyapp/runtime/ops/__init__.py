@@ -10,6 +10,7 @@ from .embedding import embedding
 from .linear_f32 import linear_f32
 from .linear_q4gaw import linear_q4gaw
 from .linear_q4gsw import linear_q4gsw
+from .linear_q8gaw import linear_q8gaw
 from .linear_q8gsw import linear_q8gsw
 from .next_token import next_token
 from .norm_linear import norm_linear
@@ -22,7 +23,7 @@ from .silu_mul import silu_mul
 from .swiglu import swiglu
 from .update_cache import update_cache
 
-__all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_f32", "update_cache", "sdpa_with_kv_cache",
+__all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_q8gaw", "linear_f32", "update_cache", "sdpa_with_kv_cache",
            "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax",
            # the model's fused fast path
            "qkv_rope", "attention", "residual_linear", "swiglu", "norm_linear", "next_token"]

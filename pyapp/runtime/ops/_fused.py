@@ -19,7 +19,7 @@ from ._checks import OpError, expect_tensor, on_change
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
 FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
-MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN")
+MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
@@ -38,13 +38,22 @@ def flavor(graph, rows_max: int) -> str:
 def check_mat(op: str, label: str, placed, k: int):
     if placed.k != k:
         raise OpError(f"{op}: {label} weight is ({placed.n}, {placed.k}); the input has K={k}")
-    if k % placed.group_size or placed.group_size % 8:
-        raise OpError(f"{op}: K={k} must be a multiple of the group size {placed.group_size}, itself a multiple of 8")
+    if k % 8 or (placed.fmt != "f32" and (k % placed.group_size or placed.group_size % 8)):
+        raise OpError(f"{op}: K={k} must be a multiple of 8 and of {label}'s group size {placed.group_size}, "
+                      "itself a multiple of 8")
+
+
+def loop_group(op: str, weights) -> int:
+    """The kernel's GS: the smallest group size of its quantized matrices, which must divide the
+    others (8, one unit, when all are f32)."""
+    sizes = sorted({w.group_size for w in weights if w.fmt != "f32"})
+    if any(s % sizes[0] for s in sizes):
+        raise OpError(f"{op}: group sizes {sizes} do not nest (each must divide the larger ones)")
+    return sizes[0] if sizes else 8
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
-             cps: int, mats: int = 1, norm: bool = False, eps: float = 1e-5, group_size: int = 32,
-             constants: dict):
+             cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict):
     """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
     (at most rows_max), which the kernel also reads."""
     if not isinstance(rows, SymInt):
@@ -56,7 +65,7 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
-                       constants={"K": k, "GS": group_size, "CPS": cps, "MATS": mats, "NORM": norm,
+                       constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
                                   "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
 
     def resize():

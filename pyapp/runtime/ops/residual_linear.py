@@ -20,5 +20,5 @@ def residual_linear(graph, res, a, arena, weight, rows):
     if res.shape[0] != s:
         raise OpError(f"{op}: res {res!r} and a {a!r} differ in rows")
     dispatch(graph, op, writes=[res], reads=[a, arena], uniforms=[rows], ncols=weight.n, rows_max=s, rows=rows,
-             k=k, cps=TEAM_CPS, group_size=weight.group_size, constants={"N": weight.n, **weight.constants("A")})
+             k=k, cps=TEAM_CPS, weights=(weight,), constants={"N": weight.n, **weight.constants("A")})
     return res

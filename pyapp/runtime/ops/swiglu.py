@@ -16,10 +16,10 @@ def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str):
     expect_rows(op, "x", x, k)
     check_mat(op, "gate", gate, k)
     check_mat(op, "up", up, k)
-    if gate.n != up.n or gate.group_size != up.group_size:
-        raise OpError(f"{op}: gate ({gate.n} rows, group {gate.group_size}) and up ({up.n}, {up.group_size}) differ")
+    if gate.n != up.n:
+        raise OpError(f"{op}: gate ({gate.n} rows) and up ({up.n} rows) differ")
     out = graph.scratch(f"{name}.out", (s, gate.n))  # (S, N) f32
     dispatch(graph, op, writes=[out], reads=[x, arena], uniforms=[rows], ncols=gate.n, rows_max=s, rows=rows,
-             k=k, cps=2, mats=2, norm=True, eps=eps, group_size=gate.group_size,
+             k=k, cps=2, mats=2, norm=True, eps=eps, weights=(gate, up),
              constants={"N": gate.n, "GAMMA": gamma, **gate.constants("A"), **up.constants("B")})
     return out

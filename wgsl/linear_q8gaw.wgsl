@@ -1,0 +1,19 @@
+// linear_q8gaw: out[m, n] = sum_k x[m, k] * (q(n, k) * scales[g, n] + offsets[g, n]) + bias[n]
+// The 8-bit affine sibling: q is int8 as in linear_q8gsw, with an offset per group. GGUF's
+// 5-bit Q5_1 and Q5_K map onto it exactly (their codes 0..31 fit an int8).
+// #include "common/grid.wgsl"
+// #include "common/linear_header.wgsl"
+// #include "common/packed_weight.wgsl"
+// #include "common/linear_body.wgsl"
+// #include "common/q8_words.wgsl"
+
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (M, N) f32
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
+@group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, K) int8, LE words
+@group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
+@group(0) @binding(4) var<storage, read> offsets: array<f32>;    // (G, PADDED_N) f32
+@group(0) @binding(5) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
+@group(0) @binding(6) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
+
+fn group_scale(t: u32) -> f32 { return scales[t]; }
+fn group_offset(t: u32) -> f32 { return offsets[t]; }
