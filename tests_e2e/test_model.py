@@ -133,38 +133,44 @@ def test_stop_and_bad_input_are_handled(model_app):
 
 
 @pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory):
+def tiny_bundles(tmp_path_factory):
+    """The tiny models (tests/tiny_llama.py): "mixed" has every simple type and an untied F16
+    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head."""
     from pyapp.export import export
 
-    return export(HERE / "goldens" / "tiny_mixed.gguf", cache=tmp_path_factory.mktemp("tiny"))
+    cache = tmp_path_factory.mktemp("tiny")
+    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in ("mixed", "kquant")}
 
 
 @pytest.fixture
-def tiny_mounted(model_app, tiny_bundle):
-    """The tiny mixed-type model (every tensor type, untied F16 head) served beside SmolLM2."""
-    model_app.site.mounts["tiny"] = tiny_bundle
+def tiny_mounted(model_app, tiny_bundles):
+    """The tiny models served beside SmolLM2, at /files/tiny_<name>/."""
+    for name, bundle in tiny_bundles.items():
+        model_app.site.mounts[f"tiny_{name}"] = bundle
     return model_app
 
 
+@pytest.mark.parametrize("tiny", ["mixed", "kquant"])
 @pytest.mark.parametrize("style, fused", [("lanes", True), ("subgroups", True), ("workgroups", True),
-                                          ("workgroups", False)])
-def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, style, fused):
+                                          ("workgroups", False), ("lanes", False)])
+def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, fused):
     """Each path (fused, ExecuTorch ops) in each kernel style a device may get, forced here on the
-    tiny mixed model so that SwiftShader checks them all: exact tokens and logits at every step."""
-    gold, _ = golden("model_tiny_mixed")
+    tiny models so that SwiftShader checks them all: exact tokens and logits at every step."""
+    gold, _ = golden(f"model_tiny_{tiny}")
     r = tiny_mounted.py("""
         from pyapp.runtime import app, model
         from pyapp.runtime.sampling import Sampling
         from e2e import b64
-        m = await model.load(app.session.device, "/files/tiny/", kernel_style=ARGS["style"], fused=ARGS["fused"])
+        m = await model.load(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
+                             fused=ARGS["fused"])
         g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "fused": m.fused,
                   "kernels": sorted({d.kernel for d in m.decode_graph.dispatches})}
-    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]), style=style, fused=fused)
+    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]), style=style, fused=fused, tiny=tiny)
     assert r["fused"] == fused and ("qkv_rope" in r["kernels"]) == fused
     assert r["ids"] == gold["generated_ids"].tolist()
     for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
-        assert_close(decode(got), ref, what=f"tiny model ({style}, fused={fused}) step {i} logits")
+        assert_close(decode(got), ref, what=f"tiny {tiny} model ({style}, fused={fused}) step {i} logits")
 
 
 def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
@@ -176,7 +182,7 @@ def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
         from pyapp.runtime import app, model
         from pyapp.runtime.sampling import Sampling
         from e2e import created
-        m = await model.load(app.session.device, "/files/tiny/", kernel_style="subgroups", fused=True)
+        m = await model.load(app.session.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)
         await m.generate(ARGS["ids"], Sampling(), 3)
         before = created()
         full = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
