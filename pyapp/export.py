@@ -158,41 +158,62 @@ def _token_id(reader, key, vocab: int) -> int | None:
     return value
 
 
+ARCHITECTURES = ("llama", "qwen2", "qwen3")  # Mistral-style files are "llama"
+
+
 def model_config(reader) -> dict:
     arch = _field(reader, "general.architecture")
-    if arch != "llama":
-        raise ExportError(f"architecture {_show(arch)} is not supported (only llama-family GGUFs)")
-    scaling = _field(reader, "llama.rope.scaling.type", "none")
-    if scaling not in ("none", None):
-        raise ExportError(f"llama.rope.scaling.type={_show(scaling)} is not supported")
-    dim = _count(reader, "llama.embedding_length")
-    heads = _count(reader, "llama.attention.head_count")
-    kv_heads = _count(reader, "llama.attention.head_count_kv", heads)
+    if arch not in ARCHITECTURES:
+        raise ExportError(f"architecture {_show(arch)} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    scaling = _field(reader, f"{arch}.rope.scaling.type", "none")
+    if scaling not in ("none", "linear", None) and "rope_freqs.weight" not in {t.name for t in reader.tensors}:
+        raise ExportError(f"{arch}.rope.scaling.type={_show(scaling)} is not supported (none, linear, or llama3 "
+                          "with its rope_freqs.weight factors)")
+    dim = _count(reader, f"{arch}.embedding_length")
+    heads = _count(reader, f"{arch}.attention.head_count")
+    kv_heads = _count(reader, f"{arch}.attention.head_count_kv", heads)
     if heads % kv_heads:
-        raise ExportError(f"llama.attention.head_count={heads} is not a multiple of "
-                          f"llama.attention.head_count_kv={kv_heads}")
-    head_dim = _count(reader, "llama.rope.dimension_count", None)
+        raise ExportError(f"{arch}.attention.head_count={heads} is not a multiple of "
+                          f"{arch}.attention.head_count_kv={kv_heads}")
+    head_dim = _count(reader, f"{arch}.attention.key_length", None) or _count(reader, f"{arch}.rope.dimension_count", None)
     if head_dim is None:
         if dim % heads:
-            raise ExportError(f"llama.embedding_length={dim} is not a multiple of llama.attention.head_count={heads}")
+            raise ExportError(f"{arch}.embedding_length={dim} is not a multiple of {arch}.attention.head_count={heads}")
         head_dim = dim // heads
     if head_dim % 2:
-        raise ExportError(f"the head size {head_dim} (llama.rope.dimension_count, or llama.embedding_length / "
-                          "llama.attention.head_count) is odd: RoPE rotates pairs")
-    return {
+        raise ExportError(f"the head size {head_dim} ({arch}.attention.key_length, {arch}.rope.dimension_count, "
+                          f"or {arch}.embedding_length / {arch}.attention.head_count) is odd: RoPE rotates pairs")
+    config = {
         "arch": arch,
         "name": _text(reader, "general.name"),
         "basename": _text(reader, "general.basename"),
-        "n_layers": _count(reader, "llama.block_count"),
+        "n_layers": _count(reader, f"{arch}.block_count"),
         "dim": dim,
         "n_heads": heads,
         "n_kv_heads": kv_heads,
         "head_dim": head_dim,
-        "ffn_dim": _count(reader, "llama.feed_forward_length"),
-        "context_length": _count(reader, "llama.context_length"),
-        "rope_theta": _positive_float(reader, "llama.rope.freq_base", 10000.0),
-        "norm_eps": _positive_float(reader, "llama.attention.layer_norm_rms_epsilon"),
+        "ffn_dim": _count(reader, f"{arch}.feed_forward_length"),
+        "context_length": _count(reader, f"{arch}.context_length"),
+        "rope_theta": _positive_float(reader, f"{arch}.rope.freq_base", 10000.0),
+        "norm_eps": _positive_float(reader, f"{arch}.attention.layer_norm_rms_epsilon"),
     }
+    if scaling == "linear":  # every frequency divided by the factor
+        config["rope_freq_factors"] = [_positive_float(reader, f"{arch}.rope.scaling.factor")] * (head_dim // 2)
+    return config
+
+
+def rope_factors(reader, config: dict) -> list[float] | None:
+    """llama3-style RoPE scaling: rope_freqs.weight holds a divisor per frequency (llama.cpp's freq_factors)."""
+    tensor = next((t for t in reader.tensors if t.name == "rope_freqs.weight"), None)
+    if tensor is None:
+        return config.get("rope_freq_factors")
+    factors = np.asarray(tensor.data, np.float32).reshape(-1)
+    if tensor.tensor_type.name != "F32" or factors.size != config["head_dim"] // 2:
+        raise ExportError(f"tensor rope_freqs.weight is {tensor.tensor_type.name} {list(tensor.shape)}, not "
+                          f"{config['head_dim'] // 2} F32 factors (one per frequency of a head of {config['head_dim']})")
+    if not np.all(np.isfinite(factors) & (factors > 0)):
+        raise ExportError("tensor rope_freqs.weight holds factors that are not positive finite numbers")
+    return [float(f) for f in factors]
 
 
 def tokenizer_config(reader) -> dict:
@@ -216,30 +237,37 @@ def tokenizer_config(reader) -> dict:
     }
 
 
-def expected_shapes(config: dict, vocab: int) -> dict[str, tuple]:
-    """{tensor: ((size, the keys that set it), ...)}, (N, K) or (K,), as the metadata says."""
-    c, hd = config, config["head_dim"]
-    d = (c["dim"], f"llama.embedding_length={c['dim']}")
-    q = (c["n_heads"] * hd, f"llama.attention.head_count={c['n_heads']} x head size {hd}")
-    kv = (c["n_kv_heads"] * hd, f"llama.attention.head_count_kv={c['n_kv_heads']} x head size {hd}")
-    ffn = (c["ffn_dim"], f"llama.feed_forward_length={c['ffn_dim']}")
+def expected_shapes(config: dict, vocab: int, names) -> dict[str, tuple]:
+    """{tensor: ((size, the keys that set it), ...)}, (N, K) or (K,), as the metadata says.
+    Q/K/V biases (qwen2) and Q/K norms (qwen3) are expected when the file has the first layer's."""
+    c, hd, a = config, config["head_dim"], config["arch"]
+    d = (c["dim"], f"{a}.embedding_length={c['dim']}")
+    q = (c["n_heads"] * hd, f"{a}.attention.head_count={c['n_heads']} x head size {hd}")
+    kv = (c["n_kv_heads"] * hd, f"{a}.attention.head_count_kv={c['n_kv_heads']} x head size {hd}")
+    ffn = (c["ffn_dim"], f"{a}.feed_forward_length={c['ffn_dim']}")
     v = (vocab, f"the {vocab} tokens of tokenizer.ggml.tokens")
-    layer = {"attn_norm": (d,), "attn_q": (q, d), "attn_k": (kv, d), "attn_v": (kv, d), "attn_output": (d, q),
-             "ffn_norm": (d,), "ffn_gate": (ffn, d), "ffn_up": (ffn, d), "ffn_down": (d, ffn)}
+    head = ((hd, f"head size {hd}"),)
+    layer = {"attn_norm.weight": (d,), "attn_q.weight": (q, d), "attn_k.weight": (kv, d), "attn_v.weight": (kv, d),
+             "attn_output.weight": (d, q), "ffn_norm.weight": (d,), "ffn_gate.weight": (ffn, d),
+             "ffn_up.weight": (ffn, d), "ffn_down.weight": (d, ffn)}
+    if "blk.0.attn_q.bias" in names:
+        layer.update({"attn_q.bias": (q,), "attn_k.bias": (kv,), "attn_v.bias": (kv,)})
+    if "blk.0.attn_q_norm.weight" in names:
+        layer.update({"attn_q_norm.weight": head, "attn_k_norm.weight": head})
     shapes = {"token_embd.weight": (v, d), "output_norm.weight": (d,), "output.weight": (v, d)}
-    shapes.update({f"blk.{i}.{name}.weight": s for i in range(c["n_layers"]) for name, s in layer.items()})
+    shapes.update({f"blk.{i}.{name}": s for i in range(c["n_layers"]) for name, s in layer.items()})
     return shapes
 
 
 def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
     """The metadata agrees with the tensors: each one needed is there, with the shape the keys give."""
-    n_layers = config["n_layers"]
+    n_layers, arch = config["n_layers"], config["arch"]
     if n_layers * len(LAYER_TENSORS) > len(shapes):  # also bounds expected_shapes' size
-        raise ExportError(f"llama.block_count={n_layers}, but the file holds only {len(shapes)} tensors")
+        raise ExportError(f"{arch}.block_count={n_layers}, but the file holds only {len(shapes)} tensors")
     beyond = [n for n in shapes if (m := re.match(r"blk\.(\d+)\.", n)) and int(m[1]) >= n_layers]
     if beyond:
-        raise ExportError(f"tensor {beyond[0]} lies beyond llama.block_count={n_layers}")
-    expected = expected_shapes(config, vocab)
+        raise ExportError(f"tensor {beyond[0]} lies beyond {arch}.block_count={n_layers}")
+    expected = expected_shapes(config, vocab, shapes)
     missing = [n for n in expected if n not in shapes and n != "output.weight"]  # no output: tied to token_embd
     if missing:
         raise ExportError(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
@@ -282,8 +310,13 @@ def _read_checked_gguf(path: Path) -> tuple[dict, dict, dict]:
     if unsupported:
         found = "; ".join(f"{kind} ({len(names)} tensors, e.g. {names[0]})" for kind, names in sorted(unsupported.items()))
         raise ExportError(f"tensor types not supported: {found}; supported: {', '.join(SUPPORTED)}")
+    factors = rope_factors(reader, config)
+    if factors is not None:
+        config["rope_freq_factors"] = factors
     tensors, entries = {}, {}
     for t in reader.tensors:
+        if t.name == "rope_freqs.weight":  # a property of RoPE, not a weight: it went into the config
+            continue
         try:
             stored, entry = convert(t.name, t.tensor_type.name, t.data, shapes[t.name])
         except UnsupportedTensor as e:
@@ -291,6 +324,8 @@ def _read_checked_gguf(path: Path) -> tuple[dict, dict, dict]:
         tensors.update(stored)
         entries[t.name] = entry
     config["tied_embeddings"] = "output.weight" not in entries
+    config["qkv_bias"] = "blk.0.attn_q.bias" in entries      # qwen2
+    config["qk_norm"] = "blk.0.attn_q_norm.weight" in entries  # qwen3
     config["tensors"] = entries
     return tensors, config, tokenizer
 

@@ -12,17 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import model_config
+from .export import model_config, rope_factors
 
 
 class Reference:
+    """Llama (and Mistral-style) files, Qwen2 (Q/K/V biases) and Qwen3 (a RMSNorm of each Q and K
+    head), with RoPE scaling by per-frequency factors (llama3's rope_freqs, or linear)."""
+
     def __init__(self, gguf_path: Path, max_context: int = 512):
         from gguf import GGUFReader
         from gguf.quants import dequantize
 
         reader = GGUFReader(str(gguf_path))
         self.cfg = model_config(reader)
-        self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64) for t in reader.tensors}
+        self.factors = np.asarray(rope_factors(reader, self.cfg) or [1.0] * (self.cfg["head_dim"] // 2))
+        self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64).reshape(tuple(reversed(t.shape)))
+                  for t in reader.tensors}
         c = self.cfg
         shape = (c["n_layers"], max_context, c["n_kv_heads"], c["head_dim"])
         self.k_cache = np.zeros(shape)  # (layers, ctx, n_kv_heads, head_dim) f64
@@ -40,7 +45,7 @@ class Reference:
     def _rope(self, x, positions):
         """x (S, H, D): rotate each adjacent pair (2i, 2i+1) by pos * theta^(-2i/D)."""
         d = x.shape[-1]
-        freqs = self.cfg["rope_theta"] ** (-np.arange(0, d, 2) / d)
+        freqs = self.cfg["rope_theta"] ** (-np.arange(0, d, 2) / d) / self.factors
         ang = positions[:, None, None] * freqs[None, None, :]
         cos, sin = np.cos(ang), np.sin(ang)
         x0, x1 = x[..., 0::2], x[..., 1::2]
@@ -60,10 +65,13 @@ class Reference:
         for i in range(c["n_layers"]):
             p = f"blk.{i}."
             h = self._norm(x, w[p + "attn_norm.weight"])
-            q = self._rope((h @ w[p + "attn_q.weight"].T).reshape(s, hq, d), pos)
-            k = self._rope((h @ w[p + "attn_k.weight"].T).reshape(s, hkv, d), pos)
+            q, k, v = ((h @ w[p + f"attn_{t}.weight"].T + w.get(p + f"attn_{t}.bias", 0)).reshape(s, -1, d)
+                       for t in "qkv")                          # Qwen2 has biases
+            if p + "attn_q_norm.weight" in w:                   # Qwen3 norms each head
+                q, k = self._norm(q, w[p + "attn_q_norm.weight"]), self._norm(k, w[p + "attn_k_norm.weight"])
+            q, k = self._rope(q, pos), self._rope(k, pos)
             self.k_cache[i, self.pos:ctx] = k
-            self.v_cache[i, self.pos:ctx] = (h @ w[p + "attn_v.weight"].T).reshape(s, hkv, d)
+            self.v_cache[i, self.pos:ctx] = v
             keys = np.repeat(self.k_cache[i, :ctx], hq // hkv, axis=1)    # (ctx, Hq, D)
             vals = np.repeat(self.v_cache[i, :ctx], hq // hkv, axis=1)
             scores = np.einsum("shd,chd->hsc", q, keys) / np.sqrt(d)

@@ -227,3 +227,40 @@ def test_vocabulary_must_match_the_embedding_rows(mixed, tmp_path):
                   {"tokenizer.ggml.tokens": tokens[:47], "tokenizer.ggml.token_type": [1] * 47})
     assert_refused(bad, tmp_path / "cache", "tensor token_embd.weight has shape [48, 64], but the 47 tokens of "
                                             "tokenizer.ggml.tokens and llama.embedding_length=64 give [47, 64]")
+
+
+@pytest.mark.parametrize("arch, options, flags", [
+    ("llama", {"rope_freqs": True}, {"rope_freq_factors": 8}),
+    ("qwen2", {"qkv_bias": True}, {"qkv_bias": True}),
+    ("qwen3", {"qk_norm": True, "head_dim": 32}, {"qk_norm": True}),
+])
+def test_architectures_export_what_the_runtime_needs(tmp_path, arch, options, flags):
+    out = export.export(tiny_llama.write(tmp_path / "m.gguf", arch=arch, **options), cache=tmp_path / "c")
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == arch
+    for key, value in flags.items():
+        got = config[key]
+        assert (len(got) == value and got[0] == 1.0) if key == "rope_freq_factors" else got == value
+    assert "rope_freqs.weight" not in config["tensors"]  # RoPE factors live in the config, not as a weight
+    if arch == "qwen3":
+        assert config["head_dim"] == 32 and config["tensors"]["blk.0.attn_q.weight"]["shape"] == [128, 64]
+
+
+def test_other_architectures_and_rope_scalings_are_refused(tmp_path):
+    import gguf
+
+    path = tiny_llama.write(tmp_path / "m.gguf", arch="gemma")
+    with pytest.raises(export.ExportError, match=r"architecture 'gemma' is not supported \(supported: llama, qwen2, qwen3\)"):
+        export.export(path, cache=tmp_path / "c")
+    reader = gguf.GGUFReader(str(tiny_llama.write(tmp_path / "l.gguf")))
+    writer = gguf.GGUFWriter(str(tmp_path / "yarn.gguf"), "llama")
+    for field in reader.fields.values():
+        if not field.name.startswith(("GGUF.", "general.architecture")):
+            writer.add_key_value(field.name, field.contents(), field.types[0],
+                                 field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None)
+    writer.add_string("llama.rope.scaling.type", "yarn")
+    for t in reader.tensors:
+        writer.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
+    writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
+    with pytest.raises(export.ExportError, match=r"llama.rope.scaling.type='yarn' is not supported"):
+        export.export(tmp_path / "yarn.gguf", cache=tmp_path / "c")

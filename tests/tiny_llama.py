@@ -35,7 +35,10 @@ def kquant(rng, n: int, k: int, qtype) -> np.ndarray:
     return blocks.reshape(n, -1)
 
 
-def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=48, types=None, seed=0):
+def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=48, types=None, seed=0,
+          head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False):
+    """head_dim: a head size other than dim / heads (Qwen3's key_length); rope_freqs: llama3-style
+    RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads."""
     types = {**{k: Q.Q8_0 for k in MIXED if k != "output"}, **(types or {})}
     rng = np.random.default_rng(seed)
     wr = GGUFWriter(str(path), arch)
@@ -45,7 +48,10 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
     wr.add_feed_forward_length(ffn)
     wr.add_head_count(heads)
     wr.add_head_count_kv(kv)
-    wr.add_rope_freq_base(10000.0)
+    wr.add_rope_freq_base(10000.0 if not rope_freqs else 500000.0)
+    if head_dim:
+        wr.add_key_length(head_dim)
+        wr.add_value_length(head_dim)
     wr.add_layer_norm_rms_eps(1e-5)
     wr.add_tokenizer_model("gpt2")
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -76,16 +82,22 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
                 data = np.zeros((shape[0], shape[1] // block * size), np.uint8)
             wr.add_tensor(name, data, raw_dtype=qtype)
 
-    hd = dim // heads
+    hd = head_dim or dim // heads
+    if rope_freqs:  # as llama.cpp writes Llama 3.1's: a divisor per frequency, 1 for the fast ones
+        wr.add_tensor("rope_freqs.weight", np.geomspace(1.0, 8.0, hd // 2).astype(np.float32))
     tensor("token_embd.weight", (vocab, dim), types["token_embd"])
     tensor("output_norm.weight", (dim,), Q.F32)
     if "output" in types:
         tensor("output.weight", (vocab, dim), types["output"])
     for i in range(layers):
-        for name, shape in [("attn_q", (dim, dim)), ("attn_k", (kv * hd, dim)), ("attn_v", (kv * hd, dim)),
-                            ("attn_output", (dim, dim)), ("ffn_gate", (ffn, dim)), ("ffn_up", (ffn, dim)),
+        for name, shape in [("attn_q", (heads * hd, dim)), ("attn_k", (kv * hd, dim)), ("attn_v", (kv * hd, dim)),
+                            ("attn_output", (dim, heads * hd)), ("ffn_gate", (ffn, dim)), ("ffn_up", (ffn, dim)),
                             ("ffn_down", (dim, ffn))]:
             tensor(f"blk.{i}.{name}.weight", shape, types[name])
+        for t, rows in (("q", heads * hd), ("k", kv * hd), ("v", kv * hd)) if qkv_bias else ():
+            wr.add_tensor(f"blk.{i}.attn_{t}.bias", (0.5 * rng.standard_normal(rows)).astype(np.float32))
+        for t in ("q", "k") if qk_norm else ():
+            tensor(f"blk.{i}.attn_{t}_norm.weight", (hd,), Q.F32)
         tensor(f"blk.{i}.attn_norm.weight", (dim,), Q.F32)
         tensor(f"blk.{i}.ffn_norm.weight", (dim,), Q.F32)
     wr.write_header_to_file()

@@ -135,11 +135,16 @@ def test_stop_and_bad_input_are_handled(model_app):
 @pytest.fixture(scope="module")
 def tiny_bundles(tmp_path_factory):
     """The tiny models (tests/tiny_llama.py): "mixed" has every simple type and an untied F16
-    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head."""
+    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head;
+    "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
+    K head and has a head size other than width / heads."""
     from pyapp.export import export
 
     cache = tmp_path_factory.mktemp("tiny")
-    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in ("mixed", "kquant")}
+    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
+
+
+TINY = ("mixed", "kquant", "llama3", "qwen2", "qwen3")
 
 
 @pytest.fixture
@@ -150,7 +155,7 @@ def tiny_mounted(model_app, tiny_bundles):
     return model_app
 
 
-@pytest.mark.parametrize("tiny", ["mixed", "kquant"])
+@pytest.mark.parametrize("tiny", TINY)
 @pytest.mark.parametrize("style, fused", [("lanes", True), ("subgroups", True), ("workgroups", True),
                                           ("workgroups", False), ("lanes", False)])
 def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, fused):

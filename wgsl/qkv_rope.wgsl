@@ -11,6 +11,9 @@ override NKV: u32;               // Hkv * D columns of k, and of v
 override HD: u32;                // head dim
 override CMAX: u32;              // cache positions (rows of the RoPE tables)
 override GAMMA: u32;             // word offset of the attention norm weight
+override ROPE: bool = true;      // false: q and k stay unrotated (qk_norm_rope norms and rotates them)
+override HAS_BIAS: bool = false; // Qwen2: q, k and v biases, word offsets:
+override Q_BIAS: u32 = 0u; override K_BIAS: u32 = 0u; override V_BIAS: u32 = 0u;
 override Q_FMT: u32; override Q_CODES: u32; override Q_SCALES: u32; override Q_OFFSETS: u32 = 0u; override Q_PN: u32; override Q_GS: u32 = 32u;
 override K_FMT: u32; override K_CODES: u32; override K_SCALES: u32; override K_OFFSETS: u32 = 0u; override K_PN: u32; override K_GS: u32 = 32u;
 override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_OFFSETS: u32 = 0u; override V_PN: u32; override V_GS: u32 = 32u;
@@ -25,6 +28,7 @@ override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_O
 @group(0) @binding(7) var<uniform> live: vec4<u32>;                  // rows this step: .x
 
 fn rotate(y: vec2<f32>, p: u32, col: u32) -> vec2<f32> {
+  if (!ROPE) { return y; }
   let i = p * (HD / 2u) + (col % HD) / 2u;
   let c = rope[i];
   let s = rope[CMAX * (HD / 2u) + i];
@@ -43,7 +47,12 @@ fn compute_item(team: Team, at: Item) {
   } else {
     acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV, V_GS), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
   }
-  let y = normed(team, acc).xy;
+  var y = normed(team, acc).xy;
+  if (HAS_BIAS) {
+    var b = Q_BIAS + at.n0;
+    if (at.n0 >= NQ + NKV) { b = V_BIAS + at.n0 - NQ - NKV; } else if (at.n0 >= NQ) { b = K_BIAS + at.n0 - NQ; }
+    y += vec2<f32>(wf(b), wf(b + 1u));
+  }
   let p = pos.x + at.row;
   if (team.lane == 0u && at.n0 < ncols()) {
     if (at.n0 < NQ) {

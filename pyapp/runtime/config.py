@@ -40,6 +40,10 @@ class ModelConfig:
     tensors: dict[str, TensorEntry] = field(repr=False)
     source_file: str = ""
     basename: str = ""           # GGUF general.basename ("smollm2"): the page's label for answers
+    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3
+    rope_freq_factors: tuple[float, ...] | None = None  # llama3-style scaling: a divisor per frequency
+    qkv_bias: bool = False       # qwen2: biases on Q, K and V
+    qk_norm: bool = False        # qwen3: RMSNorm of each Q and K head before RoPE
 
     @classmethod
     def from_json(cls, raw: dict) -> "ModelConfig":
@@ -51,7 +55,9 @@ class ModelConfig:
             ffn_dim=int(raw["ffn_dim"]), context_length=int(raw["context_length"]),
             rope_theta=float(raw["rope_theta"]), norm_eps=float(raw["norm_eps"]),
             tied_embeddings=bool(raw["tied_embeddings"]), tensors=tensors,
-            source_file=(raw.get("source") or {}).get("file", ""), basename=raw.get("basename") or "")
+            source_file=(raw.get("source") or {}).get("file", ""), basename=raw.get("basename") or "",
+            arch=raw.get("arch", "llama"), qkv_bias=bool(raw.get("qkv_bias")), qk_norm=bool(raw.get("qk_norm")),
+            rope_freq_factors=tuple(raw["rope_freq_factors"]) if raw.get("rope_freq_factors") else None)
 
     @property
     def head(self) -> str:

@@ -57,10 +57,16 @@ def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Gra
         arena = w.arena(g, f"blk.{i}")
         kc, vc = (g.external(f"{n}_cache.{i}", (sh.cmax, nkv), "f32", b) for n, b in zip("kv", sh.caches[i]))
         gamma = w.placed(p + "attn_norm.weight").codes
-        # attention: norm + q/k/v + RoPE + cache write at input_pos, split-context attention, output + residual
+        # attention: norm + q/k/v (+ biases) + RoPE + cache write at input_pos (Qwen3 norms each head
+        # first), split-context attention, output + residual
+        biases = tuple(w.placed(p + f"attn_{t}.bias").codes for t in "qkv") if c.qkv_bias else None
         q = ops.qkv_rope(g, x, arena, gamma, w.placed(p + "attn_q.weight"), w.placed(p + "attn_k.weight"),
                          w.placed(p + "attn_v.weight"), kc, vc, rope, pos, rows, head_dim=d, eps=c.norm_eps,
-                         name=f"layer{i}")                                    # (S, Hq*D)
+                         name=f"layer{i}", biases=biases, apply_rope=not c.qk_norm)  # (S, Hq*D)
+        if c.qk_norm:
+            ops.qk_norm_rope(g, q, kc, arena, w.placed(p + "attn_q_norm.weight").codes,
+                             w.placed(p + "attn_k_norm.weight").codes, rope, pos, rows, n_heads=c.n_heads,
+                             n_kv_heads=c.n_kv_heads, head_dim=d, eps=c.norm_eps)
         a = ops.attention(g, q, kc, vc, pos, rows, n_heads=c.n_heads, n_kv_heads=c.n_kv_heads, name=f"attn{i}")
         ops.residual_linear(g, x, a, arena, w.placed(p + "attn_output.weight"), rows)
         # feed-forward: norm + gate/up + SiLU, down + residual
@@ -88,21 +94,25 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph
     last = g.symint("last_row", s - 1)                               # the row whose logits we need
     cos, sin = (g.external(n, (sh.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), sh.rope_pair))
 
-    def linear(x, name: str, rows):
+    def linear(x, name: str, rows, bias=None):
         entry = c.tensors[name]
         weight, tables = w.parts(g, name)
+        bias = w.tensor(g, bias) if bias else None
         if entry.format == "f32":  # GGUF F32/F16 matrices
-            return ops.linear_f32(g, x, weight, rows=rows, name=f"{name}.out")
-        return LINEARS[entry.format](g, x, weight, *tables.values(), entry.group_size, rows=rows, name=f"{name}.out")
+            return ops.linear_f32(g, x, weight, bias=bias, rows=rows, name=f"{name}.out")
+        return LINEARS[entry.format](g, x, weight, *tables.values(), entry.group_size, bias=bias, rows=rows,
+                                     name=f"{name}.out")
 
     x = embed(g, c, w, tokens, rows)
     for i in range(c.n_layers):
         p = f"blk.{i}."
         # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
         h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c.norm_eps, rows=rows)
-        q = linear(h, p + "attn_q.weight", rows)                    # (S, Hq*D)
-        k = linear(h, p + "attn_k.weight", rows)                    # (S, Hkv*D)
-        v = linear(h, p + "attn_v.weight", rows)                    # (S, Hkv*D)
+        q, k, v = (linear(h, p + f"attn_{t}.weight", rows, p + f"attn_{t}.bias" if c.qkv_bias else None)
+                   for t in "qkv")                                  # (S, Hq*D), (S, Hkv*D) x 2
+        if c.qk_norm:  # Qwen3: RMSNorm of each head, its own weight of D
+            q, k = (g.view(ops.rms_norm(g, g.view(t, (s * heads, d)), w.tensor(g, p + f"attn_{n}_norm.weight"),
+                                        c.norm_eps), (s, heads * d)) for t, n, heads in ((q, "q", hq), (k, "k", hkv)))
         ops.rope(g, g.view(q, (s, hq, d)), cos, sin, pos, rows)
         ops.rope(g, g.view(k, (s, hkv, d)), cos, sin, pos, rows)
         kc, vc = (g.external(f"{n}_cache.{i}", (1, sh.cmax, hkv, d), "f32", b)

@@ -80,7 +80,7 @@ class Model:
         cache_bytes = self.cmax * c.n_kv_heads * c.head_dim * 4
         caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
                    dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
-        cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta)
+        cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta, c.rope_freq_factors)
 
         def table(name, *parts):
             buf = dev.buffer(sum(len(p) for p in parts) * 4, STORAGE | COPY_DST, name)

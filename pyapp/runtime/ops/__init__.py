@@ -14,6 +14,7 @@ from .linear_q8gaw import linear_q8gaw
 from .linear_q8gsw import linear_q8gsw
 from .next_token import next_token
 from .norm_linear import norm_linear
+from .qk_norm_rope import qk_norm_rope
 from .qkv_rope import qkv_rope
 from .residual_linear import residual_linear
 from .rms_norm import rms_norm
@@ -26,4 +27,4 @@ from .update_cache import update_cache
 __all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_q8gaw", "linear_f32", "update_cache", "sdpa_with_kv_cache",
            "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax",
            # the model's fused fast path
-           "qkv_rope", "attention", "residual_linear", "swiglu", "norm_linear", "next_token"]
+           "qkv_rope", "qk_norm_rope", "attention", "residual_linear", "swiglu", "norm_linear", "next_token"]

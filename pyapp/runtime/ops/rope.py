@@ -13,10 +13,12 @@ SHADERS = {"rope": ("H", "D", "WG")}
 WG = 64
 
 
-def rope_tables(positions: int, head_dim: int, theta: float) -> tuple[array, array]:
-    """cos and sin of pos * theta^(-2i/D) for pos < positions, i < D/2, as f32 arrays."""
+def rope_tables(positions: int, head_dim: int, theta: float, factors=None) -> tuple[array, array]:
+    """cos and sin of pos * theta^(-2i/D) / factors[i] for pos < positions, i < D/2, as f32 arrays
+    (factors: llama3-style scaling's divisor per frequency, llama.cpp's freq_factors; None: 1)."""
     half = head_dim // 2
-    freqs = [theta ** (-2.0 * i / head_dim) for i in range(half)]
+    factors = factors or [1.0] * half
+    freqs = [theta ** (-2.0 * i / head_dim) / factors[i] for i in range(half)]
     cos, sin = array("f"), array("f")
     for p in range(positions):
         cos.extend(math.cos(p * f) for f in freqs)
