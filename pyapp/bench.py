@@ -51,8 +51,8 @@ from pyapp.runtime.sampling import Sampling
 m = app.session.model
 text = ARGS["prompt"]
 if ARGS["chat"]:
-    text = chat.render(m.tok.chat_template, [{"role": "user", "content": text}])
-ids = m.tok.encode(text)
+    text, _ = chat.prompt(m.tok, [{"role": "user", "content": text}])
+ids = m.tok.encode(text, add_bos=not ARGS["chat"])
 s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], ARGS["seed"])
 g = await m.generate(ids, s, ARGS["max_new_tokens"])
 RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids,

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 
 from . import __version__
-from .assets import WEB, AppWheel, SetupError, micropip_wheel, pyodide_dir
+from .assets import WEB, AppWheel, SetupError, micropip_wheel, page_wheels, pyodide_dir
 from .httpd import CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, url_host
 
 MIME = {
@@ -84,12 +84,18 @@ class Site:
     def micropip(self) -> Path:
         return micropip_wheel()
 
+    @cached_property
+    def libraries(self) -> dict[str, Path]:
+        """The wheels the page installs before pyapp (Jinja2, MarkupSafe), by file name."""
+        return {p.name: p for p in page_wheels()}
+
     def page_config(self) -> dict:
         digest, wheel = self.wheel.current()
         return {
             "version": __version__,
             "pyodide": "/pyodide/",
             "micropip": f"/wheels/{self.micropip.name}",
+            "libraries": [f"/wheels/{name}" for name in self.libraries],
             "wheel": f"/wheels/{digest}/{wheel.name}",
             **self.config,
         }
@@ -112,6 +118,8 @@ class Site:
         if head == "wheels":
             if rest == self.micropip.name:
                 return self.micropip
+            if rest in self.libraries:
+                return self.libraries[rest]
             digest, wheel = self.wheel.current()
             return wheel if rest == f"{digest}/{wheel.name}" else None
         if head == "files":
@@ -329,6 +337,7 @@ def main(argv=None):
             site.config["model"] = "/files/model/"
         site.wheel.current()  # build the wheel and find micropip now, so errors show before the URL
         site.micropip
+        site.libraries
     except SetupError as e:
         sys.exit(f"pyapp.serve: {e}")
     announce(server.server_address)

@@ -26,8 +26,33 @@ def test_chatml_render_equals_jinja(messages):
     assert chat.render(SMOL_TEMPLATE, messages) == want
 
 
-def test_unknown_template_falls_back_to_plain_lines():
-    assert chat.render("{{ whatever }}", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
+LLAMA3_TEMPLATE = (  # Meta's Llama 3 Instruct template, with the {{- and | trim it uses
+    "{{- bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+
+
+def test_llama3_template_renders_the_documented_format():
+    text = chat.render(LLAMA3_TEMPLATE, [{"role": "user", "content": " Hi \n"}], bos_token="<|begin_of_text|>")
+    assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+def test_templates_get_what_hugging_face_gives_them():
+    """trim_blocks and lstrip_blocks, loop controls, raise_exception and strftime_now."""
+    template = ("{% for m in messages %}\n  {% if m.role == 'system' %}{% continue %}{% endif %}\n"
+                "[{{ m.role }}]{{ m.content }}\n{% endfor %}{{ strftime_now('%Y') | length }}")
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    assert chat.render(template, messages) == "[user]U\n4"
+    with pytest.raises(chat.ChatTemplateError, match="the template says: roles must alternate") as e:
+        chat.render("{{ raise_exception('roles must alternate') }}", messages)
+    assert e.value.fallback == "System: S\nUser: U\nAssistant:"
+
+
+def test_a_template_that_fails_says_so_and_falls_back_to_plain_lines():
+    with pytest.raises(chat.ChatTemplateError, match=r"does not render \(TemplateSyntaxError: .*\); a plain"):
+        chat.render("{% for %}", [{"role": "user", "content": "Hi"}])
+    assert chat.render("", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
 
 
 LOGITS = array("f", [1.0, 3.0, 2.5, -1.0, 0.0])

@@ -56,6 +56,30 @@ def test_mime_types(served, path, mime):
     assert status == 200 and headers["Content-Type"] == mime
 
 
+def test_page_libraries_are_pure_wheels_at_the_lock_versions(served):
+    """Jinja2 and MarkupSafe for chat templates: pure-Python wheels (the page cannot load a
+    CPython extension) whose RECORD hashes match, at the versions Pyodide's lock names."""
+    import base64
+    import hashlib
+    import io
+    from pyapp.assets import pyodide_lock
+    lock = pyodide_lock()["packages"]
+    names = [u.rsplit("/", 1)[1] for u in page_config(served)["libraries"]]
+    assert names == [f"jinja2-{lock['jinja2']['version']}-py3-none-any.whl",
+                     f"markupsafe-{lock['markupsafe']['version']}-py3-none-any.whl"]
+    status, _, body = get(served + "/wheels/" + names[1])
+    wheel = zipfile.ZipFile(io.BytesIO(body))
+    assert status == 200 and not [n for n in wheel.namelist() if n.endswith((".so", ".c"))]
+    record = next(n for n in wheel.namelist() if n.endswith("/RECORD"))
+    for line in wheel.read(record).decode().splitlines():
+        name, digest, size = line.split(",")
+        if digest:
+            data = wheel.read(name)
+            want = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert digest == f"sha256={want}" and int(size) == len(data), name
+    assert "markupsafe/__init__.py" in wheel.namelist() and "markupsafe/_native.py" in wheel.namelist()
+
+
 def test_wheels_are_served_and_hold_runtime_and_shaders(served):
     config = page_config(served)
     status, _, body = get(served + config["wheel"])

@@ -297,3 +297,33 @@ def test_a_failed_turn_leaves_no_trace_and_its_error_clears(model_app):
     roles = model_app.py("from pyapp.runtime import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
     assert roles == ["user", "assistant"]
     page.fill("#max-tokens", "64")
+
+
+def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(model_app):
+    """Jinja2 is installed in the page: Meta's Llama 3 template renders its documented format
+    there, and a template that fails says so while the turn still runs on the plain prompt."""
+    text = model_app.py("""
+        from pyapp.runtime import chat
+        RESULT = chat.render(ARGS["template"], [{"role": "user", "content": " Hi \\n"}], bos_token="<|begin_of_text|>")
+    """, template=(
+        "{{- bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+        "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"))
+    assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    page = model_app.page
+    original = model_app.py("from pyapp.runtime import app\nRESULT = app.session.model.tok.chat_template")
+    model_app.py("from pyapp.runtime import app\napp.session.model.tok.chat_template = '{% for %}'")
+    try:
+        page.click("#clear")
+        page.select_option("#mode", "chat")
+        page.fill("#max-tokens", "2")
+        page.fill("#temperature", "0")
+        page.fill("#prompt", "Hi")
+        submit_and_wait(page, "document.getElementById('stats').textContent.includes('stopped')")
+        status = page.inner_text("#status")
+        assert "Note: the model's chat template does not render (TemplateSyntaxError" in status
+        assert "a plain Role: text prompt is used instead" in status and not page.is_visible("#error")
+    finally:
+        model_app.py("from pyapp.runtime import app\napp.session.model.tok.chat_template = ARGS['t']", t=original)
+        page.fill("#max-tokens", "64")

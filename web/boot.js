@@ -1,4 +1,4 @@
-// Boots Pyodide, installs micropip and our wheel (all served locally), then hands over to
+// Boots Pyodide, installs micropip, Jinja2 and our wheel (all served locally), then hands over to
 // Python: everything after `app.main` is pyapp.runtime, written in Python.
 const config = JSON.parse(document.getElementById("pyapp-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -18,8 +18,10 @@ async function boot() {
   $("status").textContent = "Installing pyapp…";
   await pyodide.loadPackage(config.micropip);
   const micropip = pyodide.pyimport("micropip");
-  // deps=False: the page needs only the standard library; the listed deps are host-side.
-  await micropip.install.callKwargs(new URL(config.wheel, location.href).href, { deps: false });
+  // deps=False: the page needs the standard library, Jinja2 and MarkupSafe (chat templates);
+  // pyapp's listed deps are host-side.
+  const urls = [...config.libraries, config.wheel].map((u) => new URL(u, location.href).href);
+  await micropip.install.callKwargs(urls, { deps: false });
   const app = pyodide.pyimport("pyapp.runtime.app");
   await app.main(pyodide.toPy(config));
 }

@@ -68,6 +68,8 @@ async def generate(text: str, mode: str, max_new: int, sampling):
 
     view.set_status("Generating…")
     ids, result = await chat.turn(text, mode, max_new, sampling, on_text)
+    if chat.notice:
+        view.set_status(f"Note: {chat.notice}.")
     view.element("stats").textContent = (
         f"prompt {len(ids)} tokens, prefill {result.prefill_tokens_per_s:.1f} tok/s · "
         f"generated {len(result.generated_ids)} tokens, decode {result.decode_tokens_per_s:.2f} tok/s · "
@@ -108,7 +110,8 @@ async def on_generate():
     view.set_busy(True)
     try:
         await generate(text, view.element("mode").value, max_new, sampling)
-        view.set_status("Ready.")
+        if not session.chat.notice:
+            view.set_status("Ready.")
     except Exception as e:  # show it on the page; the page stays usable (the failed turn is not kept)
         lost = session.device.lost_reason
         view.show_error(f"The GPU device was lost ({lost}). Reload the page." if lost else f"Generation failed: {e}",

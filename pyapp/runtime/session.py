@@ -17,6 +17,7 @@ class ChatSession:
     model: object
     messages: list = field(default_factory=list)  # the chat so far: [{role, content}]
     stop_requested: bool = False
+    notice: str = ""  # what the page should say about the last prompt (a template that failed)
 
     @property
     def assistant(self) -> str:
@@ -27,12 +28,15 @@ class ChatSession:
         self.messages = []
 
     def prompt_ids(self, text: str, mode: str) -> list[int]:
-        """The token ids of this turn: the text itself, or the whole chat rendered by its template."""
+        """The token ids of this turn: the text itself, or the whole chat rendered by its template
+        (which writes its own BOS, as Hugging Face's apply_chat_template leaves it)."""
         tok = self.model.tok
+        self.notice = ""
         if mode == "completion":
             return tok.encode(text)
         self.messages.append({"role": "user", "content": text})
-        return tok.encode(chat.render(tok.chat_template, self.messages))
+        prompt, self.notice = chat.prompt(tok, self.messages)
+        return tok.encode(prompt, add_bos=False)
 
     async def turn(self, text: str, mode: str, max_new: int, sampling: Sampling, on_text):
         """Generate one answer, calling `await on_text(piece, tokens so far)` as text arrives;
