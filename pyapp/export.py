@@ -11,8 +11,11 @@ bundle is verified before it is reused and written again when it fails.
 
 Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
 (pyapp/gguf_types.py says which); a file holding types we do not run is refused with every such
-tensor type named at once. Q/K rows stay as llama.cpp permuted them, so RoPE rotates adjacent
-pairs, as llama.cpp does.
+tensor type named at once. RoPE always rotates adjacent pairs (2i, 2i+1) on the GPU: llama files
+come that way (llama.cpp's converter permuted their Q/K rows), while Qwen2/Qwen3 files keep
+the checkpoint's order, where llama.cpp rotates the halves of a head (i, i + D/2); their Q/K
+rows (and biases and head norms) are reordered here into pairs (`halves_to_pairs`), which leaves
+every attention score unchanged.
 """
 
 from __future__ import annotations
@@ -216,6 +219,17 @@ def rope_factors(reader, config: dict) -> list[float] | None:
     return [float(f) for f in factors]
 
 
+ROTATES_HALVES = ("qwen2", "qwen3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
+HEAD_ROWS = re.compile(r"blk\.\d+\.attn_(q|k)(\.weight|\.bias|_norm\.weight)")
+
+
+def halves_to_pairs(data: np.ndarray, head_dim: int) -> np.ndarray:
+    """Rows of whole heads reordered so each head's (i, i + D/2) become rows (2i, 2i+1)."""
+    rows = np.ascontiguousarray(data).reshape(-1, head_dim, *data.shape[1:])
+    order = np.arange(head_dim).reshape(2, -1).T.reshape(-1)  # 0, D/2, 1, D/2+1, ...
+    return np.ascontiguousarray(rows[:, order]).reshape(data.shape)
+
+
 def tokenizer_config(reader) -> dict:
     model = _field(reader, "tokenizer.ggml.model")
     if model != "gpt2":
@@ -317,8 +331,11 @@ def _read_checked_gguf(path: Path) -> tuple[dict, dict, dict]:
     for t in reader.tensors:
         if t.name == "rope_freqs.weight":  # a property of RoPE, not a weight: it went into the config
             continue
+        data = t.data
+        if config["arch"] in ROTATES_HALVES and HEAD_ROWS.fullmatch(t.name):
+            data = halves_to_pairs(np.asarray(data).reshape(shapes[t.name][0], -1), config["head_dim"])
         try:
-            stored, entry = convert(t.name, t.tensor_type.name, t.data, shapes[t.name])
+            stored, entry = convert(t.name, t.tensor_type.name, data, shapes[t.name])
         except UnsupportedTensor as e:
             raise ExportError(str(e)) from None
         tensors.update(stored)

@@ -1,8 +1,9 @@
 """A host-side reference forward of a llama GGUF: numpy fp64, written apart from the runtime.
 
 Weights are dequantized by the `gguf` package's own code (not our exporter), so the e2e
-goldens check the exporter's repacking as well as the kernels. RoPE rotates adjacent pairs
-(2i, 2i+1) because llama.cpp's converter permuted the Q/K rows for that pairing.
+goldens check the exporter's repacking as well as the kernels. RoPE rotates as llama.cpp does:
+adjacent pairs (2i, 2i+1) for llama files (its converter permuted the Q/K rows for that pairing),
+the halves of each head (i, i + D/2) for Qwen2/Qwen3, whose rows keep the checkpoint's order.
 tests_e2e/check_reference.py compares this against Hugging Face transformers once.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import model_config, rope_factors
+from .export import ROTATES_HALVES, model_config, rope_factors
 
 
 class Reference:
@@ -43,15 +44,17 @@ class Reference:
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.cfg["norm_eps"]) * weight
 
     def _rope(self, x, positions):
-        """x (S, H, D): rotate each adjacent pair (2i, 2i+1) by pos * theta^(-2i/D)."""
+        """x (S, H, D): rotate pair i, (2i, 2i+1) or (i, i + D/2), by pos * theta^(-2i/D)."""
         d = x.shape[-1]
         freqs = self.cfg["rope_theta"] ** (-np.arange(0, d, 2) / d) / self.factors
         ang = positions[:, None, None] * freqs[None, None, :]
         cos, sin = np.cos(ang), np.sin(ang)
-        x0, x1 = x[..., 0::2], x[..., 1::2]
+        first, second = ((slice(0, d // 2), slice(d // 2, d)) if self.cfg["arch"] in ROTATES_HALVES
+                         else (slice(0, d, 2), slice(1, d, 2)))
+        x0, x1 = x[..., first], x[..., second]
         out = np.empty_like(x)
-        out[..., 0::2] = x0 * cos - x1 * sin
-        out[..., 1::2] = x0 * sin + x1 * cos
+        out[..., first] = x0 * cos - x1 * sin
+        out[..., second] = x0 * sin + x1 * cos
         return out
 
     def forward(self, tokens) -> np.ndarray:

@@ -246,6 +246,33 @@ def test_architectures_export_what_the_runtime_needs(tmp_path, arch, options, fl
         assert config["head_dim"] == 32 and config["tensors"]["blk.0.attn_q.weight"]["shape"] == [128, 64]
 
 
+def rotate(x, pos, pairs):
+    """RoPE of one head x (D,) at pos: pair i is (2i, 2i+1) or (i, i + D/2), as llama.cpp rotates."""
+    d = len(x)
+    ang = pos * 10000.0 ** (-np.arange(0, d, 2) / d)
+    a, b = (slice(0, d, 2), slice(1, d, 2)) if pairs else (slice(0, d // 2), slice(d // 2, d))
+    out = np.empty_like(x)
+    out[a] = x[a] * np.cos(ang) - x[b] * np.sin(ang)
+    out[b] = x[a] * np.sin(ang) + x[b] * np.cos(ang)
+    return out
+
+
+def test_halves_to_pairs_keeps_every_attention_score():
+    """Qwen heads rotate halves; reordered rows rotated in pairs give the same q.k at any positions,
+    for quantized rows (bytes) as for floats."""
+    rng = np.random.default_rng(3)
+    d, heads = 16, 3
+    wq, wk, x = rng.standard_normal((heads * d, 8)), rng.standard_normal((heads * d, 8)), rng.standard_normal(8)
+    pq, pk = export.halves_to_pairs(wq, d), export.halves_to_pairs(wk, d)
+    for h in range(heads):
+        rows = slice(h * d, (h + 1) * d)
+        want = rotate(wq[rows] @ x, 5, False) @ rotate(wk[rows] @ x, 2, False)
+        assert np.isclose(rotate(pq[rows] @ x, 5, True) @ rotate(pk[rows] @ x, 2, True), want)
+    raw = np.arange(4 * 6, dtype=np.uint8).reshape(4, 6)  # 4 rows of bytes, head size 4
+    assert export.halves_to_pairs(raw, 4).tolist() == raw[[0, 2, 1, 3]].tolist()
+    assert export.halves_to_pairs(np.arange(4.0), 4).tolist() == [0.0, 2.0, 1.0, 3.0]  # a head norm
+
+
 def test_other_architectures_and_rope_scalings_are_refused(tmp_path):
     import gguf
 
