@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUNDLE_FORMAT = "pyapp-bundle-1"
+BUNDLE_FORMAT = "pyapp-bundle-2"  # 2: Qwen Q/K rows reordered into RoPE pairs; older bundles are exported again
 BUNDLE_FILES = ("model.safetensors", "config.json", "tokenizer.json")
 HASHED_ON_REUSE = ("config.json", "tokenizer.json")
 
