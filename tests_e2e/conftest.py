@@ -139,3 +139,26 @@ def assert_close(actual, expected, atol=1e-4, rtol=1e-3, what="output"):
         i = int(np.argmax(np.where(bad, err, -1)))
         raise AssertionError(f"{what}: {int(bad.sum())}/{bad.size} elements off; worst at {i}: "
                              f"got {actual[i]!r}, want {expected[i]!r} (abs {err[i]:.3g}, rel {rel[i]:.3g})")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundles(tmp_path_factory):
+    """The tiny models (tests/tiny_llama.py): "mixed" has every simple type and an untied F16
+    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head;
+    "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
+    K head and has a head size other than width / heads."""
+    from pyapp.export import export
+
+    cache = tmp_path_factory.mktemp("tiny")
+    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
+
+
+TINY = ("mixed", "kquant", "llama3", "qwen2", "qwen3")
+
+
+@pytest.fixture
+def tiny_mounted(model_app, tiny_bundles):
+    """The tiny models served beside SmolLM2, at /files/tiny_<name>/."""
+    for name, bundle in tiny_bundles.items():
+        model_app.site.mounts[f"tiny_{name}"] = bundle
+    return model_app

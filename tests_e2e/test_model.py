@@ -14,7 +14,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file
 
-from conftest import HERE, assert_close, decode, golden_path, page_with_model
+from conftest import HERE, TINY, assert_close, decode, golden_path, page_with_model
 
 def golden(name):
     path = golden_path(f"goldens/{name}")
@@ -130,29 +130,6 @@ def test_stop_and_bad_input_are_handled(model_app):
     assert r["reason"] == "stopped" and r["n"] == 3
     assert "empty" in r["errors"][0] and "outside the vocabulary" in r["errors"][1]
     assert "does not fit the context" in r["errors"][2]
-
-
-@pytest.fixture(scope="module")
-def tiny_bundles(tmp_path_factory):
-    """The tiny models (tests/tiny_llama.py): "mixed" has every simple type and an untied F16
-    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head;
-    "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
-    K head and has a head size other than width / heads."""
-    from pyapp.export import export
-
-    cache = tmp_path_factory.mktemp("tiny")
-    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
-
-
-TINY = ("mixed", "kquant", "llama3", "qwen2", "qwen3")
-
-
-@pytest.fixture
-def tiny_mounted(model_app, tiny_bundles):
-    """The tiny models served beside SmolLM2, at /files/tiny_<name>/."""
-    for name, bundle in tiny_bundles.items():
-        model_app.site.mounts[f"tiny_{name}"] = bundle
-    return model_app
 
 
 @pytest.mark.parametrize("tiny", TINY)

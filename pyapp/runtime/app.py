@@ -71,7 +71,8 @@ async def generate(text: str, mode: str, max_new: int, sampling):
     if chat.notice:
         view.set_status(f"Note: {chat.notice}.")
     view.element("stats").textContent = (
-        f"prompt {len(ids)} tokens, prefill {result.prefill_tokens_per_s:.1f} tok/s · "
+        f"prompt {len(ids)} tokens ({result.reused_tokens} from the cache), "
+        f"prefill {result.prefilled_tokens} at {result.prefill_tokens_per_s:.1f} tok/s · "
         f"generated {len(result.generated_ids)} tokens, decode {result.decode_tokens_per_s:.2f} tok/s · "
         f"stopped: {result.stop_reason}")
     if session.profile:

@@ -5,6 +5,10 @@ built and prepared once. Greedy decoding on the fused path runs on the GPU: each
 kernel writes the next token where the next step's embedding reads it and advances input_pos,
 so a submit runs many steps and the host reads their tokens once, while the GPU already runs
 the next submit. Sampling, recorded logits and profiling go one step per submit.
+
+The KV cache outlives a generation: `cached_ids` are the tokens whose keys and values it holds
+(positions 0..len-1), and a generation with reuse_cache=True prefills only what follows the
+longest common prefix with them, so a chat's next turn runs only its own tokens.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tok
 @dataclass
 class Generation:
     prompt_ids: list[int]
+    reused_tokens: int = 0  # of prompt_ids: keys and values taken from the cache, not prefilled
     generated_ids: list[int] = field(default_factory=list)
     prefill_s: float = 0.0
     decode_s: float = 0.0
@@ -42,7 +47,11 @@ class Generation:
 
     @property
     def prefill_tokens_per_s(self) -> float:
-        return len(self.prompt_ids) / self.prefill_s if self.prefill_s else 0.0
+        return self.prefilled_tokens / self.prefill_s if self.prefill_s else 0.0
+
+    @property
+    def prefilled_tokens(self) -> int:
+        return len(self.prompt_ids) - self.reused_tokens
 
     @property
     def decode_tokens_per_s(self) -> float:
@@ -68,6 +77,7 @@ class Model:
         self.prefill_rows = prefill_rows
         self.profile = profile
         self.pos = 0
+        self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()
@@ -118,38 +128,46 @@ class Model:
             return {}
         return {"tokens": array("i", ids)}
 
-    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None,
-                   wait: bool = True) -> dict:
-        """One step of the host's; with wait=False (a prefill chunk before the last) it reads
-        nothing back and returns at once, and the next chunk queues behind it."""
+    def _launch(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None):
         t0 = time.perf_counter()
-        inputs = self._set_step(g, ids)
-        read = ["next_token"] + (["logits"] if want_logits else []) if wait or self.profile else []
-        launch = g.launch(inputs, read=read)
+        launch = g.launch(self._set_step(g, ids), read=["next_token"] + (["logits"] if want_logits else []))
         if result is not None:
             result.host_s += time.perf_counter() - t0
         self.pos += len(ids)
-        if not read:
-            return {}
+        return launch
+
+    async def _finish(self, launch) -> dict:
         out = await launch.result()
-        self.tally.add(g.last_profile)
+        self.tally.add(launch.graph.last_profile)
         return out
 
-    async def prefill(self, ids: list[int], want_logits: bool) -> dict:
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None) -> dict:
+        """One step of the host's: submit, then read its next token (and logits)."""
+        return await self._finish(self._launch(g, ids, want_logits, result))
+
+    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None) -> dict | None:
+        """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
+        between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
+        one before (4 bytes read), which lets a Stop click through within a chunk's time."""
         if self.pos + len(ids) > self.cmax:
             raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
         if bad:
             raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
-        out = {}
-        if self.prefill_graph is None:
-            for t in ids:
-                out = await self._run(self.decode_graph, [t], want_logits)
-            return out
-        for start in range(0, len(ids), self.prefill_rows):
-            chunk = ids[start:start + self.prefill_rows]
+        rows = self.prefill_rows if self.prefill_graph is not None else 1
+        flight: deque = deque()
+        for start in range(0, len(ids), rows):
+            chunk = ids[start:start + rows]
             graph = self.prefill_graph if len(chunk) > 1 else self.decode_graph
-            out = await self._run(graph, chunk, want_logits, wait=start + self.prefill_rows >= len(ids))
+            flight.append(self._launch(graph, chunk, want_logits and start + rows >= len(ids)))
+            if len(flight) == 2:
+                await self._finish(flight.popleft())
+                if should_stop and should_stop():
+                    await self._finish(flight.popleft())
+                    return None
+        out = {}
+        while flight:
+            out = await self._finish(flight.popleft())
         return out
 
     # --- generation ---
@@ -172,23 +190,31 @@ class Model:
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
                        on_token=None, should_stop=None, record_logits: bool = False,
-                       stop_at_eos: bool = True) -> Generation:
-        """Prefill the prompt (from position 0), then decode until EOS, max tokens, or a stop.
+                       stop_at_eos: bool = True, reuse_cache: bool = False) -> Generation:
+        """Prefill the prompt, then decode until EOS, max tokens, or a stop (which also works
+        between prefill chunks). The prefill starts at 0, or with reuse_cache after the prefix
+        the cache already holds (the prompt's last token always runs: it gives the first logits).
 
         record_logits keeps every step's logits (tests); otherwise greedy reads 4 bytes a token.
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
-        self.pos, self.tally = 0, KernelTally()
+        reused = min(common_prefix(self.cached_ids, prompt_ids), len(prompt_ids) - 1) if reuse_cache else 0
+        self.cached_ids = []  # until this generation ends: a failure leaves the cache unknown
+        self.pos, self.tally = reused, KernelTally()
         sampler = None if sampling.greedy else Sampler(sampling)
-        result = Generation(list(prompt_ids))
+        result = Generation(list(prompt_ids), reused)
         pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
             lambda out: sampler(array("f", out["logits"])))
         want = sampler is not None or record_logits
         t0 = time.perf_counter()
-        out = await self.prefill(result.prompt_ids, want_logits=want)
+        out = await self.prefill(result.prompt_ids[reused:], want, should_stop)
         result.prefill_s = time.perf_counter() - t0
         result.prefill_profile, self.tally = self.tally, KernelTally()
+        if out is None:
+            result.stop_reason = "stopped"
+            self.cached_ids = result.prompt_ids[:self.pos]
+            return result
         token = pick(out)
         t0 = time.perf_counter()
         if record_logits:
@@ -206,6 +232,8 @@ class Model:
             done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
         result.decode_s = time.perf_counter() - t0
         result.profile = self.tally
+        # every token but the last generated one went through a step that stored its keys and values
+        self.cached_ids = (result.prompt_ids + result.generated_ids)[:self.pos]
         return result
 
     async def _decode_on_gpu(self, result: Generation, max_new_tokens: int, on_token, should_stop,
@@ -246,6 +274,15 @@ class Model:
                     break
             if not result.stop_reason:
                 submit()
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048,
