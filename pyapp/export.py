@@ -230,23 +230,45 @@ def halves_to_pairs(data: np.ndarray, head_dim: int) -> np.ndarray:
     return np.ascontiguousarray(rows[:, order]).reshape(data.shape)
 
 
+TOKENIZER_MODELS = {"gpt2": "byte-level BPE", "llama": "SentencePiece BPE"}  # tokenizer.ggml.model values we run
+
+
 def tokenizer_config(reader) -> dict:
+    """The bundle's tokenizer.json: what pyapp.runtime.tokenizer.Tokenizer takes."""
+    from .runtime.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
+
     model = _field(reader, "tokenizer.ggml.model")
-    if model != "gpt2":
-        raise ExportError(f"tokenizer.ggml.model={_show(model)} is not supported (byte-level BPE 'gpt2' only)")
+    if model not in TOKENIZER_MODELS:
+        supported = ", ".join(f"{kind} {name!r}" for name, kind in TOKENIZER_MODELS.items())
+        raise ExportError(f"tokenizer.ggml.model={_show(model)} is not supported ({supported})")
     tokens = _list(reader, "tokenizer.ggml.tokens", str)
     token_type = _list(reader, "tokenizer.ggml.token_type", int, [1] * len(tokens))
     if len(token_type) != len(tokens):
         raise ExportError(f"tokenizer.ggml.token_type has {len(token_type)} entries for {len(tokens)} tokens")
+    if model == "gpt2":
+        pre = _text(reader, "tokenizer.ggml.pre", "default")
+        if pre not in PRETOKENIZERS:
+            raise ExportError(f"tokenizer.ggml.pre={_show(pre)} is not supported "
+                              f"(supported: {', '.join(PRETOKENIZERS)})")
+        vocab = {"pre": pre, "tokens": tokens,
+                 "merges": _list(reader, "tokenizer.ggml.merges", str)}  # byte-level BPE is nothing without them
+    else:
+        scores = _list(reader, "tokenizer.ggml.scores", float)  # SentencePiece merges by score
+        if len(scores) != len(tokens):
+            raise ExportError(f"tokenizer.ggml.scores has {len(scores)} entries for {len(tokens)} tokens")
+        bad = next((i for i, s in enumerate(scores) if not math.isfinite(s)), None)
+        if bad is not None:
+            raise ExportError(f"tokenizer.ggml.scores[{bad}]={scores[bad]} is not a finite number")
+        vocab = {"tokens": tokens, "scores": scores,
+                 "add_space_prefix": bool(_field(reader, "tokenizer.ggml.add_space_prefix", True))}
     return {
         "model": model,
-        "pre": _text(reader, "tokenizer.ggml.pre", "default"),
-        "tokens": tokens,
-        "merges": _list(reader, "tokenizer.ggml.merges", str),  # byte-level BPE is nothing without them
+        **vocab,
         "token_type": token_type,
         "bos_id": _token_id(reader, "tokenizer.ggml.bos_token_id", len(tokens)),
         "eos_id": _token_id(reader, "tokenizer.ggml.eos_token_id", len(tokens)),
-        "add_bos": bool(_field(reader, "tokenizer.ggml.add_bos_token", False)),
+        # when absent, llama.cpp's default: a BOS before SentencePiece text, none before byte-level text
+        "add_bos": bool(_field(reader, "tokenizer.ggml.add_bos_token", model == "llama")),
         "chat_template": _text(reader, "tokenizer.chat_template"),
     }
 

@@ -191,7 +191,7 @@ INCONSISTENT = {
     "eos out of range": ({"tokenizer.ggml.eos_token_id": 48},
                          "tokenizer.ggml.eos_token_id=48 is not a token id: the vocabulary has 48 tokens"),
     "bos out of range": ({"tokenizer.ggml.bos_token_id": 1000}, "tokenizer.ggml.bos_token_id=1000 is not a token id"),
-    "another tokenizer": ({"tokenizer.ggml.model": "llama"}, "tokenizer.ggml.model='llama' is not supported"),
+    "another tokenizer": ({"tokenizer.ggml.model": "bert"}, "tokenizer.ggml.model='bert' is not supported (byte-level BPE 'gpt2', SentencePiece BPE 'llama')"),
 }
 
 

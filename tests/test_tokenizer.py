@@ -53,7 +53,7 @@ def test_a_lone_surrogate_gets_a_clear_error(tok):
 
 def test_a_vocabulary_without_a_byte_symbol_gets_a_clear_error(tok):
     spec = {"tokens": [t if t != "\u010a" else "<no newline>" for t in tok.tokens],  # drop byte 0x0A's symbol
-            "merges": [" ".join(pair) for pair, _ in sorted(tok.ranks.items(), key=lambda kv: kv[1])]}
+            "merges": [" ".join(pair) for pair, _ in sorted(tok.model.ranks.items(), key=lambda kv: kv[1])]}
     broken = Tokenizer(spec)
     assert broken.encode("plain words") == tok.encode("plain words")
     with pytest.raises(TokenizerError, match=r"no token for byte 0x0A, so it cannot encode '\\n'"):
