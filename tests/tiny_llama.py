@@ -35,10 +35,38 @@ def kquant(rng, n: int, k: int, qtype) -> np.ndarray:
     return blocks.reshape(n, -1)
 
 
+def toy_tokenizer(vocab: int) -> dict:
+    """A toy byte-level vocabulary: ChatML's control tokens, letters, a few merges, filler tokens."""
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    letters = [chr(ord("a") + i) for i in range(26)] + [" "]
+    tokens = specials + letters + [a + b for a, b in zip("etaoinshrdlu", "hnrestaledro")]
+    tokens = (tokens + [f"t{i}" for i in range(vocab)])[:vocab]
+    return {"tokens": tokens, "token_type": [3] * len(specials) + [1] * (vocab - len(specials)),
+            "merges": [f"{t[0]} {t[1]}" for t in tokens[len(specials) + 27:] if len(t) == 2 and t[0] != "t"],
+            "bos_id": 0, "eos_id": 2}
+
+
+def add_tokenizer(wr: GGUFWriter, spec: dict):
+    """tokenizer.ggml.* from a byte-level BPE spec (pyapp.export.tokenizer_config's keys)."""
+    wr.add_tokenizer_model("gpt2")
+    if "pre" in spec:
+        wr.add_tokenizer_pre(spec["pre"])
+    wr.add_token_list(spec["tokens"])
+    wr.add_token_types(spec["token_type"])
+    wr.add_token_merges(spec["merges"])
+    wr.add_bos_token_id(spec["bos_id"])
+    wr.add_eos_token_id(spec["eos_id"])
+    if "add_bos" in spec:
+        wr.add_add_bos_token(spec["add_bos"])
+    if spec.get("chat_template"):
+        wr.add_chat_template(spec["chat_template"])
+
+
 def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=48, types=None, seed=0,
-          head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False):
+          head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False, tokenizer=None):
     """head_dim: a head size other than dim / heads (Qwen3's key_length); rope_freqs: llama3-style
-    RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads."""
+    RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads;
+    tokenizer: a real one (tests/real_tokenizers.py), whose size sets the vocabulary."""
     types = {**{k: Q.Q8_0 for k in MIXED if k != "output"}, **(types or {})}
     rng = np.random.default_rng(seed)
     wr = GGUFWriter(str(path), arch)
@@ -53,16 +81,11 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
         wr.add_key_length(head_dim)
         wr.add_value_length(head_dim)
     wr.add_layer_norm_rms_eps(1e-5)
-    wr.add_tokenizer_model("gpt2")
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    letters = [chr(ord("a") + i) for i in range(26)] + [" "]
-    tokens = specials + letters + [a + b for a, b in zip("etaoinshrdlu", "hnrestaledro")]
-    tokens = (tokens + [f"t{i}" for i in range(vocab)])[:vocab]
-    wr.add_token_list(tokens)
-    wr.add_token_types([3] * len(specials) + [1] * (vocab - len(specials)))
-    wr.add_token_merges([f"{t[0]} {t[1]}" for t in tokens[len(specials) + 27:] if len(t) == 2 and t[0] != "t"])
-    wr.add_bos_token_id(0)
-    wr.add_eos_token_id(2)
+    if tokenizer:
+        vocab = len(tokenizer["tokens"])
+        add_tokenizer(wr, tokenizer)
+    else:
+        add_tokenizer(wr, toy_tokenizer(vocab))
 
     def tensor(name, shape, qtype):
         w = (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
