@@ -6,10 +6,14 @@ PY     := $(VENV)/bin/python
 CHROMIUM ?= $(or $(PYAPP_CHROMIUM),$(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test unit setup chromium model large-goldens goldens bench clean
+.PHONY: demo site test unit setup chromium model large-goldens goldens bench clean
 
 demo: setup
 	$(PY) -m pyapp.serve $(if $(MODEL),--model $(MODEL)) $(ARGS)
+
+# The page as a static site for any web server: `make site OUT=dist [MODEL=path.gguf]`.
+site: setup
+	$(PY) -m pyapp.build $(or $(OUT),dist) $(if $(MODEL),--model $(MODEL)) $(ARGS)
 
 test: setup chromium large-goldens model
 	PYAPP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests tests_e2e

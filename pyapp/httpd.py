@@ -12,6 +12,8 @@
   or a traceback: 404 for a name the filesystem refuses (too long, unreadable), 400 for a
   blank or HTTP/0.9 request line, 501 for methods other than GET and HEAD, 500 (logged in one
   line) for the server's own errors.
+- A file reply carries validators (ETag, Last-Modified) and honours one byte range (RFC 9110):
+  `negotiate` below decides 200, 304, 206 or 416.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate, mktime_tz, parsedate_tz
 from functools import partial
 from http import HTTPStatus
 from http.server import HTTPServer
+from os import stat_result
 
 HEAD_TIMEOUT = 5.0  # seconds from connect to the end of the request head
 MAX_HEAD = 64 * 1024  # bytes of request line + headers
@@ -261,3 +265,91 @@ def url_host(host: str) -> str:
     return f"[{host}]" if is_ipv6(host) else host
 
 
+# A file reply (RFC 9110): validators answer conditional requests (304), one byte range a 206.
+
+UNSATISFIABLE = "unsatisfiable"  # byte_range's answer for a 416
+BYTE_RANGE = re.compile(r"\s*(\d*)-(\d*)\s*")  # first-last, first- or -suffix
+
+
+def negotiate(method: str, headers, stat: stat_result) -> tuple[HTTPStatus, tuple[int, int], dict[str, str]]:
+    """Status, byte span [start, end) and extra headers of a reply that sends a file: 304 when the
+    client's copy is current, 206 for one satisfiable range, 416 for a range past the end, else 200."""
+    size = stat.st_size
+    etag, modified = file_validators(stat)
+    extra = {"ETag": etag, "Last-Modified": modified, "Accept-Ranges": "bytes"}
+    if not_modified(headers, etag, stat.st_mtime):
+        return HTTPStatus.NOT_MODIFIED, (0, 0), extra
+    wanted = None  # Range is defined for GET only: HEAD gets the whole file's headers
+    if method == "GET" and if_range_holds(headers, etag, stat.st_mtime):
+        wanted = byte_range(headers.get("Range"), size)
+    if wanted is None:
+        return HTTPStatus.OK, (0, size), extra
+    if wanted == UNSATISFIABLE:
+        return HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, (0, 0), {**extra, "Content-Range": f"bytes */{size}"}
+    start, end = wanted
+    return HTTPStatus.PARTIAL_CONTENT, wanted, {**extra, "Content-Range": f"bytes {start}-{end - 1}/{size}"}
+
+
+def file_validators(stat: stat_result) -> tuple[str, str]:
+    """(ETag, Last-Modified) of a file: the tag changes whenever its size or mtime does."""
+    return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"', formatdate(stat.st_mtime, usegmt=True)
+
+
+def http_date(text: str | None) -> int | None:
+    """Seconds since the epoch of an HTTP-date, or None for anything else."""
+    try:
+        parsed = parsedate_tz(text) if text else None
+        return mktime_tz(parsed) if parsed else None
+    except (ValueError, IndexError, OverflowError):  # hostile text that the parser trips over
+        return None
+
+
+def not_modified(headers, etag: str, mtime: float) -> bool:
+    """Does the client hold this version? If-None-Match decides when sent (weak comparison: W/"t"
+    matches "t"), else If-Modified-Since (an invalid date is ignored)."""
+    tags = headers.get("If-None-Match")
+    if tags is not None:
+        return tags.strip() == "*" or etag in re.findall(r'"[^"]*"', tags)
+    since = http_date(headers.get("If-Modified-Since"))
+    return since is not None and int(mtime) <= since
+
+
+def if_range_holds(headers, etag: str, mtime: float) -> bool:
+    """If-Range: the range applies only to the version named (strong ETag or exact date)."""
+    value = headers.get("If-Range")
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag  # a weak tag never matches
+    return http_date(value) == int(mtime)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """The [start, end) that a Range header asks of a file of `size` bytes.
+
+    None (a 200 with the whole file): no header, a malformed or invalid one (last < first), or
+    several ranges (RFC 9110 lets a server ignore Range; we never send multipart replies).
+    UNSATISFIABLE (a 416): a range that starts at or past the end, or an empty suffix.
+    """
+    unit, sep, spec = (header or "").partition("=")
+    m = BYTE_RANGE.fullmatch(spec) if sep and unit.lower() == "bytes" else None
+    if m is None or not (m[1] or m[2]):
+        return None
+    first, last = m[1], m[2]
+    if not first:  # "-n": the last n bytes
+        n = _count(last)
+        if n == 0:
+            return UNSATISFIABLE
+        return (max(0, size - n), size) if size else None  # no Content-Range names an empty part
+    start = _count(first)
+    if last and _count(last) < start:
+        return None
+    if start >= size:
+        return UNSATISFIABLE
+    return start, (min(_count(last) + 1, size) if last else size)
+
+
+def _count(digits: str) -> int:
+    """A byte count; 19 digits or more is past any file (and int() of 5,000 digits raises)."""
+    return int(digits) if len(digits) < 19 else 10**18

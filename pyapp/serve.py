@@ -27,6 +27,7 @@ import os
 import posixpath
 import sys
 import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -38,7 +39,8 @@ import jinja2
 
 from . import __version__
 from .assets import WEB, AppWheel, SetupError, micropip_wheel, page_wheels, pyodide_dir
-from .httpd import CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, url_host
+from .httpd import (CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, negotiate,
+                    url_host)
 
 MIME = {
     ".wasm": "application/wasm",
@@ -89,21 +91,22 @@ class Site:
         """The wheels the page installs before pyapp (Jinja2, MarkupSafe), by file name."""
         return {p.name: p for p in page_wheels()}
 
-    def page_config(self) -> dict:
+    def page_config(self, base: str = "/") -> dict:
+        """The page's settings; every URL starts with base ("/" here, "" in a static site)."""
         digest, wheel = self.wheel.current()
         return {
             "version": __version__,
-            "pyodide": "/pyodide/",
-            "micropip": f"/wheels/{self.micropip.name}",
-            "libraries": [f"/wheels/{name}" for name in self.libraries],
-            "wheel": f"/wheels/{digest}/{wheel.name}",
+            "pyodide": f"{base}pyodide/",
+            "micropip": f"{base}wheels/{self.micropip.name}",
+            "libraries": [f"{base}wheels/{name}" for name in self.libraries],
+            "wheel": f"{base}wheels/{digest}/{wheel.name}",
             **self.config,
         }
 
-    def render_index(self) -> bytes:
-        config = self.page_config()
+    def render_index(self, base: str = "/") -> bytes:
+        config = self.page_config(base)
         html = self.env.get_template("index.html").render(
-            version=__version__, config_json=json.dumps(config), config=config)
+            version=__version__, config_json=json.dumps(config), config=config, base=base)
         return html.encode()
 
     def locate(self, path: str) -> Path | None:
@@ -128,11 +131,20 @@ class Site:
         return None
 
 
-Reply = tuple[HTTPStatus, str, str, BinaryIO]  # status, Content-Type, Cache-Control, body
+@dataclass
+class Reply:
+    """What Handler._send writes: a status line, headers and the body (or a span of it)."""
+
+    status: HTTPStatus
+    mime: str  # Content-Type
+    cache: str  # Cache-Control
+    body: BinaryIO
+    headers: dict[str, str] = field(default_factory=dict)  # more of them: a file's ETag, Content-Range ...
+    span: tuple[int, int] | None = None  # the [start, end) of body to send; None: all of it
 
 
 def text_reply(status: HTTPStatus, text: str) -> Reply:
-    return status, "text/plain; charset=utf-8", "no-store", io.BytesIO(f"{text}\n".encode())
+    return Reply(status, "text/plain; charset=utf-8", "no-store", io.BytesIO(f"{text}\n".encode()))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -171,12 +183,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool):
         try:
-            status, mime, cache, body = self._answer(self.path)
+            reply = self._answer(self.path)
         except Exception as e:  # a broken install or a bug: say so, and keep serving
             self.log_failure(e)
-            status, mime, cache, body = text_reply(HTTPStatus.INTERNAL_SERVER_ERROR, f"server error: {e}")
-        with body:
-            self._send(status, mime, cache, body, send_body)
+            reply = text_reply(HTTPStatus.INTERNAL_SERVER_ERROR, f"server error: {e}")
+        with reply.body:
+            self._send(reply, send_body)
 
     def _answer(self, target: str) -> Reply:
         try:
@@ -184,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:  # e.g. an unclosed IPv6 bracket in an absolute URL
             return text_reply(HTTPStatus.BAD_REQUEST, "bad URL")
         if path in ("/", "/index.html"):
-            return HTTPStatus.OK, MIME[".html"], "no-cache", io.BytesIO(self.site.render_index())
+            return Reply(HTTPStatus.OK, MIME[".html"], "no-cache", io.BytesIO(self.site.render_index()))
         if ".." in posixpath.normpath(path).split("/") or ".." in path.split("/"):
             return text_reply(HTTPStatus.FORBIDDEN, "path outside the served roots")
         try:
@@ -196,18 +208,29 @@ class Handler(BaseHTTPRequestHandler):
             return text_reply(HTTPStatus.NOT_FOUND, "not found")
         mime = MIME.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
         cache = "public, max-age=31536000, immutable" if path.startswith("/wheels/") else "no-cache"
-        return HTTPStatus.OK, mime, cache, file
+        stat = os.fstat(file.fileno())
+        status, span, headers = negotiate(self.command, self.headers, stat)
+        if status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
+            file.close()
+            reply = text_reply(status, f"range not satisfiable: the file has {stat.st_size} bytes")
+            reply.headers = headers  # ETag, Content-Range: bytes */size
+            return reply
+        return Reply(status, mime, cache, file, headers, span)
 
-    def _send(self, status: HTTPStatus, mime: str, cache: str, body: BinaryIO, send_body: bool):
-        size = body.seek(0, os.SEEK_END)
-        body.seek(0)
-        self.send_response(status)
-        self.send_header("Content-Type", mime)
-        self.send_header("Content-Length", str(size))
-        self.send_header("Cache-Control", cache)
+    def _send(self, reply: Reply, send_body: bool):
+        start, end = reply.span or (0, reply.body.seek(0, os.SEEK_END))
+        self.send_response(reply.status)
+        if reply.status != HTTPStatus.NOT_MODIFIED:  # a 304 has no body to describe
+            self.send_header("Content-Type", reply.mime)
+            self.send_header("Content-Length", str(end - start))
+        self.send_header("Cache-Control", reply.cache)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        while send_body and (chunk := body.read(CHUNK)):
+        reply.body.seek(start)
+        while send_body and start < end and (chunk := reply.body.read(min(CHUNK, end - start))):
             self.wfile.write(chunk)
+            start += len(chunk)
 
     def log_message(self, fmt, *args):
         if self.site.verbose:

@@ -1,4 +1,5 @@
-"""The server: routes, MIME types, content-hashed wheel, traversal refused, template renders."""
+"""The server: routes, MIME types, content-hashed wheel, traversal refused, template renders,
+validators (304) and byte ranges (206, 416)."""
 
 import json
 import re
@@ -15,15 +16,22 @@ from pyapp.serve import Site, main, parse_mount, safe_join, serve_in_thread
 def served(tmp_path_factory):
     mount = tmp_path_factory.mktemp("mount")
     (mount / "a.safetensors").write_bytes(b"\x00" * 10)
+    (mount / "big.bin").write_bytes(BIG)
+    (mount / "empty.bin").write_bytes(b"")
     (mount.parent / "secret.txt").write_text("no")
     server, url = serve_in_thread(Site(mounts={"data": mount}))
     yield url
     server.shutdown()
 
 
-def get(url):
+BIG = bytes(range(251)) * 3001  # 753,251 bytes: past CHUNK, so a range crosses reads; 251 is prime
+
+
+def get(url, method="GET", **headers):
+    """status, headers, body; keyword arguments are request headers (If_None_Match= -> If-None-Match)."""
+    request = urllib.request.Request(url, method=method, headers={k.replace("_", "-"): v for k, v in headers.items()})
     try:
-        with urllib.request.urlopen(url) as r:
+        with urllib.request.urlopen(request) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -148,3 +156,78 @@ def test_cli_help_and_bad_mount(capsys, tmp_path):
         parse_mount(f"x={tmp_path}/missing")
     with pytest.raises(argparse.ArgumentTypeError, match="NAME=DIR"):
         parse_mount("nodir")
+
+
+def test_file_replies_carry_validators_and_the_page_does_not(served):
+    status, headers, _ = get(served + "/files/data/big.bin")
+    assert status == 200 and headers["Accept-Ranges"] == "bytes"
+    assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', headers["ETag"]) and headers["Last-Modified"].endswith(" GMT")
+    _, page, _ = get(served + "/")
+    assert page["Cache-Control"] == "no-cache" and page["ETag"] is None  # rendered anew for every request
+
+
+def test_a_current_copy_gets_304_by_either_validator(served):
+    url = served + "/files/data/big.bin"
+    _, headers, _ = get(url)
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+    for cond in ({"If_None_Match": etag}, {"If_None_Match": f'"x", W/{etag}'}, {"If_None_Match": "*"},
+                 {"If_Modified_Since": modified}, {"If_Modified_Since": "Fri, 01 Jan 2100 00:00:00 GMT"}):
+        status, headers, body = get(url, **cond)
+        assert (status, body, headers["ETag"]) == (304, b"", etag), cond
+    for cond in ({"If_None_Match": '"other"'}, {"If_Modified_Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+                 {"If_Modified_Since": "not a date"},
+                 {"If_None_Match": '"other"', "If_Modified_Since": modified}):  # If-None-Match decides
+        status, _, body = get(url, **cond)
+        assert (status, body) == (200, BIG), cond
+
+
+@pytest.mark.parametrize("spec, start, end", [
+    ("bytes=0-0", 0, 1), ("bytes=100-262243", 100, 262244), ("bytes=700000-", 700000, len(BIG)),
+    ("bytes=-1000", len(BIG) - 1000, len(BIG)), ("bytes=5-99999999", 5, len(BIG)),
+    ("bytes=-99999999", 0, len(BIG)), ("Bytes=7-9", 7, 10), ("bytes=3-" + "9" * 5000, 3, len(BIG)),
+])
+def test_one_range_gets_206_with_that_slice(served, spec, start, end):
+    status, headers, body = get(served + "/files/data/big.bin", Range=spec)
+    assert status == 206 and body == BIG[start:end]
+    assert headers["Content-Range"] == f"bytes {start}-{end - 1}/{len(BIG)}"
+    assert int(headers["Content-Length"]) == end - start and headers["Content-Type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("spec", [f"bytes={len(BIG)}-", "bytes=" + "9" * 5000 + "-", "bytes=-0"])
+def test_a_range_past_the_end_gets_416(served, spec):
+    status, headers, body = get(served + "/files/data/big.bin", Range=spec)
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(BIG)}"
+    assert b"not satisfiable" in body
+
+
+@pytest.mark.parametrize("spec", ["bytes=5-2", "bytes=x-3", "bytes=-", "items=0-3", "bytes 0-3", "bytes=0-1,x",
+                                  "bytes=1-2-3", "bytes = 0-3",
+                                  "bytes=0-1,5-6", "bytes=0-1, -5"])  # several: we send no multipart replies
+def test_a_malformed_range_or_several_are_ignored(served, spec):
+    status, headers, body = get(served + "/files/data/big.bin", Range=spec)
+    assert (status, body) == (200, BIG) and headers["Content-Range"] is None
+
+
+def test_an_empty_file_has_no_range_to_send(served):
+    url = served + "/files/data/empty.bin"
+    status, headers, _ = get(url, Range="bytes=0-")
+    assert status == 416 and headers["Content-Range"] == "bytes */0"
+    assert get(url, Range="bytes=-5")[0::2] == (200, b"")  # a suffix of an empty file: all of it
+
+
+def test_if_range_applies_the_range_only_to_the_same_version(served):
+    url = served + "/files/data/big.bin"
+    _, headers, _ = get(url)
+    for current in (headers["ETag"], headers["Last-Modified"]):
+        assert get(url, Range="bytes=1-2", If_Range=current)[0::2] == (206, BIG[1:3])
+    for stale in ('"other"', f"W/{headers['ETag']}", "Thu, 01 Jan 1970 00:00:00 GMT", "garbage"):
+        assert get(url, Range="bytes=1-2", If_Range=stale)[0::2] == (200, BIG)
+
+
+def test_head_answers_like_get_without_a_body(served):
+    url = served + "/files/data/big.bin"
+    status, headers, body = get(url, method="HEAD", Range="bytes=0-9")  # Range is for GET only
+    assert (status, body, int(headers["Content-Length"])) == (200, b"", len(BIG))
+    assert headers["Accept-Ranges"] == "bytes" and headers["ETag"] == get(url)[1]["ETag"]
+    status, _, body = get(url, method="HEAD", If_None_Match=headers["ETag"])
+    assert (status, body) == (304, b"")

@@ -10,17 +10,22 @@ function fail(message) {
   $("error").hidden = false;
 }
 
+// The config's URLs are paths from the server's root (pyapp.serve) or relative to the page (a
+// static site from pyapp.build, hosted under any prefix): both resolve against the page here.
+const resolve = (url) => new URL(url, document.baseURI).href;
+
 async function boot() {
   $("status").textContent = "Loading Python (Pyodide)…";
-  const { loadPyodide } = await import(config.pyodide + "pyodide.mjs");
-  const pyodide = await loadPyodide({ indexURL: config.pyodide });
+  const pyodideURL = resolve(config.pyodide);
+  const { loadPyodide } = await import(pyodideURL + "pyodide.mjs");
+  const pyodide = await loadPyodide({ indexURL: pyodideURL });
   window.pyodide = pyodide; // the e2e tests drive the booted interpreter
   $("status").textContent = "Installing pyapp…";
-  await pyodide.loadPackage(config.micropip);
+  await pyodide.loadPackage(resolve(config.micropip));
   const micropip = pyodide.pyimport("micropip");
   // deps=False: the page needs the standard library, Jinja2 and MarkupSafe (chat templates);
   // pyapp's listed deps are host-side.
-  const urls = [...config.libraries, config.wheel].map((u) => new URL(u, location.href).href);
+  const urls = [...config.libraries, config.wheel].map(resolve);
   await micropip.install.callKwargs(urls, { deps: false });
   const app = pyodide.pyimport("pyapp.runtime.app");
   await app.main(pyodide.toPy(config));
