@@ -16,6 +16,7 @@ from pyodide.ffi.wrappers import add_event_listener
 
 from . import view
 from .browser import BrowserDevice, WebGPUUnavailable
+from .model_store import ModelStore
 from .session import ChatSession
 from .weights import ModelTooLarge
 
@@ -28,6 +29,7 @@ class Page:
     chat: ChatSession | None = None
     config: dict = field(default_factory=dict)
     profile: bool = False
+    store: ModelStore | None = None  # models kept in the browser; None where it keeps none
     task: object = None  # the generation running now
     load_s: float = 0.0  # model download + upload + pipelines
 
@@ -138,7 +140,8 @@ async def load_model(url: str) -> bool:
     try:
         view.set_status("Loading the model…")
         t0 = js.performance.now()
-        model = await model_mod.load(session.device, url, on_progress=view.show_progress, profile=session.profile)
+        model = await model_mod.load(session.device, url, on_progress=view.show_progress, store=session.store,
+                                     profile=session.profile)
     except ModelTooLarge as e:
         view.show_error(f"This model does not fit this GPU: {e}", "model-too-large")
         return False
@@ -148,10 +151,25 @@ async def load_model(url: str) -> bool:
     session.load_s = (js.performance.now() - t0) / 1000
     session.chat = ChatSession(model)
     view.hide_progress()
+    origin = "kept by this browser" if model.from_store else "downloaded"
     view.element("model-name").textContent = (
         f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
-        f"{len(model.decode_graph.dispatches)} dispatches per token")
+        f"{len(model.decode_graph.dispatches)} dispatches per token · {origin}")
     return True
+
+
+async def show_kept_models():
+    """The models this browser keeps, each with a Delete button."""
+    store = session.store
+    models = await store.models() if store else []
+
+    def on_delete(model_id):
+        async def delete():
+            await store.delete(model_id)
+            await show_kept_models()
+        return lambda event: asyncio.ensure_future(delete())
+
+    view.show_kept_models(models, store is not None, on_delete)
 
 
 async def main(config):
@@ -168,14 +186,20 @@ async def main(config):
         return
     view.fill_table(view.element("env-table"), environment_rows(session.device))
     view.element("about").hidden = False
+    session.store = await ModelStore.open()
     url = session.config.get("model")
     if url:
-        if not await load_model(url):
+        loaded = await load_model(url)
+        await show_kept_models()
+        if not loaded:
             return
         add_event_listener(view.element("prompt-form"), "submit", on_submit)
         add_event_listener(view.element("stop"), "click", on_stop)
         add_event_listener(view.element("clear"), "click", on_clear)
         view.set_busy(False)
         view.element("app").hidden = False
+    else:
+        await show_kept_models()
     view.set_state("ready")
-    view.set_status(f"Ready: WebGPU on {session.device.info['architecture'] or session.device.info['vendor']}.")
+    notes = "".join(f" Note: {note}." for note in session.store.notes) if session.store else ""
+    view.set_status(f"Ready: WebGPU on {session.device.info['architecture'] or session.device.info['vendor']}.{notes}")

@@ -78,6 +78,7 @@ class Model:
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
+        self.from_store = False  # load() set every file from the browser's store (model_store.py)
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()
@@ -285,18 +286,23 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return n
 
 
-async def load(device, base_url: str, *, on_progress=None, profile: bool = False, max_context: int = 2048,
-               kernel_style: str | None = None, fused: bool | None = None):
-    """Fetch a bundle (config, tokenizer, weights) from base_url, upload, build and prepare."""
+async def load(device, base_url: str, *, on_progress=None, store=None, profile: bool = False,
+               max_context: int = 2048, kernel_style: str | None = None, fused: bool | None = None):
+    """A bundle (config, tokenizer, weights) from base_url, or from `store` (model_store.ModelStore)
+    where it keeps the files, uploaded, built and prepared."""
+    import json
+
     from . import tensorfile
-    from .fetch import fetch_json
+    from .jsffi import py_bytes
+    from .model_store import fetch_bundle
 
     def report(label):
         return on_progress and (lambda done, total: on_progress(label, done, total))
 
-    config = ModelConfig.from_json(await fetch_json(base_url + "config.json"))
-    tokenizer = Tokenizer(await fetch_json(base_url + "tokenizer.json"))
-    file = await tensorfile.fetch_file(base_url + "model.safetensors", report("Downloading weights"))
+    files, manifest, kept = await fetch_bundle(base_url, store, report("Downloading weights"))
+    config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
+    tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
+    file = tensorfile.parse(files.pop("model.safetensors"))
     async with device.error_scope("upload weights"):
         weights = Weights.upload(device, config, file, report("Uploading to the GPU"))
     del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
@@ -305,4 +311,7 @@ async def load(device, base_url: str, *, on_progress=None, profile: bool = False
     if on_progress:
         on_progress("Compiling kernels", 0, 1)
     await model.prepare()
+    model.from_store = kept
+    if store and not kept and not store.notes:
+        await store.remember(config.title, manifest)
     return model

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import js
+from pyodide.ffi.wrappers import add_event_listener
 
 from .profiler import KernelTally, format_table
 from .sampling import Sampling
@@ -105,6 +106,25 @@ def show_profile(tally: KernelTally):
     element("profile").replaceChildren(table)
     element("profile-title").hidden = False
     js.console.log(format_table(stats))
+
+
+def show_kept_models(models: list[dict], can_keep: bool, on_delete):
+    """#kept: the models this browser keeps (name, size, a Delete button), or why it keeps none."""
+    items = []
+    for m in models:
+        item = js.document.createElement("li")
+        item.textContent = f"{m['name']} ({m['source']}): {m['bytes'] / 1e6:.1f} MB "
+        button = js.document.createElement("button")
+        button.type = "button"
+        button.textContent = "Delete"
+        add_event_listener(button, "click", on_delete(m["id"]))
+        item.append(button)
+        items.append(item)
+    element("kept-list").replaceChildren(*items)
+    total = sum(m["bytes"] for m in models)
+    element("kept-summary").textContent = (
+        "This browser keeps no models here: its storage needs a page on localhost or HTTPS." if not can_keep else
+        f"{len(models)} model{'s' if len(models) != 1 else ''}, {total / 1e6:.1f} MB" if models else "none yet")
 
 
 class SettingsError(ValueError):

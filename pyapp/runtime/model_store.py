@@ -1,0 +1,132 @@
+"""Models kept in the browser (the Cache API), so that a reload starts the model without downloading it.
+
+A bundle's manifest.json (pyapp.bundles) names each file's size and sha256; each file is kept
+under its hash (KEY + sha256), so a file two models share (a tokenizer) is kept once, and a
+model that changed on the server is a new key, never a stale hit. Every file is checked against
+its hash (WebCrypto) before it is kept and again when it is read back: a damaged entry is dropped
+and downloaded again, never used. One index entry per model (KEY + "index/" + its weights' hash)
+holds its name and files, for the page's list of kept models.
+
+The page works without the store: a browser without the Cache API (a page not on localhost or
+HTTPS) or one that refuses to keep a model (its quota is full) downloads it each time, and
+`notes` says so in words.
+"""
+
+from __future__ import annotations
+
+import json
+
+import js
+
+from .fetch import fetch_buffer, fetch_json
+from .jsffi import is_nullish, js_object, py_bytes
+
+STORE = "pyapp-models"
+KEY = "/pyapp-models/"  # request URLs of the entries: the page's origin + KEY + ...
+INDEX = KEY + "index/"
+BUNDLE = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+class BadDownload(RuntimeError):
+    """A downloaded file that is not the one its manifest names."""
+
+
+async def sha256_hex(buffer) -> str:
+    digest = await js.crypto.subtle.digest("SHA-256", buffer)
+    return py_bytes(digest).hex()
+
+
+def _kept_response(buffer, kind: str):
+    headers = {"Content-Type": kind, "Content-Length": str(int(buffer.byteLength))}
+    return js.Response.new(buffer, js_object({"headers": headers}))
+
+
+class ModelStore:
+    def __init__(self, cache):
+        self.cache = cache
+        self.notes: list[str] = []  # what the page should say about keeping models
+
+    @classmethod
+    async def open(cls) -> "ModelStore | None":
+        """The store, or None where the browser offers none (then nothing is kept)."""
+        if not hasattr(js, "caches") or not js.isSecureContext:
+            return None
+        try:
+            return cls(await js.caches.open(STORE))
+        except Exception:  # storage disabled (e.g. a private window with storage blocked)
+            return None
+
+    async def read(self, sha256: str):
+        """The kept file with this hash as an ArrayBuffer, or None (missing or damaged: then dropped)."""
+        hit = await self.cache.match(KEY + sha256)
+        if is_nullish(hit):
+            return None
+        buffer = await hit.arrayBuffer()
+        if await sha256_hex(buffer) != sha256:
+            await self.cache.delete(KEY + sha256)
+            return None
+        return buffer
+
+    async def keep(self, sha256: str, buffer, kind: str = "application/octet-stream") -> bool:
+        """Keep a checked file; a refusal (quota) is noted, never raised."""
+        try:
+            await self.cache.put(KEY + sha256, _kept_response(buffer, kind))
+            return True
+        except Exception as e:
+            name = getattr(e, "name", "") or type(e).__name__
+            reason = "its storage quota is full" if "Quota" in name else f"{name}: {e}"
+            self.notes.append(f"the browser did not keep the model ({reason}), so the next visit downloads it again")
+            return False
+
+    async def remember(self, name: str, manifest: dict):
+        """The index entry of a model whose files are all kept."""
+        files = manifest["files"]
+        entry = {"name": name, "source": manifest.get("source", {}).get("file", ""), "files": files,
+                 "bytes": sum(f["size"] for f in files.values())}
+        await self.keep("index/" + files["model.safetensors"]["sha256"],
+                        js.TextEncoder.new().encode(json.dumps(entry)).buffer, "application/json")
+
+    async def models(self) -> list[dict]:
+        """The kept models: {id, name, source, bytes}, largest first."""
+        found = []
+        for request in await self.cache.keys():
+            path = js.URL.new(request.url).pathname
+            if path.startswith(INDEX):
+                hit = await self.cache.match(request)
+                entry = json.loads(await hit.text())
+                found.append({"id": path[len(INDEX):], **entry})
+        return sorted(found, key=lambda m: -m["bytes"])
+
+    async def delete(self, model_id: str):
+        """Drop a model: its index entry and every file no other kept model uses."""
+        models = await self.models()
+        gone = next((m for m in models if m["id"] == model_id), None)
+        if gone is None:
+            return
+        used = {f["sha256"] for m in models if m["id"] != model_id for f in m["files"].values()}
+        for f in gone["files"].values():
+            if f["sha256"] not in used:
+                await self.cache.delete(KEY + f["sha256"])
+        await self.cache.delete(INDEX + model_id)
+
+
+async def fetch_bundle(base_url: str, store: ModelStore | None, on_progress=None) -> tuple[dict, dict, bool]:
+    """The bundle's files as ArrayBuffers {name: buffer}, from the store where kept, else downloaded,
+    checked and kept; its manifest; and whether every file came from the store."""
+    manifest = await fetch_json(base_url + "manifest.json")
+    files, kept_all = {}, True
+    for name in BUNDLE:
+        want = manifest["files"][name]
+        buffer = await store.read(want["sha256"]) if store else None
+        if buffer is None:
+            kept_all = False
+            progress = on_progress if name == "model.safetensors" else None
+            buffer = await fetch_buffer(base_url + name, progress)
+            got = await sha256_hex(buffer)
+            if got != want["sha256"] or int(buffer.byteLength) != want["size"]:
+                raise BadDownload(f"{base_url}{name}: got {int(buffer.byteLength)} bytes with sha256 {got[:16]}…, "
+                                  f"the manifest names {want['size']} bytes with sha256 {want['sha256'][:16]}…")
+            if store:
+                await store.keep(want["sha256"], buffer)
+        files[name] = buffer
+    return files, manifest, kept_all
