@@ -22,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from .quant import group_major, pack_nibbles
+from .runtime.gguf_file import GGML_TYPES
+from .runtime.gguf_model import LAYOUTS, SUPPORTED
 
-SUPPORTED = ("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K")
-BLOCK = {"Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32, "Q4_K": 256, "Q5_K": 256, "Q6_K": 256}
+BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in LAYOUTS}
 
 
 class UnsupportedTensor(ValueError):
@@ -68,8 +69,10 @@ def _k_scales(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sc.reshape(n, b, 8).astype(np.float32), m.reshape(n, b, 8).astype(np.float32)
 
 
-def _stored(name, fmt, n, k, group, codes, scale, offset=None) -> tuple[dict, dict]:
-    """Our parts: codes (N, K) as nibbles (q4*) or int8 (q8*); scales/offsets (N, G) -> (G, padded N)."""
+def _stored(name, qtype, n, k, codes, scale, offset=None) -> tuple[dict, dict]:
+    """Our parts in qtype's layout (gguf_model.LAYOUTS): codes (N, K) as nibbles (q4*) or int8 (q8*);
+    scales/offsets (N, G) -> (G, padded N)."""
+    fmt, group = LAYOUTS[qtype]
     weight = pack_nibbles(codes.reshape(n, k)) if fmt.startswith("q4") else \
         codes.reshape(n, k).astype(np.int8).view(np.uint8)
     parts = {f"{name}.qweight": weight, f"{name}.scales": group_major(scale.reshape(n, -1))}
@@ -79,38 +82,38 @@ def _stored(name, fmt, n, k, group, codes, scale, offset=None) -> tuple[dict, di
 
 
 def _q4_0(name, b, n, k):
-    return _stored(name, "q4gsw", n, k, 32, _nibbles(b[:, :, 2:], 1), _f16(b, 0))
+    return _stored(name, "Q4_0", n, k, _nibbles(b[:, :, 2:], 1), _f16(b, 0))
 
 
 def _q4_1(name, b, n, k):
-    return _stored(name, "q4gaw", n, k, 32, _nibbles(b[:, :, 4:], 1), _f16(b, 0), _f16(b, 2))
+    return _stored(name, "Q4_1", n, k, _nibbles(b[:, :, 4:], 1), _f16(b, 0), _f16(b, 2))
 
 
 def _q5_0(name, b, n, k):
     q = _nibbles(b[:, :, 6:], 1) | (_q5_high(b[:, :, 2:6]) << 4)
-    return _stored(name, "q8gsw", n, k, 32, q.astype(np.int16) - 16, _f16(b, 0))
+    return _stored(name, "Q5_0", n, k, q.astype(np.int16) - 16, _f16(b, 0))
 
 
 def _q5_1(name, b, n, k):
     q = _nibbles(b[:, :, 8:], 1) | (_q5_high(b[:, :, 4:8]) << 4)
-    return _stored(name, "q8gaw", n, k, 32, q, _f16(b, 0), _f16(b, 2))
+    return _stored(name, "Q5_1", n, k, q, _f16(b, 0), _f16(b, 2))
 
 
 def _q8_0(name, b, n, k):
-    return _stored(name, "q8gsw", n, k, 32, b[:, :, 2:].view(np.int8), _f16(b, 0))
+    return _stored(name, "Q8_0", n, k, b[:, :, 2:].view(np.int8), _f16(b, 0))
 
 
 def _q4_k(name, b, n, k):
     sc, m = _k_scales(b[:, :, 4:16])
     d, dmin = _f16(b, 0)[..., None], _f16(b, 2)[..., None]
-    return _stored(name, "q4gaw", n, k, 32, _nibbles(b[:, :, 16:], 4), d * sc, -(dmin * m))
+    return _stored(name, "Q4_K", n, k, _nibbles(b[:, :, 16:], 4), d * sc, -(dmin * m))
 
 
 def _q5_k(name, b, n, k):
     sc, m = _k_scales(b[:, :, 4:16])
     d, dmin = _f16(b, 0)[..., None], _f16(b, 2)[..., None]
     q = _nibbles(b[:, :, 48:], 4) | (_bits(b[:, :, 16:48], 8) << 4)
-    return _stored(name, "q8gaw", n, k, 32, q, d * sc, -(dmin * m))
+    return _stored(name, "Q5_K", n, k, q, d * sc, -(dmin * m))
 
 
 def _q6_k(name, b, n, k):
@@ -119,7 +122,7 @@ def _q6_k(name, b, n, k):
     q = low | (high.reshape(n, -1, 256) << 4)
     sc = b[:, :, 192:208].view(np.int8).astype(np.float32)        # (N, B, 16) sub-blocks of 16
     d = _f16(b, 208)[..., None]
-    return _stored(name, "q8gsw", n, k, 16, q.astype(np.int16) - 32, d * sc)
+    return _stored(name, "Q6_K", n, k, q.astype(np.int16) - 32, d * sc)
 
 
 CONVERT = {"Q4_0": (_q4_0, 18), "Q4_1": (_q4_1, 20), "Q5_0": (_q5_0, 22), "Q5_1": (_q5_1, 24),

@@ -14,10 +14,8 @@ CASES = json.loads(DATA.read_text())["cases"]
 
 @pytest.fixture(scope="module")
 def tok():
-    from gguf import GGUFReader
-
     from pyapp.export import default_model, tokenizer_config  # the real GGUF (fetched once with pip)
-    return Tokenizer(tokenizer_config(GGUFReader(str(default_model()))))
+    return Tokenizer(tokenizer_config(default_model()))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: repr(c["text"])[:30])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sentencepiece
-from gguf import GGUFReader, GGUFWriter
+from gguf import GGUFWriter
 
 from pyapp.export import ExportError, tokenizer_config
 from pyapp.runtime import bpe
@@ -210,7 +210,7 @@ def write_gguf(path: Path, sp, **changes) -> Path:
 
 def test_a_sentencepiece_gguf_round_trip(llama2_like, tmp_path):
     sp, _ = llama2_like
-    spec = tokenizer_config(GGUFReader(str(write_gguf(tmp_path / "spm.gguf", sp))))
+    spec = tokenizer_config(write_gguf(tmp_path / "spm.gguf", sp))
     assert spec["model"] == "llama" and spec["add_bos"] and spec["add_space_prefix"] and "merges" not in spec
     tok = Tokenizer(json.loads(json.dumps(spec)))  # as the page gets it: through tokenizer.json
     assert [tok.encode(t) for t in TEXTS] == [sp.encode(t, add_bos=True) for t in TEXTS]
@@ -229,16 +229,16 @@ REFUSED = {
 @pytest.mark.parametrize("case", REFUSED)
 def test_a_bad_sentencepiece_gguf_is_refused_by_key(llama2_like, tmp_path, case):
     changes, fragment = REFUSED[case]
-    reader = GGUFReader(str(write_gguf(tmp_path / "bad.gguf", llama2_like[0], **changes)))
+    bad = write_gguf(tmp_path / "bad.gguf", llama2_like[0], **changes)
     with pytest.raises(ExportError) as e:
-        tokenizer_config(reader)
+        tokenizer_config(bad)
     assert fragment in str(e.value) and "\n" not in str(e.value), str(e.value)
 
 
 def test_add_bos_and_the_space_prefix_follow_the_file(llama2_like, tmp_path):
     sp, _ = llama2_like
-    spec = tokenizer_config(GGUFReader(str(write_gguf(tmp_path / "x.gguf", sp, **{
-        "tokenizer.ggml.add_bos_token": None, "tokenizer.ggml.add_space_prefix": False}))))
+    spec = tokenizer_config(write_gguf(tmp_path / "x.gguf", sp, **{
+        "tokenizer.ggml.add_bos_token": None, "tokenizer.ggml.add_space_prefix": False}))
     assert spec["add_bos"] and not spec["add_space_prefix"]  # llama.cpp's default for the first
     ids = Tokenizer(spec).encode("Hello world", add_bos=False)
     assert not sp.id_to_piece(ids[0]).startswith("▁") and Tokenizer(spec).decode(ids) == "Hello world"
