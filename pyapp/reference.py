@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import ROTATES_HALVES, model_config, rope_factors
+from .gguf_check import check
+from .runtime.gguf_model import NOT_A_WEIGHT, ROTATES_HALVES, Fields, model_config, rope_factors
 
 
 class Reference:
@@ -24,9 +25,13 @@ class Reference:
         from gguf import GGUFReader
         from gguf.quants import dequantize
 
-        reader = GGUFReader(str(gguf_path))
-        self.cfg = model_config(reader)
-        self.factors = np.asarray(rope_factors(reader, self.cfg) or [1.0] * (self.cfg["head_dim"] // 2))
+        header, reader = check(gguf_path), GGUFReader(str(gguf_path))
+        self.cfg = model_config(Fields(header.fields), {t.name for t in header.tensors})
+        data = np.memmap(gguf_path, np.uint8, mode="r")
+        factors = [rope_factors(t, lambda at, n: data[at:at + n].tobytes(), self.cfg["head_dim"])
+                   for t in header.tensors if t.name == NOT_A_WEIGHT]
+        self.factors = np.asarray(factors[0] if factors else
+                                  self.cfg.get("rope_freq_factors") or [1.0] * (self.cfg["head_dim"] // 2))
         self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64).reshape(tuple(reversed(t.shape)))
                   for t in reader.tensors}
         c = self.cfg
