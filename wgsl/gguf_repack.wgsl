@@ -1,0 +1,209 @@
+// gguf_repack: a chunk of whole rows of one GGUF tensor, raw as the file holds them, -> the
+// tensor's stored parts in its weight arena (pyapp/runtime/layout.py), bit for bit what the host
+// exporter (pyapp/gguf_types.py) writes. One invocation per stored word of a row: a code word
+// (8 nibbles, even k low, or 4 int8) or one f32; invocation w < G of a row also writes that row's
+// scale (and offset) of group w. Padding in the arena is never written.
+// f16 is decoded with integer ops (exact, subnormals kept): unpack2x16float may flush them.
+// Scales are products of an f16 and a small integer, exact in f32, so they match numpy's.
+// #include "common/grid.wgsl"
+override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf_upload.py)
+override WG: u32 = 64u;
+
+const F32 = 0u;
+const F16 = 1u;
+const BF16 = 2u;
+const Q4_0 = 3u;
+const Q4_1 = 4u;
+const Q5_0 = 5u;
+const Q5_1 = 6u;
+const Q8_0 = 7u;
+const Q4_K = 8u;
+const Q5_K = 9u;
+const Q6_K = 10u;
+
+struct Params {
+  k: u32,          // elements per row (1 for a vector: its elements are rows)
+  rows: u32,       // rows in this chunk
+  first_row: u32,  // the chunk's first row in the tensor
+  codes: u32,      // word offset in the arena of the codes, or of the f32 rows
+  scales: u32,     // word offset of the (G, padded_n) f32 scales
+  offsets: u32,    // word offset of the (G, padded_n) f32 offsets (affine formats)
+  padded_n: u32,
+  head: u32,       // head size D of the halves -> pairs row permutation; 0: none
+}
+
+@group(0) @binding(0) var<storage, read_write> arena: array<u32>;  // a weight arena, LE words
+@group(0) @binding(1) var<storage, read> src: array<u32>;          // (rows, row bytes) GGUF blocks, LE
+@group(0) @binding(2) var<uniform> params: Params;
+
+fn block_elems() -> u32 {
+  if (TYPE <= BF16) { return 1u; }
+  return select(32u, 256u, TYPE >= Q4_K);
+}
+
+fn block_bytes() -> u32 {
+  switch TYPE {
+    case F32: { return 4u; }
+    case F16, BF16: { return 2u; }
+    case Q4_0: { return 18u; }
+    case Q4_1: { return 20u; }
+    case Q5_0: { return 22u; }
+    case Q5_1: { return 24u; }
+    case Q8_0: { return 34u; }
+    case Q4_K: { return 144u; }
+    case Q5_K: { return 176u; }
+    default: { return 210u; }  // Q6_K
+  }
+}
+
+fn codes_per_word() -> u32 {
+  if (TYPE <= BF16) { return 1u; }
+  return select(4u, 8u, TYPE == Q4_0 || TYPE == Q4_1 || TYPE == Q4_K);
+}
+
+fn group_size() -> u32 {
+  return select(32u, 16u, TYPE == Q6_K);
+}
+
+fn byte_at(b: u32) -> u32 {
+  return (src[b >> 2u] >> ((b & 3u) * 8u)) & 0xFFu;
+}
+
+fn u16_at(b: u32) -> u32 {
+  return byte_at(b) | (byte_at(b + 1u) << 8u);
+}
+
+fn u32_at(b: u32) -> u32 {
+  let s = (b & 3u) * 8u;
+  let lo = src[b >> 2u] >> s;
+  if (s == 0u) { return lo; }  // a shift by 32 would be a shift by 0
+  return lo | (src[(b >> 2u) + 1u] << (32u - s));
+}
+
+// f16 bits -> f32 bits, as numpy converts (NaN payloads shifted, not quieted).
+fn f16_bits(h: u32) -> u32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1Fu;
+  let m = h & 0x3FFu;
+  if (e == 0x1Fu) { return sign | 0x7F800000u | (m << 13u); }
+  if (e != 0u) { return sign | ((e + 112u) << 23u) | (m << 13u); }
+  if (m == 0u) { return sign; }
+  let p = firstLeadingBit(m);  // subnormal: m * 2^-24 = 1.f * 2^(p - 24), a normal f32
+  return sign | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7FFFFFu);
+}
+
+fn f16_at(b: u32) -> f32 {
+  return bitcast<f32>(f16_bits(u16_at(b)));
+}
+
+// Of a 32-element block's 16 bytes at `at`: byte i holds elements i (low) and i + 16 (high).
+fn nibble32(at: u32, e: u32) -> u32 {
+  return (byte_at(at + (e & 15u)) >> ((e >> 4u) * 4u)) & 0xFu;
+}
+
+// Of Q4_K/Q5_K's 128 bytes at `at`: byte c*32 + l holds elements c*64 + l (low) and c*64 + 32 + l.
+fn nibble256(at: u32, e: u32) -> u32 {
+  return (byte_at(at + (e >> 6u) * 32u + (e & 31u)) >> (((e >> 5u) & 1u) * 4u)) & 0xFu;
+}
+
+// The stored code of element k of the row at byte `row`: a nibble, or an int8's byte (low 8 bits).
+fn code(row: u32, k: u32) -> u32 {
+  let b = row + (k / block_elems()) * block_bytes();
+  let e = k % block_elems();
+  switch TYPE {
+    case Q4_0: { return nibble32(b + 2u, e); }
+    case Q4_1: { return nibble32(b + 4u, e); }
+    case Q5_0: { return (nibble32(b + 6u, e) | (((u32_at(b + 2u) >> e) & 1u) << 4u)) - 16u; }
+    case Q5_1: { return nibble32(b + 8u, e) | (((u32_at(b + 4u) >> e) & 1u) << 4u); }
+    case Q8_0: { return byte_at(b + 2u + e); }
+    case Q4_K: { return nibble256(b + 16u, e); }
+    case Q5_K: {  // the 5th bit of element i*32 + j is bit i of qh byte j
+      return nibble256(b + 48u, e) | (((byte_at(b + 16u + (e & 31u)) >> (e >> 5u)) & 1u) << 4u);
+    }
+    default: {  // Q6_K: 2 halves of 128: low nibbles from 64 bytes of ql, 2 high bits from 32 of qh
+      let half = e >> 7u;
+      let r = e & 127u;
+      let low = (byte_at(b + half * 64u + (r & 63u)) >> ((r >> 6u) * 4u)) & 0xFu;
+      let high = (byte_at(b + 128u + half * 32u + (r & 31u)) >> ((r >> 5u) * 2u)) & 3u;
+      return (low | (high << 4u)) - 32u;
+    }
+  }
+}
+
+// ggml's get_scale_min_k4: sub-block j's 6-bit (scale, min) from the 12 packed bytes at `at`.
+fn scale_min(at: u32, j: u32) -> vec2<u32> {
+  if (j < 4u) {
+    return vec2<u32>(byte_at(at + j) & 63u, byte_at(at + j + 4u) & 63u);
+  }
+  let low = byte_at(at + j + 4u);  // 4 low bits of each; the top 2 ride on bytes j - 4 and j
+  return vec2<u32>((low & 0xFu) | ((byte_at(at + j - 4u) >> 6u) << 4u), (low >> 4u) | ((byte_at(at + j) >> 6u) << 4u));
+}
+
+// Group g's (scale, offset) bits of the row at byte `row`; offset 0 for the symmetric formats.
+fn tables(row: u32, g: u32) -> vec2<u32> {
+  switch TYPE {
+    case Q4_0, Q5_0, Q8_0: { return vec2<u32>(f16_bits(u16_at(row + g * block_bytes())), 0u); }
+    case Q4_1, Q5_1: {
+      let b = row + g * block_bytes();
+      return vec2<u32>(f16_bits(u16_at(b)), f16_bits(u16_at(b + 2u)));
+    }
+    case Q4_K, Q5_K: {  // 8 sub-blocks of 32: scale d * sc, offset -(dmin * m)
+      let b = row + (g / 8u) * block_bytes();
+      let sm = scale_min(b + 4u, g % 8u);
+      let offset = bitcast<u32>(f16_at(b + 2u) * f32(sm.y)) ^ 0x80000000u;  // -x, -0 included
+      return vec2<u32>(bitcast<u32>(f16_at(b) * f32(sm.x)), offset);
+    }
+    default: {  // Q6_K: 16 sub-blocks of 16, scale d * int8 sc
+      let b = row + (g / 16u) * block_bytes();
+      let sc = bitcast<i32>(byte_at(b + 192u + g % 16u) << 24u) >> 24u;
+      return vec2<u32>(bitcast<u32>(f16_at(b + 208u) * f32(sc)), 0u);
+    }
+  }
+}
+
+// Qwen's Q/K rows: within each head, source row j -> 2j (j < D/2) or 2(j - D/2) + 1.
+fn stored_row(r: u32) -> u32 {
+  if (params.head == 0u) { return r; }
+  let j = r % params.head;
+  let half = params.head / 2u;
+  return r - j + select(2u * (j - half) + 1u, 2u * j, j < half);
+}
+
+fn float_bits(row: u32, k: u32) -> u32 {
+  switch TYPE {
+    case F32: { return u32_at(row + 4u * k); }
+    case F16: { return f16_bits(u16_at(row + 2u * k)); }
+    default: { return u16_at(row + 2u * k) << 16u; }  // BF16: the top half of an f32
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let per_word = codes_per_word();
+  let words = params.k / per_word;  // stored words per row (K is a multiple of the block)
+  let i = flat_workgroup(wid, nwg) * WG + lid.x;
+  if (i >= params.rows * words) { return; }
+  let r = i / words;
+  let w = i % words;
+  let row = r * (params.k / block_elems()) * block_bytes();  // the row's first byte in src
+  let n = stored_row(params.first_row + r);
+  if (TYPE <= BF16) {
+    arena[params.codes + n * params.k + w] = float_bits(row, w);
+    return;
+  }
+  let bits = 32u / per_word;
+  let mask = (1u << bits) - 1u;
+  var word = 0u;
+  for (var j = 0u; j < per_word; j++) {
+    word |= (code(row, w * per_word + j) & mask) << (j * bits);
+  }
+  arena[params.codes + n * words + w] = word;
+  if (w < params.k / group_size()) {
+    let t = tables(row, w);
+    arena[params.scales + w * params.padded_n + n] = t.x;
+    if (TYPE == Q4_1 || TYPE == Q5_1 || TYPE == Q4_K || TYPE == Q5_K) {
+      arena[params.offsets + w * params.padded_n + n] = t.y;
+    }
+  }
+}
