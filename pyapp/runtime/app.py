@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import js
 from pyodide.ffi.wrappers import add_event_listener
 
-from . import view
+from . import loader, view
 from .browser import BrowserDevice, WebGPUUnavailable
 from .model_store import ModelStore
 from .session import ChatSession
-from .weights import ModelTooLarge
 
 
 @dataclass
@@ -85,16 +84,13 @@ async def generate(text: str, mode: str, max_new: int, sampling):
 def on_submit(event):
     """Sync on purpose: the form's default (a page reload) must be prevented inside the event."""
     event.preventDefault()
-    if session.task is not None and not session.task.done():
-        return
-    session.task = asyncio.ensure_future(on_generate())
-    session.task.add_done_callback(report)
+    run_task(on_generate())
 
 
 def report(task):
     """No exception may vanish inside a task: show it on the page."""
     if not task.cancelled() and task.exception() is not None:
-        view.show_error(f"Generation failed: {task.exception()}", "generate")
+        view.show_error(f"Failed: {task.exception()}", "generate")
         view.set_state("ready")
         view.set_busy(False)
 
@@ -134,32 +130,8 @@ def on_clear(event=None):
     view.element("stats").textContent = ""
 
 
-async def load_model(url: str) -> bool:
-    from . import model as model_mod
-
-    try:
-        view.set_status("Loading the model…")
-        t0 = js.performance.now()
-        model = await model_mod.load(session.device, url, on_progress=view.show_progress, store=session.store,
-                                     profile=session.profile)
-    except ModelTooLarge as e:
-        view.show_error(f"This model does not fit this GPU: {e}", "model-too-large")
-        return False
-    except Exception as e:
-        view.show_error(f"Could not load the model from {url}: {e}", "model")
-        return False
-    session.load_s = (js.performance.now() - t0) / 1000
-    session.chat = ChatSession(model)
-    view.hide_progress()
-    origin = "kept by this browser" if model.from_store else "downloaded"
-    view.element("model-name").textContent = (
-        f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
-        f"{len(model.decode_graph.dispatches)} dispatches per token · {origin}")
-    return True
-
-
 async def show_kept_models():
-    """The models this browser keeps, each with a Delete button."""
+    """The models this browser keeps, each with Start and Delete buttons."""
     store = session.store
     models = await store.models() if store else []
 
@@ -169,7 +141,64 @@ async def show_kept_models():
             await show_kept_models()
         return lambda event: asyncio.ensure_future(delete())
 
-    view.show_kept_models(models, store is not None, on_delete)
+    def on_start(model_id):
+        return lambda event: run_task(opened(loader.open_gguf(session, kept=model_id)))
+
+    view.show_kept_models(models, store is not None, on_delete, on_start)
+
+
+def run_task(coroutine):
+    """One task at a time (a generation or a model opening); its errors reach the page."""
+    if session.task is not None and not session.task.done():
+        view.set_status("Busy: wait for the current task, or press Stop.")
+        coroutine.close()
+        return
+    session.task = asyncio.ensure_future(coroutine)
+    session.task.add_done_callback(report)
+
+
+async def opened(opening) -> bool:
+    """Open a model the person asked for; a failure is shown and the page stays usable."""
+    view.set_busy(True)
+    try:
+        ok = await opening
+        await show_kept_models()
+        if ok:
+            view.set_status(f"Ready.{notes()}")
+        return ok
+    finally:
+        view.set_state("ready")
+        view.set_busy(False)
+
+
+def notes() -> str:
+    return "".join(f" Note: {note}." for note in session.store.notes) if session.store else ""
+
+
+def on_open_url(event):
+    event.preventDefault()
+    url = str(view.element("gguf-url").value).strip()
+    if not url:
+        view.set_status("Type the URL of a GGUF file first.")
+        return
+    run_task(opened(loader.open_gguf(session, url=url)))
+
+
+def on_open_file(event):
+    files = event.target.files
+    if files.length:
+        run_task(opened(loader.open_gguf(session, file=files.item(0))))
+
+
+def on_drop(event):
+    event.preventDefault()
+    files = event.dataTransfer.files if event.dataTransfer else None
+    if files is not None and files.length:
+        run_task(opened(loader.open_gguf(session, file=files.item(0))))
+
+
+def on_dragover(event):
+    event.preventDefault()  # without this the browser opens the dropped file itself
 
 
 async def main(config):
@@ -187,19 +216,26 @@ async def main(config):
     view.fill_table(view.element("env-table"), environment_rows(session.device))
     view.element("about").hidden = False
     session.store = await ModelStore.open()
+    for id_, kind, handler in (("prompt-form", "submit", on_submit), ("stop", "click", on_stop),
+                               ("clear", "click", on_clear), ("open-url", "submit", on_open_url),
+                               ("gguf-file", "change", on_open_file)):
+        add_event_listener(view.element(id_), kind, handler)
+    add_event_listener(js.document.body, "dragover", on_dragover)
+    add_event_listener(js.document.body, "drop", on_drop)
+    view.element("open").hidden = False
+    params = js.URLSearchParams.new(js.location.search)
     url = session.config.get("model")
-    if url:
-        loaded = await load_model(url)
-        await show_kept_models()
-        if not loaded:
-            return
-        add_event_listener(view.element("prompt-form"), "submit", on_submit)
-        add_event_listener(view.element("stop"), "click", on_stop)
-        add_event_listener(view.element("clear"), "click", on_clear)
-        view.set_busy(False)
-        view.element("app").hidden = False
+    if params.get("gguf") or params.get("kept"):
+        loaded = await loader.open_gguf(session, url=str(params.get("gguf") or ""), kept=str(params.get("kept") or ""))
+    elif url:
+        loaded = await loader.load_bundle(session, url)
     else:
-        await show_kept_models()
+        loaded = None
+    await show_kept_models()
+    if loaded is False:  # the page says why; it stays open for another model
+        return
+    view.set_busy(False)
     view.set_state("ready")
-    notes = "".join(f" Note: {note}." for note in session.store.notes) if session.store else ""
-    view.set_status(f"Ready: WebGPU on {session.device.info['architecture'] or session.device.info['vendor']}.{notes}")
+    where = session.device.info['architecture'] or session.device.info['vendor']
+    view.set_status(f"Ready: WebGPU on {where}.{notes()}" if loaded else
+                    f"Ready: WebGPU on {where}. Open a GGUF model: a URL, a file, or drop one here.{notes()}")

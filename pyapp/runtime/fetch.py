@@ -9,10 +9,11 @@ from __future__ import annotations
 from pyodide.http import pyfetch
 
 
-async def fetch_ok(url: str):
-    """GET url; a missing file or a server error raises FileNotFoundError naming the URL."""
+async def fetch_ok(url: str, **options):
+    """GET url (or what options say: fetch()'s init); a missing file or a server error raises
+    FileNotFoundError naming the URL."""
     try:
-        response = await pyfetch(url)
+        response = await pyfetch(url, **options)
         response.raise_for_status()
     except OSError as e:
         raise FileNotFoundError(f"{url}: {e}") from None

@@ -292,6 +292,8 @@ async def load(device, base_url: str, *, on_progress=None, store=None, profile: 
     where it keeps the files, uploaded, built and prepared."""
     import json
 
+    import js
+
     from . import tensorfile
     from .jsffi import py_bytes
     from .model_store import fetch_bundle
@@ -313,5 +315,5 @@ async def load(device, base_url: str, *, on_progress=None, store=None, profile: 
     await model.prepare()
     model.from_store = kept
     if store and not kept and not store.notes:
-        await store.remember(config.title, manifest)
+        await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
     return model

@@ -78,13 +78,26 @@ class ModelStore:
             self.notes.append(f"the browser did not keep the model ({reason}), so the next visit downloads it again")
             return False
 
-    async def remember(self, name: str, manifest: dict):
-        """The index entry of a model whose files are all kept."""
+    async def remember(self, name: str, manifest: dict, url: str):
+        """The index entry of a bundle (pyapp.serve's or a static site's) whose files are all kept."""
         files = manifest["files"]
-        entry = {"name": name, "source": manifest.get("source", {}).get("file", ""), "files": files,
-                 "bytes": sum(f["size"] for f in files.values())}
-        await self.keep("index/" + files["model.safetensors"]["sha256"],
-                        js.TextEncoder.new().encode(json.dumps(entry)).buffer, "application/json")
+        await self._index(files["model.safetensors"]["sha256"], {
+            "kind": "bundle", "name": name, "source": manifest.get("source", {}).get("file", ""), "url": url,
+            "files": files})
+
+    async def keep_gguf(self, buffer, name: str, url: str = "", version: str = "") -> str | None:
+        """Keep a GGUF the page opened (from url, at that version, or from a file): its id, or None if refused."""
+        sha256 = await sha256_hex(buffer)
+        if not await self.keep(sha256, buffer):
+            return None
+        size = int(buffer.byteLength)
+        await self._index(sha256, {"kind": "gguf", "name": name, "source": name, "url": url, "version": version,
+                                   "files": {"model.gguf": {"size": size, "sha256": sha256}}})
+        return sha256
+
+    async def _index(self, model_id: str, entry: dict):
+        entry["bytes"] = sum(f["size"] for f in entry["files"].values())
+        await self.keep("index/" + model_id, js.TextEncoder.new().encode(json.dumps(entry)).buffer, "application/json")
 
     async def models(self) -> list[dict]:
         """The kept models: {id, name, source, bytes}, largest first."""
@@ -96,6 +109,10 @@ class ModelStore:
                 entry = json.loads(await hit.text())
                 found.append({"id": path[len(INDEX):], **entry})
         return sorted(found, key=lambda m: -m["bytes"])
+
+    async def find(self, url: str) -> dict | None:
+        """The kept model last opened from url, if any."""
+        return next((m for m in await self.models() if m.get("url") == url), None)
 
     async def delete(self, model_id: str):
         """Drop a model: its index entry and every file no other kept model uses."""

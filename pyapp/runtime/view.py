@@ -108,17 +108,19 @@ def show_profile(tally: KernelTally):
     js.console.log(format_table(stats))
 
 
-def show_kept_models(models: list[dict], can_keep: bool, on_delete):
-    """#kept: the models this browser keeps (name, size, a Delete button), or why it keeps none."""
+def show_kept_models(models: list[dict], can_keep: bool, on_delete, on_start):
+    """#kept: the models this browser keeps (name, size, Start and Delete buttons), or why it keeps none."""
     items = []
     for m in models:
         item = js.document.createElement("li")
         item.textContent = f"{m['name']} ({m['source']}): {m['bytes'] / 1e6:.1f} MB "
-        button = js.document.createElement("button")
-        button.type = "button"
-        button.textContent = "Delete"
-        add_event_listener(button, "click", on_delete(m["id"]))
-        item.append(button)
+        for label, handler in (("Start", on_start), ("Delete", on_delete)):
+            button = js.document.createElement("button")
+            button.type = "button"
+            button.textContent = label
+            button.className = label.lower()
+            add_event_listener(button, "click", handler(m["id"]))
+            item.append(button)
         items.append(item)
     element("kept-list").replaceChildren(*items)
     total = sum(m["bytes"] for m in models)

@@ -1,0 +1,90 @@
+"""A GGUF opened in the page, with no Python on the host: a static site (`python -m pyapp.build`,
+no model) served by `python -m http.server`, the GGUF opened by URL and by file, repacked on the
+GPU, answering as the reference; a reload starts it from the browser's store with no model bytes
+fetched (a HEAD request only); a file that is no GGUF is named and the page stays usable."""
+
+import shutil
+from urllib.parse import urlsplit
+
+from safetensors.numpy import load_file
+
+from conftest import HERE
+from pyapp.headless import boot
+from test_static_site import build_site, static_server
+
+GENERATE = """
+from pyapp.runtime import app
+from pyapp.runtime.sampling import Sampling
+g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
+RESULT = g.generated_ids
+"""
+
+
+def golden(name: str) -> dict:
+    gold = load_file(HERE / "goldens" / f"model_tiny_{name}.safetensors")
+    return {"ids": gold["prompt_ids"].tolist(), "n": 6, "want": gold["generated_ids"].tolist()[:6]}
+
+
+def wait_started(page, name: str):
+    page.wait_for_function("""(name) => document.getElementById('model-name').textContent.includes(name)
+                              && document.body.dataset.busy === '0'""", arg=name, timeout=120_000)
+
+
+def gguf_gets(requests: list, name: str) -> list[str]:
+    return [method for method, url in requests if urlsplit(url).path.endswith("/" + name)]
+
+
+def answers(booted, case: dict) -> bool:
+    return booted.py(GENERATE, ids=case["ids"], n=case["n"]) == case["want"]
+
+
+def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
+    build_site(tmp_path / "site")
+    (tmp_path / "site" / "models").mkdir()
+    shutil.copy(HERE / "goldens" / "tiny_kquant.gguf", tmp_path / "site" / "models")
+    with static_server(tmp_path / "site") as base:
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append((r.method, r.url)))
+        booted = boot(page, base + "/")
+        page.fill("#gguf-url", "models/tiny_kquant.gguf")
+        page.click("#open-url button")
+        wait_started(page, "tiny_kquant.gguf")
+        assert "downloaded" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
+        assert gguf_gets(requests, "tiny_kquant.gguf") == ["HEAD", "GET"]
+        assert "gguf=models%2Ftiny_kquant.gguf" in page.url
+
+        requests.clear()
+        booted = boot(page, page.url)  # a reload opens it again, from the browser's store
+        wait_started(page, "tiny_kquant.gguf")
+        assert gguf_gets(requests, "tiny_kquant.gguf") == ["HEAD"]  # no model bytes
+        assert "kept by this browser" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
+        assert len(page.query_selector_all("#kept-list li")) == 1
+        assert not booted.errors, booted.errors
+        page.close()
+
+
+def test_a_gguf_from_a_file_and_one_that_is_not(browser, tmp_path):
+    build_site(tmp_path / "site")
+    (tmp_path / "notes.gguf").write_text("these are notes, not a model\n")
+    with static_server(tmp_path / "site") as base:
+        page = browser.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append((r.method, r.url)))
+        booted = boot(page, base + "/")
+        page.set_input_files("#gguf-file", str(tmp_path / "notes.gguf"))
+        page.wait_for_function("!document.getElementById('error').hidden")
+        assert "notes.gguf: not a GGUF file (magic b'thes')" in page.inner_text("#error")
+
+        page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
+        wait_started(page, "tiny_qwen3.gguf")
+        assert page.is_hidden("#error") and answers(booted, golden("qwen3"))
+        assert "kept=" in page.url
+
+        requests.clear()
+        booted = boot(page, page.url)  # the file is not there to read again: its kept copy is
+        wait_started(page, "tiny_qwen3.gguf")
+        assert "kept by this browser" in page.inner_text("#model-name") and answers(booted, golden("qwen3"))
+        assert [url for _, url in requests if "/files/" in url or url.endswith(".gguf")] == []
+        assert not booted.errors, booted.errors
+        page.close()
