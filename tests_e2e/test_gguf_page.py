@@ -1,7 +1,8 @@
 """A GGUF opened in the page, with no Python on the host: a static site (`python -m pyapp.build`,
 no model) served by `python -m http.server`, the GGUF opened by URL and by file, repacked on the
 GPU, answering as the reference; a reload starts it from the browser's store with no model bytes
-fetched (a HEAD request only); a file that is no GGUF is named and the page stays usable."""
+fetched (a HEAD request only); opening another frees the first's GPU memory; a file that is no
+GGUF is named and the page stays usable."""
 
 import shutil
 from urllib.parse import urlsplit
@@ -60,8 +61,29 @@ def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
         assert gguf_gets(requests, "tiny_kquant.gguf") == ["HEAD"]  # no model bytes
         assert "kept by this browser" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
         assert len(page.query_selector_all("#kept-list li")) == 1
+
+        # another model: the first one's GPU memory is freed before it loads
+        booted.py("import builtins\nfrom pyapp.runtime import app\nbuiltins.OLD_MODEL = app.session.model")
+        page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
+        wait_started(page, "tiny_qwen3.gguf")
+        assert answers(booted, golden("qwen3")) and len(page.query_selector_all("#kept-list li")) == 2
+        assert "destroyed" in booted.py(WRITE_TO_THE_OLD_MODEL).lower()
         assert not booted.errors, booted.errors
         page.close()
+
+
+WRITE_TO_THE_OLD_MODEL = """
+import builtins
+from pyapp.runtime import app
+from pyapp.runtime.device import GPUError
+device, arena = app.session.device, next(iter(builtins.OLD_MODEL.weights.buffers.values()))
+try:
+    async with device.error_scope("a write to the closed model"):
+        device.write(arena, bytes(16))
+    RESULT = "written"
+except GPUError as e:
+    RESULT = str(e)
+"""
 
 
 def test_a_gguf_from_a_file_and_one_that_is_not(browser, tmp_path):

@@ -75,6 +75,13 @@ class Device:
         # 16-byte sizes: shaders may bind f32 data as array<vec4<f32>> and must see every element
         return self._raw_buffer(align(max(size, 16), 16), usage, label)
 
+    def destroy(self, buffers):
+        """Free buffers now rather than when a garbage collector finds them: a model's gigabytes.
+        (GPUBuffer.destroy() has the same name in WebGPU's JS API and in wgpu-py.)"""
+        for b in buffers:
+            b.destroy()
+            self.created["destroyed buffer"] += 1
+
     def shader_module(self, code: str, label: str):
         self.created["shader_module"] += 1
         return self._raw_shader_module(code, label)

@@ -205,6 +205,18 @@ class Graph:
                     t.data = None
         self.prepared = True
 
+    def release(self):
+        """Destroy the buffers prepare() made (scratch, readbacks, uniforms); external ones stay.
+        The graph is not run again."""
+        if not self.prepared:
+            return
+        own = {id(t.buffer): t.buffer for t in self.tensors.values()
+               if t.base is None and t.role != "external" and t.buffer is not None}
+        own.update({id(b): b for pair in self._staging.values() for b in pair})
+        own[id(self._arena)] = self._arena
+        self.device.destroy(own.values())
+        self.prepared = False
+
     def _resource(self, value):
         """A binding's buffer, or (buffer, offset, size) for a uniform or a slice of a buffer."""
         if isinstance(value, Uniform):

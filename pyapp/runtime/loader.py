@@ -86,6 +86,10 @@ async def _gguf_bytes(store, url: str, file, kept: str):
 
 async def _start(page, what: str, make, address: dict | None) -> bool:
     view.clear_error()
+    if page.chat is not None:  # its GPU memory goes first: two models may not fit at once
+        page.chat.model.close()
+        page.chat = None
+        view.element("app").hidden = True
     view.set_status("Loading the model…")
     t0 = js.performance.now()
     try:

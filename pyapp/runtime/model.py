@@ -114,6 +114,17 @@ class Model:
             if g is not None:
                 await g.prepare()
 
+    def close(self):
+        """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and its
+        weights), before the page opens another model. The model is not run again."""
+        for g in (self.decode_graph, self.prefill_graph):
+            if g is not None:
+                g.release()
+        s = self.shared
+        self.device.destroy([*(b for pair in s.caches for b in pair),
+                             *(b for b in (s.rope, *s.rope_pair, s.token) if b is not None)])
+        self.device.destroy(self.weights.buffers.values())
+
     # --- steps driven by the host ---
 
     def _set_step(self, g: Graph, ids: list[int]):
