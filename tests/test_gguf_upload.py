@@ -139,6 +139,18 @@ def test_native_repack_equals_the_exporter(tmp_path):
     assert all(line.startswith("ok") for line in lines), "\n".join(lines)
 
 
+@pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
+def test_the_native_repack_command(tmp_path):
+    """`python -m pyapp.native repack`: ok per file and exit 0, or the first difference and exit 1."""
+    pytest.importorskip("wgpu")
+    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
+    r = subprocess.run([sys.executable, "-m", "pyapp.native", "repack", str(GOLDENS / "tiny_qwen3.gguf"),
+                        str(GOLDENS / "tiny_mixed.gguf")], env=env, capture_output=True, text=True, timeout=300,
+                       cwd=HERE.parent)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [line.split(":")[0] for line in r.stdout.splitlines()[1:]] == ["ok   tiny_qwen3.gguf", "ok   tiny_mixed.gguf"]
+
+
 if __name__ == "__main__":  # run by the test above, with SwiftShader's Vulkan in the environment
     sys.path[:0] = [str(HERE.parent), str(HERE)]
     print("\n".join(asyncio.run(native_check(json.loads(sys.argv[1])))))

@@ -3,6 +3,7 @@
     python -m pyapp.native check [DIR ...]   # op goldens (linear_*, sdpa_*) on this GPU
     python -m pyapp.native bench             # pyapp.runtime.benchmarks on this GPU
     python -m pyapp.native model BUNDLE      # the model's prefill/decode speed on this GPU
+    python -m pyapp.native repack X.gguf     # the page's GPU repack of a GGUF vs the exporter, and its speed
 
 Needs `wgpu` (and numpy + safetensors for `check`). On a machine without a GPU,
 VK_ICD_FILENAMES may point at a software Vulkan (SwiftShader) instead.
@@ -148,6 +149,25 @@ async def model_run(bundle: Path, args) -> list[dict]:
     return rows
 
 
+async def repack(paths: list[Path], repeat: int) -> int:
+    from ..export import ExportError
+    from .repack import print_row, repack_row
+
+    device = await NativeDevice.open()
+    print(f"{device.info['vendor']} {device.info['device']} {device.info['description']}".strip())
+    failed = 0
+    for path in paths:
+        try:
+            row = await repack_row(device, path, repeat)
+        except ExportError as e:
+            print(f"FAIL {e}")
+            failed += 1
+            continue
+        print_row(row)
+        failed += bool(row["problems"])
+    return 1 if failed else 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m pyapp.native", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -174,7 +194,12 @@ def main(argv=None):
     mdl.add_argument("--json", action="store_true")
     mdl.add_argument("--tune", action="append", default=[], metavar="NAME=INT",
                      help="set a tuning constant of pyapp.runtime.ops: _fused.WG, attention.NSPLIT, norm_linear.TEAM_CPS, ...")
+    rp = sub.add_parser("repack", help="a GGUF repacked on this GPU as the page does, against the exporter")
+    rp.add_argument("gguf", type=Path, nargs="+")
+    rp.add_argument("--repeat", type=int, default=3, help="repacks timed (the best is shown)")
     args = ap.parse_args(argv)
+    if args.cmd == "repack":
+        sys.exit(asyncio.run(repack(args.gguf, args.repeat)))
     for item in getattr(args, "tune", []):
         import importlib
 

@@ -15,8 +15,8 @@ import js
 from .config import ModelConfig
 from .fetch import fetch_ok
 from .gguf_file import parse
-from .gguf_model import UnsupportedModel, describe, permuted_head
-from .gguf_upload import TensorRecord, upload_gguf
+from .gguf_model import UnsupportedModel, describe
+from .gguf_upload import TensorRecord, tensor_records, upload_gguf
 from .jsffi import py_bytes
 from .tokenizer import Tokenizer
 from .weights import Weights
@@ -69,8 +69,7 @@ def model_parts(buffer, name: str) -> tuple[ModelConfig, Tokenizer, list[TensorR
         config, tokenizer = describe(header, window.read)
     except UnsupportedModel as e:
         raise UnsupportedModel(f"{name}: {e}") from None
-    records = [TensorRecord(t.name, t.type, t.shape, t.offset, t.nbytes, permuted_head(config, t.name))
-               for t in header.tensors if t.name in config["tensors"]]
+    records = tensor_records(header, config)
     return ModelConfig.from_json({**config, "source": {"file": name}}), Tokenizer(tokenizer), records
 
 

@@ -14,16 +14,16 @@ import struct
 from dataclasses import dataclass
 from math import ceil
 
-from .buffers import COPY_DST, STORAGE, UNIFORM, align
+from .buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .gguf_file import GGML_TYPES
-from .gguf_model import LAYOUTS, NOT_A_WEIGHT
+from .gguf_model import LAYOUTS, NOT_A_WEIGHT, permuted_head
 from .layout import tables, word_k
 from .nodes import fold_grid
 from .pipelines import PipelineCache
 from .shaders import load
 from .weights import Weights
 
-__all__ = ["TensorRecord", "GGUFUploadError", "STAGING_BYTES", "upload_gguf"]
+__all__ = ["TensorRecord", "GGUFUploadError", "STAGING_BYTES", "upload_gguf", "arena_differences"]
 
 STAGING_BYTES = 16 << 20  # one staging buffer; a tensor larger than this goes in chunks of rows
 WG = 64
@@ -40,6 +40,12 @@ class TensorRecord:
     offset: int              # absolute byte offset of its data in the file
     size: int                # bytes of data
     head: int = 0            # head size D of the halves -> pairs row permutation (Qwen Q/K), 0: none
+
+
+def tensor_records(header, config: dict) -> list[TensorRecord]:
+    """The records of a parsed GGUF's weights (gguf_file.parse; config from gguf_model.describe)."""
+    return [TensorRecord(t.name, t.type, t.shape, t.offset, t.nbytes, permuted_head(config, t.name))
+            for t in header.tensors if t.name in config["tensors"]]
 
 
 # GGUF type -> TYPE in the shader; layouts from gguf_model.LAYOUTS, block sizes from gguf_file
@@ -171,3 +177,37 @@ async def upload_gguf(device, weights: Weights, buffer, tensors, on_progress=Non
             if on_progress:
                 on_progress(done, total)
     return weights
+
+
+# --- checking: one model's arenas against another's (tests, `python -m pyapp.native repack`) ---
+
+STEP = 4096  # bytes compared at a time when looking for the first difference
+
+
+async def read_arenas(device, weights: Weights) -> dict[str, bytes]:
+    """{arena: its bytes}, copied into readback buffers in one submit."""
+    names = list(weights.buffers)
+    readback = [device.buffer(weights.sizes[a], MAP_READ | COPY_DST, f"readback:{a}") for a in names]
+    copies = [(weights.buffers[a], 0, rb, weights.sizes[a]) for a, rb in zip(names, readback)]
+    device.submit(device.record([]), copies=copies, label="readback arenas")
+    data = await device.read_many([(rb, weights.sizes[a]) for a, rb in zip(names, readback)])
+    device.destroy(readback)
+    return dict(zip(names, data))
+
+
+def first_difference(weights: Weights, arena: str, got: bytes, want: bytes) -> str | None:
+    """None, or the first differing byte named by its stored tensor."""
+    if got == want:
+        return None
+    at = next(i for i in range(0, len(want), STEP) if got[i:i + STEP] != want[i:i + STEP])
+    at = next(i for i in range(at, at + STEP) if got[i] != want[i])
+    name, start = max(((n, o) for n, (a, o) in weights.where.items() if a == arena and o <= at), key=lambda p: p[1])
+    inside = at - start < nbytes(*weights.meta[name])
+    return (f"{arena}: byte {at} ({name} byte {at - start}{'' if inside else ', padding after it'}): "
+            f"got {got[at]:#04x}, want {want[at]:#04x}")
+
+
+async def arena_differences(device, got: Weights, want: Weights) -> tuple[list[str], dict[str, bytes]]:
+    """The first difference of each arena of `got` from `want`'s (none: equal), and want's bytes."""
+    expected, have = await read_arenas(device, want), await read_arenas(device, got)
+    return [p for a in expected if (p := first_difference(got, a, have[a], expected[a]))], expected

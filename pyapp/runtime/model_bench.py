@@ -3,7 +3,8 @@ here, the DevTools driver on a lent GPU machine (its GEN_FILE calls `report`).
 
 Everything is measured side by side in one run, alternating, so a ratio holds on a noisy
 machine: the fused path against the ExecuTorch-op graph over the same weights, decode at short
-and long context, prefill of a long prompt, and a Llama-3.2-1B-shaped model with pattern weights.
+and long context, prefill of a long prompt, and a Llama-3.2-1B-shaped model with pattern weights;
+and (`load_report`) a GGUF opened in the page against its exported bundle.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _median(xs):
 
 async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3) -> dict:
     """Greedy decode tokens/s after a prompt of `ctx` tokens (at least a short one)."""
-    prompt = [1000 + (i * 7) % 20000 % model.tok.vocab_size for i in range(max(ctx, 6))]
+    prompt = [(1000 + i * 7) % 20000 % model.tok.vocab_size for i in range(max(ctx, 6))]
     await model.generate(prompt[:6], Sampling(), 4, stop_at_eos=False)  # warm up
     runs = [await model.generate(prompt, Sampling(), steps, stop_at_eos=False) for _ in range(repeat)]
     best = max(runs, key=lambda g: g.decode_tokens_per_s)
@@ -35,7 +36,7 @@ async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3) -
 
 
 async def prefill_rate(model: Model, n: int, repeat: int = 3) -> float:
-    prompt = [1000 + (i * 7) % 20000 % model.tok.vocab_size for i in range(n)]
+    prompt = [(1000 + i * 7) % 20000 % model.tok.vocab_size for i in range(n)]
     runs = [await model.generate(prompt, Sampling(), 1, stop_at_eos=False) for _ in range(repeat)]
     return _median([g.prefill_tokens_per_s for g in runs])
 
@@ -106,8 +107,44 @@ async def page_report(args: dict) -> dict:
                             prefill=args.get("prefill", 512), llama=args.get("llama", False)))
     if m.profile:  # per-kernel GPU time of 16 decode steps, at a short context and at the longest asked
         for n in (6, *args.get("ctx", ())[-1:]):
-            prompt = [1000 + (i * 7) % 20000 % m.tok.vocab_size for i in range(n)]
+            prompt = [(1000 + i * 7) % 20000 % m.tok.vocab_size for i in range(n)]
             g = await m.generate(prompt, Sampling(), 17, stop_at_eos=False)
             out["kernels" if n == 6 else f"kernels_ctx{n}"] = g.kernels  # kernel -> [count, total ns]
         out["kernel_tokens"] = 16
     return out
+
+
+async def load_report(args: dict) -> dict:
+    """Opening a model, side by side (args: gguf URL, bundle URL, prompts [{prompt, greedy_ids}]):
+    the GGUF as the page opens one (fetch, header, GPU repack, pipelines) against the exported
+    bundle (fetch, upload, pipelines), alternating; the GGUF model's greedy tokens; both decodes."""
+    import js
+
+    from .fetch import fetch_buffer
+    from .gguf_load import load_gguf, model_parts
+    from .model import load
+
+    from . import app
+
+    device, now = app.session.device, js.performance.now
+    name = args["gguf"].rsplit("/", 1)[-1]
+    out = {"runs": []}
+    for _ in range(args.get("repeat", 2)):
+        t0 = now()
+        buffer = await fetch_buffer(args["gguf"])
+        t1 = now()
+        model_parts(buffer, name)
+        t2 = now()
+        gguf = await load_gguf(device, buffer, name)
+        t3 = now()
+        bundle = await load(device, args["bundle"])
+        t4 = now()
+        out["runs"].append({"gguf_fetch_ms": t1 - t0, "gguf_header_ms": t2 - t1, "gguf_open_ms": t3 - t2,
+                            "bundle_fetch_upload_prepare_ms": t4 - t3})
+    out["gguf_greedy_matches"] = [
+        (await gguf.generate(gguf.tok.encode(p["prompt"]), Sampling(), len(p["greedy_ids"]))).generated_ids
+        == p["greedy_ids"] for p in args.get("prompts", [])]
+    for label, model in (("gguf", gguf), ("bundle", bundle), ("gguf", gguf), ("bundle", bundle)):
+        out.setdefault(f"{label}_decode", []).append(await decode_rate(model, args.get("steps", 128)))
+    return out
+

@@ -1,34 +1,8 @@
 """test_gguf_repack's side in the page (and on the native host, tests/test_gguf_upload.py): a
 model's weights uploaded from its bundle and repacked from its GGUF, their arenas compared."""
 
-from pyapp.runtime.buffers import COPY_DST, MAP_READ, nbytes
-from pyapp.runtime.gguf_upload import upload_gguf
+from pyapp.runtime.gguf_upload import arena_differences, upload_gguf
 from pyapp.runtime.weights import Weights
-
-STEP = 4096  # bytes compared at a time when looking for the first difference
-
-
-async def read_arenas(device, weights) -> dict:
-    """{arena: its bytes}, copied into readback buffers in one submit."""
-    names = list(weights.buffers)
-    readback = [device.buffer(weights.sizes[a], MAP_READ | COPY_DST, f"readback:{a}") for a in names]
-    copies = [(weights.buffers[a], 0, rb, weights.sizes[a]) for a, rb in zip(names, readback)]
-    device.submit(device.record([]), copies=copies, label="readback arenas")
-    data = await device.read_many([(rb, weights.sizes[a]) for a, rb in zip(names, readback)])
-    return dict(zip(names, data))
-
-
-def first_difference(weights, arena: str, got: bytes, want: bytes):
-    """None, or the first differing byte named by its stored tensor."""
-    if got == want:
-        return None
-    at = next(i for i in range(0, len(want), STEP) if got[i:i + STEP] != want[i:i + STEP])
-    at = next(i for i in range(at, at + STEP) if got[i] != want[i])
-    name, start = max(((n, o) for n, (a, o) in weights.where.items() if a == arena and o <= at), key=lambda p: p[1])
-    inside = at - start < nbytes(*weights.meta[name])
-    return (f"{arena}: byte {at} ({name} byte {at - start}{'' if inside else ', padding after it'}): "
-            f"got {got[at]:#04x}, want {want[at]:#04x}")
-
 
 async def compare(device, config, reference, gguf, records, max_per_dim=None, **options) -> dict:
     """Repack `gguf` (the file: a JS ArrayBuffer or bytes) into fresh Weights and compare them with
@@ -44,8 +18,7 @@ async def compare(device, config, reference, gguf, records, max_per_dim=None, **
                               **options)
     finally:
         device.limits["maxComputeWorkgroupsPerDimension"] = limit
-    want, have = await read_arenas(device, reference), await read_arenas(device, got)
-    problems = [p for a in want if (p := first_difference(got, a, have[a], want[a]))]
+    problems, want = await arena_differences(device, got, reference)
     return {"problems": problems, "progress": progress[-1], "reports": len(progress),
             "arenas": len(want), "bytes": sum(map(len, want.values())),
             "empty_arenas": [a for a, b in want.items() if b.count(0) == len(b)]}
