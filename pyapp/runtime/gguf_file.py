@@ -27,6 +27,7 @@ MAGIC = b"GGUF"
 VERSIONS = (2, 3)
 MAX_DIMS = 4  # ggml's GGML_MAX_DIMS
 DEFAULT_ALIGNMENT = 32
+WINDOW = 1 << 20  # bytes read at a time for an array of strings
 
 # GGUF value types 0..12: the scalars' struct formats; 8 is a string, 9 an array.
 SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
@@ -101,6 +102,33 @@ class Reader:
         except UnicodeDecodeError:
             raise self.error(f"{what} is not UTF-8 ({raw[:40]!r})") from None
 
+    def texts(self, count: int, what: str) -> list[str]:
+        """`count` strings in a row (a vocabulary holds 10^5), read a window at a time."""
+        out, base, chunk, at = [], self.pos, b"", 0
+        for _ in range(count):
+            if at + 8 > len(chunk):
+                base, at, chunk = base + at, 0, self._window(base + at, 8, what)
+            n = int.from_bytes(chunk[at:at + 8], "little")
+            if at + 8 + n > len(chunk):
+                base, at, chunk = base + at, 0, self._window(base + at, 8 + n, what)
+            raw = chunk[at + 8:at + 8 + n]
+            at += 8 + n
+            try:
+                out.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise self.error(f"{what} is not UTF-8 ({raw[:40]!r})") from None
+        self.pos = base + at
+        return out
+
+    def _window(self, offset: int, n: int, what: str) -> bytes:
+        """At least n bytes from offset (up to WINDOW); refused past the end as read() refuses."""
+        self.pos = offset
+        self.need(n, what)
+        data = self._read(offset, max(n, min(WINDOW, self.size - offset)))
+        if len(data) < n:
+            raise self.error(f"truncated: {what} needs {n} bytes at offset {offset}, the file ended sooner")
+        return data
+
     def name_text(self, what: str) -> str:
         """A key or tensor name: printable UTF-8 (it goes into messages and dicts)."""
         text = self.text(what)
@@ -169,7 +197,7 @@ def _array(r: Reader, what: str) -> list:
         return list(struct.unpack(f"<{count}{fmt}", data))
     if element_type == STRING:
         r.need(count * 8, f"the array of {count} strings in {what}")
-        return [r.text(what) for _ in range(count)]
+        return r.texts(count, what)
     if element_type == ARRAY:
         raise r.error(f"{what} is an array of arrays, which GGUF readers do not take")
     raise r.error(f"{what} is an array of value type {element_type}; GGUF defines 0 to 12")
