@@ -17,6 +17,9 @@ BOOT_TIMEOUT_MS = 180_000
 CHROMIUM_ARGS = [
     "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
     "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface",
+    # SwiftShader runs the GPU's work on these 2 shared cores: a long kernel under load must not
+    # look like a hung GPU process to Chromium's watchdog
+    "--disable-gpu-watchdog",
     # this machine has no network: keep Chromium from trying
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
