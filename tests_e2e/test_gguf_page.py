@@ -2,7 +2,7 @@
 no model) served by `python -m http.server`, the GGUF opened by URL and by file, repacked on the
 GPU, answering as the reference; a reload starts it from the browser's store with no model bytes
 fetched (a HEAD request only); opening another frees the first's GPU memory; a file that is no
-GGUF is named and the page stays usable."""
+GGUF, or a URL on a site that does not allow CORS, is named and the page stays usable."""
 
 import shutil
 from urllib.parse import urlsplit
@@ -86,7 +86,7 @@ except GPUError as e:
 """
 
 
-def test_a_gguf_from_a_file_and_one_that_is_not(browser, tmp_path):
+def test_a_gguf_from_a_file_and_ones_that_fail(browser, tmp_path):
     build_site(tmp_path / "site")
     (tmp_path / "notes.gguf").write_text("these are notes, not a model\n")
     with static_server(tmp_path / "site") as base:
@@ -97,6 +97,12 @@ def test_a_gguf_from_a_file_and_one_that_is_not(browser, tmp_path):
         page.set_input_files("#gguf-file", str(tmp_path / "notes.gguf"))
         page.wait_for_function("!document.getElementById('error').hidden")
         assert "notes.gguf: not a GGUF file (magic b'thes')" in page.inner_text("#error")
+
+        with static_server(tmp_path) as elsewhere:  # another origin, which sends no CORS headers
+            page.fill("#gguf-url", f"{elsewhere}/notes.gguf")
+            page.click("#open-url button")
+            page.wait_for_function("document.getElementById('error').textContent.includes('CORS')")
+        assert f"{elsewhere}/notes.gguf: " in page.inner_text("#error")
 
         page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
         wait_started(page, "tiny_qwen3.gguf")

@@ -10,14 +10,25 @@ from pyodide.http import pyfetch
 
 
 async def fetch_ok(url: str, **options):
-    """GET url (or what options say: fetch()'s init); a missing file or a server error raises
-    FileNotFoundError naming the URL."""
+    """GET url (or what options say: fetch()'s init); a missing file, a server error or a refused
+    request raises FileNotFoundError naming the URL (and CORS, where that is the likely cause)."""
     try:
         response = await pyfetch(url, **options)
         response.raise_for_status()
     except OSError as e:
-        raise FileNotFoundError(f"{url}: {e}") from None
+        raise FileNotFoundError(f"{url}: {e}{_cors_hint(url, e)}") from None
     return response
+
+
+def _cors_hint(url: str, error: OSError) -> str:
+    """A request to another origin that failed without an HTTP status was most likely refused
+    by the browser: that site does not allow this page to read it."""
+    import js
+
+    other = str(js.URL.new(url, js.location.href).origin) != str(js.location.origin)
+    if other and getattr(error, "status", None) is None:
+        return f" (is the server up, and does it allow {js.location.origin} to read its files: CORS?)"
+    return ""
 
 
 async def fetch_json(url: str):
