@@ -84,7 +84,7 @@ async def generate(text: str, mode: str, max_new: int, sampling):
 def on_submit(event):
     """Sync on purpose: the form's default (a page reload) must be prevented inside the event."""
     event.preventDefault()
-    run_task(on_generate())
+    run_task(on_generate)
 
 
 def report(task):
@@ -142,18 +142,18 @@ async def show_kept_models():
         return lambda event: asyncio.ensure_future(delete())
 
     def on_start(model_id):
-        return lambda event: run_task(opened(loader.open_gguf(session, kept=model_id)))
+        return lambda event: run_task(lambda: opened(loader.open_gguf(session, kept=model_id)))
 
     view.show_kept_models(models, store is not None, on_delete, on_start)
 
 
-def run_task(coroutine):
-    """One task at a time (a generation or a model opening); its errors reach the page."""
+def run_task(start):
+    """One task at a time (a generation or a model opening): start() makes its coroutine when
+    nothing else runs; its errors reach the page."""
     if session.task is not None and not session.task.done():
         view.set_status("Busy: wait for the current task, or press Stop.")
-        coroutine.close()
         return
-    session.task = asyncio.ensure_future(coroutine)
+    session.task = asyncio.ensure_future(start())
     session.task.add_done_callback(report)
 
 
@@ -172,7 +172,12 @@ async def opened(opening) -> bool:
 
 
 def notes() -> str:
-    return "".join(f" Note: {note}." for note in session.store.notes) if session.store else ""
+    """What the store has to say (a model it did not keep), said once."""
+    if session.store is None:
+        return ""
+    said = "".join(f" Note: {note}." for note in session.store.notes)
+    session.store.notes.clear()
+    return said
 
 
 def on_open_url(event):
@@ -181,20 +186,20 @@ def on_open_url(event):
     if not url:
         view.set_status("Type the URL of a GGUF file first.")
         return
-    run_task(opened(loader.open_gguf(session, url=url)))
+    run_task(lambda: opened(loader.open_gguf(session, url=url)))
 
 
 def on_open_file(event):
     files = event.target.files
     if files.length:
-        run_task(opened(loader.open_gguf(session, file=files.item(0))))
+        run_task(lambda: opened(loader.open_gguf(session, file=files.item(0))))
 
 
 def on_drop(event):
     event.preventDefault()
     files = event.dataTransfer.files if event.dataTransfer else None
     if files is not None and files.length:
-        run_task(opened(loader.open_gguf(session, file=files.item(0))))
+        run_task(lambda: opened(loader.open_gguf(session, file=files.item(0))))
 
 
 def on_dragover(event):

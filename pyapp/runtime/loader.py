@@ -1,6 +1,6 @@
 """Which model the page runs: the bundle its server names, a GGUF opened by URL or from a file
-(picked or dropped), or one this browser keeps. Each ends in `started(model)`, or in an error on
-the page that names the model and the fault; the page stays usable either way.
+(picked or dropped), or one this browser keeps. Each ends in the model running (`_start`), or in
+an error on the page that names the model and the fault; the page stays usable either way.
 
 The page's address says what runs (?gguf=URL or ?kept=ID), so a reload starts the same model,
 from the browser's store when it keeps it: a kept GGUF opened by URL is used when a HEAD request
@@ -22,11 +22,12 @@ class NotKept(LookupError):
     """A model the browser no longer keeps."""
 
 
-async def load_bundle(page, url: str) -> bool:
+async def load_bundle(page, url: str, address: dict | None = None) -> bool:
+    """The exported bundle at url (pyapp.serve's model, or a static site's); `page` is app.Page."""
     from .model import load
 
     return await _start(page, f"the model from {url}", lambda: load(
-        page.device, url, on_progress=view.show_progress, store=page.store, profile=page.profile), None)
+        page.device, url, on_progress=view.show_progress, store=page.store, profile=page.profile), address)
 
 
 async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
@@ -47,7 +48,7 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
     if kept and page.store:  # a kept bundle starts as the server's bundle does, from the store
         entry = next((m for m in await page.store.models() if m["id"] == kept), None)
         if entry and entry["kind"] == "bundle":
-            return await load_bundle(page, entry["url"])
+            return await load_bundle(page, entry["url"], {"kept": kept})
     return await _start(page, what, make, address)
 
 

@@ -312,7 +312,7 @@ async def load(device, base_url: str, *, on_progress=None, store=None, profile: 
     def report(label):
         return on_progress and (lambda done, total: on_progress(label, done, total))
 
-    files, manifest, kept = await fetch_bundle(base_url, store, report("Downloading weights"))
+    files, manifest, from_store, in_store = await fetch_bundle(base_url, store, report("Downloading weights"))
     config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
     tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
     file = tensorfile.parse(files.pop("model.safetensors"))
@@ -324,7 +324,7 @@ async def load(device, base_url: str, *, on_progress=None, store=None, profile: 
     if on_progress:
         on_progress("Compiling kernels", 0, 1)
     await model.prepare()
-    model.from_store = kept
-    if store and not kept and not store.notes:
+    model.from_store = from_store
+    if in_store and not from_store:
         await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
     return model

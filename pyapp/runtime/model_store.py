@@ -127,23 +127,23 @@ class ModelStore:
         await self.cache.delete(INDEX + model_id)
 
 
-async def fetch_bundle(base_url: str, store: ModelStore | None, on_progress=None) -> tuple[dict, dict, bool]:
+async def fetch_bundle(base_url: str, store: ModelStore | None, on_progress=None) -> tuple[dict, dict, bool, bool]:
     """The bundle's files as ArrayBuffers {name: buffer}, from the store where kept, else downloaded,
-    checked and kept; its manifest; and whether every file came from the store."""
+    checked and kept; its manifest; whether every file came from the store; whether every file is
+    in the store now."""
     manifest = await fetch_json(base_url + "manifest.json")
-    files, kept_all = {}, True
+    files, from_store, in_store = {}, True, store is not None
     for name in BUNDLE:
         want = manifest["files"][name]
         buffer = await store.read(want["sha256"]) if store else None
         if buffer is None:
-            kept_all = False
+            from_store = False
             progress = on_progress if name == "model.safetensors" else None
             buffer = await fetch_buffer(base_url + name, progress)
             got = await sha256_hex(buffer)
             if got != want["sha256"] or int(buffer.byteLength) != want["size"]:
                 raise BadDownload(f"{base_url}{name}: got {int(buffer.byteLength)} bytes with sha256 {got[:16]}…, "
                                   f"the manifest names {want['size']} bytes with sha256 {want['sha256'][:16]}…")
-            if store:
-                await store.keep(want["sha256"], buffer)
+            in_store = in_store and await store.keep(want["sha256"], buffer)
         files[name] = buffer
-    return files, manifest, kept_all
+    return files, manifest, from_store, in_store
