@@ -9,6 +9,7 @@ are read back and compared in the page (inpage/gguf_repack_cases.py names the fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 
@@ -27,7 +28,7 @@ SMALL = {"staging_bytes": 8192, "max_per_dim": 8}  # many chunks a tensor, grids
 
 @pytest.fixture(scope="module")
 def repack(browser, tiny_bundles, tmp_path_factory):
-    """(page, {model: (bundle mount, GGUF URL, records)}): a page serving each bundle and GGUF."""
+    """(page, {model: (bundle mount, GGUF URL, records, GGUF path)}): a page serving each bundle and GGUF."""
     from pyapp.export import export
 
     edge_dir = tmp_path_factory.mktemp("edge")
@@ -45,7 +46,7 @@ def repack(browser, tiny_bundles, tmp_path_factory):
         for name in MODELS:
             path, gguf_url = ggufs[name]
             config = json.loads((bundles[name] / "config.json").read_text())
-            cases[name] = (f"repack_{name}", gguf_url, repack_models.records(path, config))
+            cases[name] = (f"repack_{name}", gguf_url, repack_models.records(path, config), path)
         yield booted, cases
     finally:
         page.close()
@@ -53,7 +54,7 @@ def repack(browser, tiny_bundles, tmp_path_factory):
 
 
 def run_case(booted, case, options) -> dict:
-    mount, gguf_url, records = case
+    mount, gguf_url, records, _ = case
     before = len(booted.errors)
     out = booted.py("""
         from gguf_repack_cases import page_case
@@ -63,7 +64,10 @@ def run_case(booted, case, options) -> dict:
     return out
 
 
-@pytest.mark.parametrize("options", [{}, SMALL], ids=["whole", "chunked"])
+BLOCKS = {**SMALL, "block": 12288}  # read through a Blob in blocks: chunks cross block boundaries
+
+
+@pytest.mark.parametrize("options", [{}, SMALL, BLOCKS], ids=["whole", "chunked", "blocks"])
 @pytest.mark.parametrize("model", MODELS)
 def test_gpu_repack_equals_the_bundle(repack, model, options):
     booted, cases = repack
@@ -75,11 +79,15 @@ def test_gpu_repack_equals_the_bundle(repack, model, options):
     assert out["progress"] == [total, total]
     if options:  # 8 KiB chunks: more progress reports than tensors
         assert out["reports"] > total // 8192
+    if "block" in options:  # the content key: SHA-256 of the blocks' SHA-256s
+        data, step = cases[model][3].read_bytes(), options["block"]
+        digests = b"".join(hashlib.sha256(data[i:i + step]).digest() for i in range(0, len(data), step))
+        assert out["key"] == hashlib.sha256(digests).hexdigest()
 
 
 def test_an_unsupported_type_is_named_in_the_page(repack):
     booted, cases = repack
-    mount, gguf_url, records = cases["mixed"]
+    mount, gguf_url, records, _ = cases["mixed"]
     records = [[n, "IQ4_NL" if n == "blk.1.ffn_up.weight" else t, *rest] for n, t, *rest in records]
     out = booted.py("""
         from pyapp.runtime import app

@@ -130,29 +130,34 @@ def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING
     return jobs
 
 
-def _size(buffer) -> int:
-    """Bytes in a JS ArrayBuffer, or in a Python bytes-like (the native host's)."""
-    return int(buffer.byteLength) if hasattr(buffer, "byteLength") else memoryview(buffer).nbytes
+def _size(source) -> int:
+    """Bytes in the file: a reader's (gguf_load.BlobFile), a JS ArrayBuffer's, a Python bytes-like's."""
+    if hasattr(source, "view"):
+        return source.size
+    return int(source.byteLength) if hasattr(source, "byteLength") else memoryview(source).nbytes
 
 
-def _view(buffer, offset: int, size: int):
+async def _view(source, offset: int, size: int):
     """`size` bytes of the file from `offset`, never copied through Python in the page."""
-    if hasattr(buffer, "byteLength"):
+    if hasattr(source, "view"):
+        return await source.view(offset, size)
+    if hasattr(source, "byteLength"):
         import js
-        return js.Uint8Array.new(buffer, offset, size)
-    return memoryview(buffer).cast("B")[offset:offset + size]
+        return js.Uint8Array.new(source, offset, size)
+    return memoryview(source).cast("B")[offset:offset + size]
 
 
-async def upload_gguf(device, weights: Weights, buffer, tensors, on_progress=None, *,
+async def upload_gguf(device, weights: Weights, source, tensors, on_progress=None, *,
                       staging_bytes: int = STAGING_BYTES) -> Weights:
-    """Fill every stored part of every tensor of weights.config from the GGUF file in `buffer`
-    (a JS ArrayBuffer of the whole file). tensors: TensorRecord records (or tuples of its fields)
-    for the file's tensors; rope_freqs.weight is skipped. on_progress(bytes done, total bytes)."""
-    jobs = plan(weights, tensors, _size(buffer), staging_bytes)
+    """Fill every stored part of every tensor of weights.config from the GGUF file `source`: a
+    reader with `size` and `async view(offset, n)` (gguf_load.BlobFile), a JS ArrayBuffer or, on
+    the native host, bytes. tensors: TensorRecord records (or tuples of its fields) for the file's
+    tensors; rope_freqs.weight is skipped. Tensors go in file order. on_progress(done, total bytes)."""
+    jobs = sorted(plan(weights, tensors, _size(source), staging_bytes), key=lambda j: j.tensor.offset)
     cache = PipelineCache.of(device)
     types = sorted({j.tensor.type for j in jobs}, key=SHADER_TYPES.get)
-    source = load("gguf_repack")
-    built = await cache.build([(f"gguf_repack:{name}", source, {"TYPE": SHADER_TYPES[name], "WG": WG}, KINDS)
+    shader = load("gguf_repack")
+    built = await cache.build([(f"gguf_repack:{name}", shader, {"TYPE": SHADER_TYPES[name], "WG": WG}, KINDS)
                                for name in types])  # one pipeline per type, created together
     pipelines = dict(zip(types, built))
     staging_size = align(min(staging_bytes, max((j.tensor.size for j in jobs), default=4)))
@@ -169,7 +174,7 @@ async def upload_gguf(device, weights: Weights, buffer, tensors, on_progress=Non
         for first in range(0, job.rows, per_chunk):
             rows = min(per_chunk, job.rows - first)
             device.write(params, struct.pack("<8I", job.k, rows, first, codes, scales, offsets, padded, t.head))
-            device.write(staging, _view(buffer, t.offset + first * job.row_bytes, rows * job.row_bytes))
+            device.write(staging, await _view(source, t.offset + first * job.row_bytes, rows * job.row_bytes))
             grid = fold_grid(ceil(rows * job.row_words / WG), max_per_dim)
             dispatch = _Dispatch(pipelines[t.type], groups[job.arena], grid)
             device.submit(device.record([(pass_desc, [dispatch])]), label=f"gguf_repack#{t.name}")

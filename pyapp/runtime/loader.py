@@ -34,55 +34,62 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
     """A GGUF from url, from a File, or kept under an id; `page` is app.Page."""
     what = f"the GGUF {url or (file.name if file else 'kept by this browser')}"
     address = {"gguf": url} if url else {"kept": kept} if kept else {}
+    store = page.store
+    entry = None
+    if kept and store:
+        entry = next((m for m in await store.models() if m["id"] == kept), None)
+    elif url and store:
+        entry = await store.find(url)
+        entry = entry if entry and entry["kind"] == "gguf" else None
+    if kept and entry and entry["kind"] == "bundle":  # a kept bundle starts as the server's does, from the store
+        return await load_bundle(page, entry["url"], {"kept": kept})
 
     async def make():
-        buffer, name, from_store, model_id = await _gguf_bytes(page.store, url, file, kept)
-        if model_id and not url:
-            address["kept"] = model_id  # a file cannot be opened again by a reload: its kept copy can
-        from .gguf_load import load_gguf
+        from .gguf_load import DamagedCopy, download, remote_version
 
-        model = await load_gguf(page.device, buffer, name, on_progress=view.show_progress, profile=page.profile)
-        model.from_store = from_store
+        def progress(label):
+            return lambda done, total: view.show_progress(label, done, total)
+
+        def load(blob, name, expect_key=""):
+            from .gguf_load import load_gguf
+
+            return load_gguf(page.device, blob, name, on_progress=view.show_progress, expect_key=expect_key,
+                             profile=page.profile)
+
+        if file is not None:
+            model, key = await load(file, str(file.name))
+            if store and await store.keep_gguf(file, key, str(file.name)):
+                address["kept"] = key  # a file cannot be opened again by a reload: its kept copy can
+            return model
+        version = None
+        if url:
+            try:
+                version = await remote_version(url)
+            except Exception:  # offline, or the server is gone: a kept copy still runs
+                pass
+        if entry and entry["kind"] == "gguf" and (kept or version in (None, entry["version"])):
+            blob = await store.blob(entry["id"])
+            try:
+                if blob is not None:
+                    model, _ = await load(blob, entry["name"], entry["id"])
+                    model.from_store = True
+                    return model
+            except DamagedCopy:
+                pass
+            await store.delete(entry["id"])  # damaged, or gone: the browser keeps it no more
+        elif entry:
+            await store.delete(entry["id"])  # the file changed on its server: the old copy goes
+        source = url or (entry or {}).get("url")
+        if not source:
+            raise NotKept("this browser no longer keeps that model: open it again by URL or file")
+        blob = await download(source, progress("Downloading the model"))
+        name = js.URL.new(source, js.location.href).pathname.rsplit("/", 1)[-1] or source
+        model, key = await load(blob, name)
+        if store:
+            await store.keep_gguf(blob, key, name, source, version or "")
         return model
 
-    if kept and page.store:  # a kept bundle starts as the server's bundle does, from the store
-        entry = next((m for m in await page.store.models() if m["id"] == kept), None)
-        if entry and entry["kind"] == "bundle":
-            return await load_bundle(page, entry["url"], {"kept": kept})
     return await _start(page, what, make, address)
-
-
-async def _gguf_bytes(store, url: str, file, kept: str):
-    """(ArrayBuffer, name, whether it came from the store, its id in the store or None)."""
-    from .fetch import fetch_buffer
-    from .gguf_load import read_file, remote_version
-
-    def progress(label):
-        return lambda done, total: view.show_progress(label, done, total)
-
-    if kept:
-        buffer = await store.read(kept) if store else None
-        entry = next((m for m in await store.models() if m["id"] == kept), None) if store else None
-        if buffer is None or entry is None:
-            raise NotKept("this browser no longer keeps that model: open it again by URL or file")
-        return buffer, entry["name"], True, kept
-    if file is not None:
-        buffer = await read_file(file, progress("Reading the file"))
-        return buffer, str(file.name), False, store and await store.keep_gguf(buffer, str(file.name))
-    name = js.URL.new(url, js.location.href).pathname.rsplit("/", 1)[-1] or url
-    entry = store and await store.find(url)
-    try:
-        version = await remote_version(url)
-    except Exception:  # offline, or the server is gone: a kept copy still runs
-        version = None
-    if entry and entry["kind"] == "gguf" and version in (None, entry["version"]):
-        buffer = await store.read(entry["id"])
-        if buffer is not None:
-            return buffer, entry["name"], True, entry["id"]
-    if entry:
-        await store.delete(entry["id"])  # the file changed on its server: the old copy goes
-    buffer = await fetch_buffer(url, progress("Downloading the model"))
-    return buffer, name, False, store and await store.keep_gguf(buffer, name, url, version or "")
 
 
 async def _start(page, what: str, make, address: dict | None) -> bool:

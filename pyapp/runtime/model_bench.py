@@ -120,8 +120,7 @@ async def load_report(args: dict) -> dict:
     bundle (fetch, upload, pipelines), alternating; the GGUF model's greedy tokens; both decodes."""
     import js
 
-    from .fetch import fetch_buffer
-    from .gguf_load import load_gguf, model_parts
+    from .gguf_load import BlobFile, download, load_gguf, model_parts
     from .model import load
 
     from . import app
@@ -131,11 +130,11 @@ async def load_report(args: dict) -> dict:
     out = {"runs": []}
     for _ in range(args.get("repeat", 2)):
         t0 = now()
-        buffer = await fetch_buffer(args["gguf"])
+        blob = await download(args["gguf"])
         t1 = now()
-        model_parts(buffer, name)
+        await model_parts(BlobFile(blob), name)
         t2 = now()
-        gguf = await load_gguf(device, buffer, name)
+        gguf, _ = await load_gguf(device, blob, name)
         t3 = now()
         bundle = await load(device, args["bundle"])
         t4 = now()

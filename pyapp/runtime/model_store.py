@@ -2,10 +2,12 @@
 
 A bundle's manifest.json (pyapp.bundles) names each file's size and sha256; each file is kept
 under its hash (KEY + sha256), so a file two models share (a tokenizer) is kept once, and a
-model that changed on the server is a new key, never a stale hit. Every file is checked against
-its hash (WebCrypto) before it is kept and again when it is read back: a damaged entry is dropped
-and downloaded again, never used. One index entry per model (KEY + "index/" + its weights' hash)
-holds its name and files, for the page's list of kept models.
+model that changed on the server is a new key, never a stale hit. Every bundle file is checked
+against its hash (WebCrypto) before it is kept and again when it is read back: a damaged entry
+is dropped and downloaded again, never used. A GGUF the page opens is kept as a Blob under its
+content key (gguf_load.py: the SHA-256 of its blocks' SHA-256s), checked as it is read. One
+index entry per model (KEY + "index/" + its weights' key) holds its name and files, for the
+page's list of kept models.
 
 The page works without the store: a browser without the Cache API (a page not on localhost or
 HTTPS) or one that refuses to keep a model (its quota is full) downloads it each time, and
@@ -36,9 +38,9 @@ async def sha256_hex(buffer) -> str:
     return py_bytes(digest).hex()
 
 
-def _kept_response(buffer, kind: str):
-    headers = {"Content-Type": kind, "Content-Length": str(int(buffer.byteLength))}
-    return js.Response.new(buffer, js_object({"headers": headers}))
+def _kept_response(body, kind: str):
+    """A Response of an ArrayBuffer or a Blob (which the browser streams from disk into the cache)."""
+    return js.Response.new(body, js_object({"headers": {"Content-Type": kind}}))
 
 
 class ModelStore:
@@ -67,10 +69,15 @@ class ModelStore:
             return None
         return buffer
 
-    async def keep(self, sha256: str, buffer, kind: str = "application/octet-stream") -> bool:
-        """Keep a checked file; a refusal (quota) is noted, never raised."""
+    async def blob(self, key: str):
+        """A kept GGUF as a Blob (checked as it is read: gguf_load.py), or None."""
+        hit = await self.cache.match(KEY + key)
+        return None if is_nullish(hit) else await hit.blob()
+
+    async def keep(self, key: str, body, kind: str = "application/octet-stream") -> bool:
+        """Keep a checked file (an ArrayBuffer or a Blob); a refusal (quota) is noted, never raised."""
         try:
-            await self.cache.put(KEY + sha256, _kept_response(buffer, kind))
+            await self.cache.put(KEY + key, _kept_response(body, kind))
             return True
         except Exception as e:
             name = getattr(e, "name", "") or type(e).__name__
@@ -85,15 +92,14 @@ class ModelStore:
             "kind": "bundle", "name": name, "source": manifest.get("source", {}).get("file", ""), "url": url,
             "files": files})
 
-    async def keep_gguf(self, buffer, name: str, url: str = "", version: str = "") -> str | None:
-        """Keep a GGUF the page opened (from url, at that version, or from a file): its id, or None if refused."""
-        sha256 = await sha256_hex(buffer)
-        if not await self.keep(sha256, buffer):
-            return None
-        size = int(buffer.byteLength)
-        await self._index(sha256, {"kind": "gguf", "name": name, "source": name, "url": url, "version": version,
-                                   "files": {"model.gguf": {"size": size, "sha256": sha256}}})
-        return sha256
+    async def keep_gguf(self, blob, key: str, name: str, url: str = "", version: str = "") -> bool:
+        """Keep a GGUF the page opened (from url, at that version, or from a file) under its content
+        key (gguf_load.BlobFile.content_key); False if the browser refused."""
+        if not await self.keep(key, blob):
+            return False
+        await self._index(key, {"kind": "gguf", "name": name, "source": name, "url": url, "version": version,
+                                "files": {"model.gguf": {"size": int(blob.size), "sha256": key}}})
+        return True
 
     async def _index(self, model_id: str, entry: dict):
         entry["bytes"] = sum(f["size"] for f in entry["files"].values())

@@ -24,9 +24,13 @@ async def compare(device, config, reference, gguf, records, max_per_dim=None, **
             "empty_arenas": [a for a, b in want.items() if b.count(0) == len(b)]}
 
 
-async def page_case(mount: str, gguf_url: str, records, **options) -> dict:
-    """In the page: the bundle served at /files/<mount>/ against the GGUF at gguf_url."""
-    from pyapp.runtime import app, tensorfile
+async def page_case(mount: str, gguf_url: str, records, block: int = 0, **options) -> dict:
+    """In the page: the bundle served at /files/<mount>/ against the GGUF at gguf_url, read from
+    its ArrayBuffer or, with `block`, through gguf_load.BlobFile in blocks of that many bytes
+    (then the result has the file's content key)."""
+    import js
+
+    from pyapp.runtime import app, gguf_load, tensorfile
     from pyapp.runtime.config import ModelConfig
     from pyapp.runtime.fetch import fetch_buffer, fetch_json
 
@@ -35,4 +39,13 @@ async def page_case(mount: str, gguf_url: str, records, **options) -> dict:
     file = await tensorfile.fetch_file(f"/files/{mount}/model.safetensors")
     async with device.error_scope("bundle upload"):
         reference = Weights.upload(device, config, file)
-    return await compare(device, config, reference, await fetch_buffer(gguf_url), records, **options)
+    gguf = await fetch_buffer(gguf_url)
+    if not block:
+        return await compare(device, config, reference, gguf, records, **options)
+    saved, gguf_load.BLOCK = gguf_load.BLOCK, block
+    try:
+        source = gguf_load.BlobFile(js.Blob.new([gguf]))
+        out = await compare(device, config, reference, source, records, **options)
+        return {**out, "key": await source.content_key()}
+    finally:
+        gguf_load.BLOCK = saved
