@@ -62,6 +62,14 @@ def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
         assert "kept by this browser" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
         assert len(page.query_selector_all("#kept-list li")) == 1
 
+        for damage in ("bytes(3)", "flip"):  # a kept copy cut short, or of its full size with a byte changed
+            page.evaluate(DAMAGE, damage)
+            requests.clear()
+            booted = boot(page, page.url)
+            wait_started(page, "tiny_kquant.gguf")
+            assert gguf_gets(requests, "tiny_kquant.gguf") == ["HEAD", "GET"], damage  # downloaded again
+            assert "downloaded" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
+
         # another model: the first one's GPU memory is freed before it loads
         booted.py("import builtins\nfrom pyapp.runtime import app\nbuiltins.OLD_MODEL = app.session.model")
         page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
@@ -71,6 +79,14 @@ def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
         assert not booted.errors, booted.errors
         page.close()
 
+
+DAMAGE = """async (how) => {
+    const cache = await caches.open("pyapp-models");
+    const key = (await cache.keys()).map((r) => r.url).find((u) => !u.includes("/index/"));
+    const data = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+    if (how === "flip") data[data.length - 100] ^= 0xff; else data.set([1, 2, 3]);
+    await cache.put(key, new Response(how === "flip" ? data : data.slice(0, 3)));
+}"""
 
 WRITE_TO_THE_OLD_MODEL = """
 import builtins

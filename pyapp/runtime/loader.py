@@ -70,11 +70,11 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
         if entry and entry["kind"] == "gguf" and (kept or version in (None, entry["version"])):
             blob = await store.blob(entry["id"])
             try:
-                if blob is not None:
+                if blob is not None and int(blob.size) == entry["bytes"]:
                     model, _ = await load(blob, entry["name"], entry["id"])
                     model.from_store = True
                     return model
-            except DamagedCopy:
+            except (DamagedCopy, GGUFError):  # it ran when it was kept: now it is damaged
                 pass
             await store.delete(entry["id"])  # damaged, or gone: the browser keeps it no more
         elif entry:
