@@ -55,6 +55,8 @@ class BlobFile:
         self.start, self.block = start, js.Uint8Array.new(buffer)
 
     async def view(self, offset: int, n: int):
+        if n > BLOCK:  # upload_gguf asks for at most its staging buffer (16 MiB)
+            raise ValueError(f"a piece of {n} bytes is larger than a block of {BLOCK}")
         first = offset - offset % BLOCK
         if first != self.start:
             await self._load(first)
