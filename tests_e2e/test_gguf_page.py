@@ -132,3 +132,24 @@ def test_a_gguf_from_a_file_and_ones_that_fail(browser, tmp_path):
         assert [url for _, url in requests if "/files/" in url or url.endswith(".gguf")] == []
         assert not booted.errors, booted.errors
         page.close()
+
+
+def test_a_gguf_dropped_on_the_page(browser, tmp_path):
+    """A file dropped on the page opens as a picked one does; the page shows where it can land."""
+    build_site(tmp_path / "site")
+    data = (HERE / "goldens" / "tiny_mixed.gguf").read_bytes()
+    with static_server(tmp_path / "site") as base:
+        page = browser.new_page()
+        booted = boot(page, base + "/")
+        drop = page.evaluate_handle("""(bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], "tiny_mixed.gguf"));
+            return dt;
+        }""", list(data))
+        page.dispatch_event("body", "dragover", {"dataTransfer": drop})
+        assert page.evaluate("document.body.classList.contains('dragging')")
+        page.dispatch_event("body", "drop", {"dataTransfer": drop})
+        wait_started(page, "tiny_mixed.gguf")
+        assert not page.evaluate("document.body.classList.contains('dragging')")
+        assert answers(booted, golden("mixed")) and not booted.errors
+        page.close()

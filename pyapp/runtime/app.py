@@ -197,6 +197,7 @@ def on_open_file(event):
 
 def on_drop(event):
     event.preventDefault()
+    js.document.body.classList.remove("dragging")
     files = event.dataTransfer.files if event.dataTransfer else None
     if files is not None and files.length:
         run_task(lambda: opened(loader.open_gguf(session, file=files.item(0))))
@@ -204,6 +205,12 @@ def on_drop(event):
 
 def on_dragover(event):
     event.preventDefault()  # without this the browser opens the dropped file itself
+    js.document.body.classList.add("dragging")
+
+
+def on_dragleave(event):
+    if event.target is js.document.body or event.relatedTarget is None:  # left the page, not a child
+        js.document.body.classList.remove("dragging")
 
 
 async def main(config):
@@ -227,6 +234,7 @@ async def main(config):
         add_event_listener(view.element(id_), kind, handler)
     add_event_listener(js.document.body, "dragover", on_dragover)
     add_event_listener(js.document.body, "drop", on_drop)
+    add_event_listener(js.document.body, "dragleave", on_dragleave)
     view.element("open").hidden = False
     params = js.URLSearchParams.new(js.location.search)
     url = session.config.get("model")
