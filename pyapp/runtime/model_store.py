@@ -33,9 +33,13 @@ class BadDownload(RuntimeError):
     """A downloaded file that is not the one its manifest names."""
 
 
+async def sha256(buffer) -> bytes:
+    """The SHA-256 of an ArrayBuffer, by WebCrypto (it hashes whole buffers only)."""
+    return py_bytes(await js.crypto.subtle.digest("SHA-256", buffer))
+
+
 async def sha256_hex(buffer) -> str:
-    digest = await js.crypto.subtle.digest("SHA-256", buffer)
-    return py_bytes(digest).hex()
+    return (await sha256(buffer)).hex()
 
 
 def _kept_response(body, kind: str):
