@@ -96,3 +96,37 @@ def test_bad_settings_are_refused():
         Sampling(temperature=-1)
     with pytest.raises(ValueError, match="top_p"):
         Sampling(top_p=0)
+    with pytest.raises(ValueError, match="min_p"):
+        Sampling(min_p=1.5)
+    with pytest.raises(ValueError, match="repeat_penalty"):
+        Sampling(repeat_penalty=0)
+
+
+def test_min_p_keeps_tokens_near_the_top():
+    # softmax(LOGITS) relative to the top: [.135, 1, .607, .018, .050]
+    s = Sampler(Sampling(temperature=1.0, top_k=0, min_p=0.5, seed=2))
+    assert {s(LOGITS) for _ in range(300)} == {1, 2}
+    s = Sampler(Sampling(temperature=1.0, top_k=0, min_p=0.1, seed=2))
+    assert {s(LOGITS) for _ in range(800)} == {0, 1, 2}
+
+
+def test_penalties_follow_llama_cpp():
+    # token 1 seen twice: 3.0 / 2 - 2 * 0.5 - 0.25 = 0.25; token 3 (-1.0) seen once: -2.0 - 0.5 - 0.25
+    s = Sampler(Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, frequency_penalty=0.5,
+                         presence_penalty=0.25, seed=1))
+    assert s(LOGITS, history=[1, 3, 1]) == 2          # 2.5 now leads
+    assert s(LOGITS, history=[1, 3, 1, 4, 4, 4]) == 2
+    s = Sampler(Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, repeat_last_n=2, seed=1))
+    assert s(LOGITS, history=[1, 0, 4]) == 1          # 1 is outside the last 2 tokens
+
+
+def test_logit_bias_bans_and_boosts():
+    s = Sampler(Sampling(temperature=1.0, top_k=1, logit_bias={1: -math.inf}, seed=1))
+    assert s(LOGITS) == 2
+    s = Sampler(Sampling(temperature=1.0, top_k=1, logit_bias={4: 3.5}, seed=1))
+    assert s(LOGITS) == 4
+
+
+def test_ties_go_to_the_lower_id():
+    s = Sampler(Sampling(temperature=1.0, top_k=1, seed=1))
+    assert s(array("f", [0.5, 2.0, 2.0, 2.0])) == 1

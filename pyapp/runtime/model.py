@@ -217,7 +217,7 @@ class Model:
         sampler = None if sampling.greedy else Sampler(sampling)
         result = Generation(list(prompt_ids), reused)
         pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
-            lambda out: sampler(array("f", out["logits"])))
+            lambda out: sampler(array("f", out["logits"]), result.prompt_ids + result.generated_ids))
         want = sampler is not None or record_logits
         t0 = time.perf_counter()
         out = await self.prefill(result.prompt_ids[reused:], want, should_stop)
