@@ -26,13 +26,18 @@ def parse(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="a llama-family GGUF (default: SmolLM2-135M-Instruct Q4_1)")
     ap.add_argument("--prompt", default="The capital of France is", help="the prompt text")
-    ap.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    ap.add_argument("--completion", action="store_true",
+                    help="continue the prompt as plain text (default: a chat turn in the model's own template)")
     ap.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
     ap.add_argument("--greedy", action="store_true", help="greedy decoding (default: sample)")
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--top-k", type=int, default=40)
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--path", choices=("fused", "ops"),
+                    help="the model's fused kernels or the ExecuTorch-op graph (default: fused on GPUs, ops on CPU Vulkan)")
+    ap.add_argument("--kernel-style", choices=("lanes", "workgroups", "subgroups"),
+                    help="how kernels reduce (default: the adapter's; see docs/design.md)")
     ap.add_argument("--profile", action="store_true", help="GPU timestamps per dispatch; per-kernel totals")
     ap.add_argument("--report", action="store_true", help="the model benchmark (both paths, prefill, contexts)")
     ap.add_argument("--steps", type=int, default=16, help="--report: decode steps per run (default 16)")
@@ -45,21 +50,33 @@ def parse(argv):
     return args
 
 
+# The prompt's ids come from the page's own ChatSession, so the CLI and the page cannot differ:
+# a completion gets a BOS when the GGUF asks for one, a chat turn its template's own.
 RUN = """
-from pyapp.runtime import app, chat
+from pyapp.runtime import app
+from pyapp.runtime.model import Model
 from pyapp.runtime.sampling import Sampling
+from pyapp.runtime.session import ChatSession
 m = app.session.model
-text = ARGS["prompt"]
-if ARGS["chat"]:
-    text, _ = chat.prompt(m.tok, [{"role": "user", "content": text}])
-ids = m.tok.encode(text, add_bos=not ARGS["chat"])
-s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], ARGS["seed"])
-g = await m.generate(ids, s, ARGS["max_new_tokens"])
-RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids,
-          "text": m.tok.decode(g.generated_ids, skip_control=True), "load_s": app.session.load_s,
-          "prefill_tokens_per_s": g.prefill_tokens_per_s, "decode_tokens_per_s": g.decode_tokens_per_s,
-          "stop_reason": g.stop_reason, "kernels": g.kernels, "adapter": app.session.device.info,
-          "dispatches_per_token": len(m.decode_graph.dispatches)}
+fused = m.fused if ARGS["path"] is None else ARGS["path"] == "fused"
+style = ARGS["kernel_style"] or m.kernel_style
+if (fused, style) != (m.fused, m.kernel_style):  # the other path or style over the same weights
+    m = Model(m.device, m.cfg, m.weights, m.tok, max_context=m.cmax, profile=m.profile, kernel_style=style,
+              fused=fused)
+    await m.prepare()
+try:  # what the user gave (text the vocabulary cannot encode, a prompt past the context) is said in one line
+    ids = ChatSession(m).prompt_ids(ARGS["prompt"], "completion" if ARGS["completion"] else "chat",
+                                    ARGS["max_new_tokens"])
+    s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], seed=ARGS["seed"])
+    g = await m.generate(ids, s, ARGS["max_new_tokens"])
+except ValueError as e:
+    RESULT = {"error": str(e)}
+else:
+    RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids, "path": "fused" if m.fused else "ops",
+              "kernel_style": m.kernel_style, "text": m.tok.decode(g.generated_ids, skip_control=True),
+              "load_s": app.session.load_s, "prefill_tokens_per_s": g.prefill_tokens_per_s,
+              "decode_tokens_per_s": g.decode_tokens_per_s, "stop_reason": g.stop_reason, "kernels": g.kernels,
+              "adapter": app.session.device.info, "dispatches_per_token": len(m.decode_graph.dispatches)}
 """
 
 
@@ -100,8 +117,10 @@ def main(argv=None):
                 print(json.dumps(r))
             return
         r = page.py(RUN, timeout_ms=3_600_000, **{k: v for k, v in vars(args).items() if k not in ("model", "json")})
+    if "error" in r:
+        sys.exit(f"pyapp.bench: {r['error']}")
     info = r["adapter"]
-    print(f"adapter:        {info['vendor']} / {info['architecture']}")
+    print(f"adapter:        {info['vendor']} / {info['architecture']}  ({r['path']} path, {r['kernel_style']} kernels)")
     print(f"prompt ids:     {r['prompt_ids']}")
     print(f"generated ids:  {r['generated_ids']}")
     print(f"text:           {r['text']!r}")

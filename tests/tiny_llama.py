@@ -47,13 +47,17 @@ def toy_tokenizer(vocab: int) -> dict:
 
 
 def add_tokenizer(wr: GGUFWriter, spec: dict):
-    """tokenizer.ggml.* from a byte-level BPE spec (pyapp.export.tokenizer_config's keys)."""
-    wr.add_tokenizer_model("gpt2")
+    """tokenizer.ggml.* from a byte-level BPE or SentencePiece spec (pyapp.export.tokenizer_config's keys)."""
+    wr.add_tokenizer_model(spec.get("model", "gpt2"))
     if "pre" in spec:
         wr.add_tokenizer_pre(spec["pre"])
     wr.add_token_list(spec["tokens"])
     wr.add_token_types(spec["token_type"])
-    wr.add_token_merges(spec["merges"])
+    if "merges" in spec:
+        wr.add_token_merges(spec["merges"])
+    if "scores" in spec:  # SentencePiece
+        wr.add_token_scores(spec["scores"])
+        wr.add_add_space_prefix(spec["add_space_prefix"])
     wr.add_bos_token_id(spec["bos_id"])
     wr.add_eos_token_id(spec["eos_id"])
     if "add_bos" in spec:

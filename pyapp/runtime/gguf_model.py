@@ -160,6 +160,12 @@ def permuted_head(config: dict, name: str) -> int:
     return config["head_dim"] if config["arch"] in ROTATES_HALVES and HEAD_ROWS.fullmatch(name) else 0
 
 
+def default_add_bos(model: str, pre: str | None) -> bool:
+    """llama.cpp's BOS rule for a file without tokenizer.ggml.add_bos_token (llama-vocab.cpp):
+    SentencePiece text gets one, byte-level text only under Llama 3's pre-tokenizer."""
+    return model == "llama" or pre == "llama-bpe"
+
+
 def tokenizer_config(f: Fields) -> dict:
     """The bundle's tokenizer.json: what pyapp.runtime.tokenizer.Tokenizer takes."""
     model = f.get("tokenizer.ggml.model")
@@ -192,8 +198,7 @@ def tokenizer_config(f: Fields) -> dict:
         "token_type": token_type,
         "bos_id": f.token_id("tokenizer.ggml.bos_token_id", len(tokens)),
         "eos_id": f.token_id("tokenizer.ggml.eos_token_id", len(tokens)),
-        # when absent, llama.cpp's default: a BOS before SentencePiece text, none before byte-level text
-        "add_bos": bool(f.get("tokenizer.ggml.add_bos_token", model == "llama")),
+        "add_bos": bool(f.get("tokenizer.ggml.add_bos_token", default_add_bos(model, vocab.get("pre")))),
         "chat_template": f.text("tokenizer.chat_template"),
     }
 
