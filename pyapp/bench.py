@@ -3,7 +3,7 @@
 Boots the page as `pyapp.serve` serves it, generates from --prompt, and prints the prompt and
 generated token ids, the text, load time, prefill and decode tokens/s and (with --profile)
 per-kernel GPU time of the decode. --report runs the in-page model benchmark instead
-(pyapp/runtime/model_bench.py, the same one a DevTools driver runs on a GPU machine): the fused
+(pyapp/runtime/bench/model_bench.py, the same one a DevTools driver runs on a GPU machine): the fused
 path and the ExecuTorch-op graph side by side, prefill of a long prompt, decode at longer
 contexts. --json adds one JSON object on the last line.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .export import ExportError, default_model, export
 from .headless import headless_page
-from .runtime.profiler import KernelTally, format_table
+from .runtime.gpu.profiler import KernelTally, format_table
 from .serve import Site
 
 
@@ -46,12 +46,13 @@ def parse(argv):
 
 
 RUN = """
-from pyapp.runtime import app, chat
-from pyapp.runtime.sampling import Sampling
+from pyapp.runtime.page import app
+from pyapp.runtime.tokenizer import chat_template
+from pyapp.runtime.model.sampling import Sampling
 m = app.session.model
 text = ARGS["prompt"]
 if ARGS["chat"]:
-    text, _ = chat.prompt(m.tok, [{"role": "user", "content": text}])
+    text, _ = chat_template.prompt(m.tok, [{"role": "user", "content": text}])
 ids = m.tok.encode(text, add_bos=not ARGS["chat"])
 s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], ARGS["seed"])
 g = await m.generate(ids, s, ARGS["max_new_tokens"])
@@ -64,7 +65,7 @@ RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids,
 
 
 REPORT = """
-from pyapp.runtime import model_bench
+from pyapp.runtime.bench import model_bench
 RESULT = await model_bench.page_report(ARGS)
 """
 

@@ -1,7 +1,7 @@
 """Check a GGUF file before anything trusts it: one line that names the file and the fault.
 
 `check(path)` refuses what is not a regular, non-empty file (opening a FIFO would block), then
-reads the header with pyapp/runtime/gguf_file.py, the reader the page uses too, which bounds every
+reads the header with pyapp/runtime/gguf/reader.py, the reader the page uses too, which bounds every
 count and length by the bytes left in the file before reading or allocating anything. A bad file
 costs one pass over its header and ends in a GGUFError.
 """
@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from .runtime.gguf_file import GGUFError, Header, parse
+from .runtime.gguf.reader import GGUFError, Header, parse
 
 __all__ = ["GGUFError", "check"]
 

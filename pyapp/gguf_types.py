@@ -1,4 +1,4 @@
-"""GGUF tensor types -> the stored layouts our kernels read (pyapp/runtime/layout.py), exactly.
+"""GGUF tensor types -> the stored layouts our kernels read (pyapp/runtime/model/formats.py), exactly.
 
 Nothing is requantized: every GGUF block maps onto groups whose weights are code * scale +
 offset with the same codes, and the scales and offsets are products of the block's f16 scales
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .quant import group_major, pack_nibbles
-from .runtime.gguf_file import GGML_TYPES
-from .runtime.gguf_model import LAYOUTS, SUPPORTED
+from .runtime.gguf.reader import GGML_TYPES
+from .runtime.gguf.describe import LAYOUTS, SUPPORTED
 
 BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in LAYOUTS}
 

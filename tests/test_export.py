@@ -119,7 +119,7 @@ def test_stored_shapes_match_the_exported_file(tmp_path):
     """The layout module's sizes (ModelConfig.stored, used for speed runs) agree with what export writes."""
     from safetensors import safe_open
 
-    from pyapp.runtime.config import ModelConfig
+    from pyapp.runtime.model.config import ModelConfig
 
     out = export.export(tiny_llama.write(tmp_path / "mixed.gguf", types=tiny_llama.MIXED), cache=tmp_path / "c")
     config = json.loads((out / "config.json").read_text())

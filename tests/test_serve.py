@@ -94,7 +94,7 @@ def test_wheels_are_served_and_hold_runtime_and_shaders(served):
     assert status == 200
     import io
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert "pyapp/runtime/graph.py" in names and "pyapp/wgsl/common/grid.wgsl" in names
+    assert "pyapp/runtime/graph/graph.py" in names and "pyapp/wgsl/common/grid.wgsl" in names
     assert get(served + config["micropip"])[0] == 200
     assert get(served + "/wheels/0000000000000000/pyapp-0.1.0-py3-none-any.whl")[0] == 404
 
