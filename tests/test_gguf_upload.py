@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import repack_models
 
-from pyapp.gguf_types import BLOCK, CONVERT
+from pyapp.convert.gguf_types import BLOCK, CONVERT
 from pyapp.runtime.gpu import shaders
 from pyapp.runtime.model.config import ModelConfig
 from pyapp.runtime.gguf.repack import BLOCKS, SHADER_TYPES, GGUFUploadError, TensorRecord, plan
@@ -100,7 +100,7 @@ async def native_check(cases) -> list[str]:
     from safetensors.numpy import load_file
 
     from pyapp.native.device import NativeDevice
-    from pyapp.runtime.model.formats import plan_arenas
+    from pyapp.runtime.ops.formats import plan_arenas
 
     sys.path.insert(0, str(HERE.parent / "tests_e2e" / "inpage"))
     from gguf_repack_cases import compare

@@ -70,7 +70,7 @@ def test_page_libraries_are_pure_wheels_at_the_lock_versions(served):
     import base64
     import hashlib
     import io
-    from pyapp.assets import pyodide_lock
+    from pyapp.server.assets import pyodide_lock
     lock = pyodide_lock()["packages"]
     names = [u.rsplit("/", 1)[1] for u in page_config(served)["libraries"]]
     assert names == [f"jinja2-{lock['jinja2']['version']}-py3-none-any.whl",

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from pyapp import quant
+from pyapp.convert import quant
 
 
 def np_attention(q, k_cache, v_cache, pos: int, hq: int, hkv: int):

@@ -20,7 +20,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from fused_goldens import fused_attentions, fused_linears
-from pyapp import quant
+from pyapp.convert import quant
 from vocab_models import vocab_models
 
 OUT = Path(__file__).resolve().parent / "goldens"

@@ -13,7 +13,7 @@ from ..runtime.gpu.buffers import COPY_DST, MAP_READ
 from ..runtime.model.config import ModelConfig
 from ..runtime.gguf.describe import describe
 from ..runtime.gguf.repack import arena_differences, tensor_records, upload_gguf
-from ..runtime.model.formats import plan_arenas
+from ..runtime.ops.formats import plan_arenas
 from ..runtime.model.weights import Weights
 
 

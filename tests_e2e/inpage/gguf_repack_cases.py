@@ -31,7 +31,7 @@ async def page_case(mount: str, gguf_url: str, records, block: int = 0, **option
     import js
 
     from pyapp.runtime.page import app, bundle
-    from pyapp.runtime.gguf import blob
+    from pyapp.runtime.page import blob
     from pyapp.runtime.model.config import ModelConfig
     from pyapp.runtime.page.fetch import fetch_buffer, fetch_json
 

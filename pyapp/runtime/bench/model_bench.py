@@ -120,7 +120,7 @@ async def load_report(args: dict) -> dict:
     bundle (fetch, upload, pipelines), alternating; the GGUF model's greedy tokens; both decodes."""
     import js
 
-    from ..gguf.blob import BlobFile, download, load_gguf, model_parts
+    from ..page.blob import BlobFile, download, load_gguf, model_parts
     from ..model.model import load
 
     from ..page import app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 
-from ..model import formats
+from ..ops import formats
 from .. import ops
 from ..graph.graph import Graph
 from ..gpu.buffers import itemsize, nbytes

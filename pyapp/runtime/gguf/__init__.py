@@ -1,2 +1,2 @@
-"""GGUF files: the checking reader (shared with the host exporter), what a header describes, the GPU
-repack of its tensors, and a GGUF read from a Blob in the page."""
+"""GGUF files: the checking reader and what a header describes (both shared with the host
+exporter), and the GPU repack of its tensors."""

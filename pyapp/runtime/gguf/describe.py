@@ -1,6 +1,6 @@
 """What a GGUF's header says about its model, in plain Python: the config, the tokenizer, and how
 each tensor is stored for our kernels. One description for the host exporter (pyapp/export.py,
-which converts the data with numpy) and the page (which repacks it on the GPU: gguf_upload.py),
+which converts the data with numpy) and the page (which repacks it on the GPU: repack.py),
 so the two cannot drift.
 
 `describe(header, read)` checks the metadata against the tensors and returns (config, tokenizer):
@@ -22,7 +22,7 @@ import struct
 
 from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
 
-# GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/gguf_types.py)
+# GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/convert/gguf_types.py)
 LAYOUTS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q4_0": ("q4gsw", 32), "Q4_1": ("q4gaw", 32), "Q5_0": ("q8gsw", 32), "Q5_1": ("q8gaw", 32),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16)}

@@ -1,7 +1,7 @@
 """A GGUF file's header in plain Python: its key-values and tensor infos, checked as they are read.
 
-The host exporter (pyapp/export.py, through pyapp/gguf_check.py) and the page (which reads a GGUF
-the user picks, pyapp/runtime/gguf/blob.py) parse files with this one reader, so they cannot
+The host exporter (pyapp/export.py, through pyapp/convert/gguf_check.py) and the page (which reads a GGUF
+the user picks, pyapp/runtime/page/blob.py) parse files with this one reader, so they cannot
 disagree on the format. gguf's GGUFReader believes the header: a file truncated anywhere, a flipped
 byte or a declared count of 2**40 ends in IndexError, UnicodeDecodeError or an allocation that runs
 until the machine kills it. Here every count and length is bounded by the bytes left in the file

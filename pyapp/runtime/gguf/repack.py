@@ -3,7 +3,7 @@
 The page reads a GGUF file itself: each tensor's raw blocks go from the file's ArrayBuffer to a
 staging buffer (queue.writeBuffer of a typed-array view: no Python copy), and one dispatch per
 chunk of whole rows writes the tensor's stored parts where `Weights` placed them: bit for bit
-what the host exporter writes (pyapp/gguf_types.py; Qwen's Q/K rows in gguf_model.pair_order). Nothing is read
+what the host exporter writes (pyapp/convert/gguf_types.py; Qwen's Q/K rows in describe.pair_order). Nothing is read
 back; the caller wraps the upload in `device.error_scope`, as model.load does Weights.upload.
 Imports on plain CPython: a Python bytes-like stands in for the ArrayBuffer on a native device.
 """
@@ -17,7 +17,7 @@ from math import ceil
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
 from .describe import LAYOUTS, NOT_A_WEIGHT, permuted_head
-from ..model.formats import tables, word_k
+from ..ops.formats import tables, word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
@@ -43,12 +43,12 @@ class TensorRecord:
 
 
 def tensor_records(header, config: dict) -> list[TensorRecord]:
-    """The records of a parsed GGUF's weights (gguf_file.parse; config from gguf_model.describe)."""
+    """The records of a parsed GGUF's weights (reader.parse; config from describe.describe)."""
     return [TensorRecord(t.name, t.type, t.shape, t.offset, t.nbytes, permuted_head(config, t.name))
             for t in header.tensors if t.name in config["tensors"]]
 
 
-# GGUF type -> TYPE in the shader; layouts from gguf_model.LAYOUTS, block sizes from gguf_file
+# GGUF type -> TYPE in the shader; layouts from describe.LAYOUTS, block sizes from reader
 SHADER_TYPES = {"F32": 0, "F16": 1, "BF16": 2, "Q4_0": 3, "Q4_1": 4, "Q5_0": 5, "Q5_1": 6, "Q8_0": 7,
                 "Q4_K": 8, "Q5_K": 9, "Q6_K": 10}
 BLOCKS = {name: (elements, size) for name, elements, size in GGML_TYPES.values()}
@@ -131,7 +131,7 @@ def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING
 
 
 def _size(source) -> int:
-    """Bytes in the file: a reader's (gguf_load.BlobFile), a JS ArrayBuffer's, a Python bytes-like's."""
+    """Bytes in the file: a reader's (blob.BlobFile), a JS ArrayBuffer's, a Python bytes-like's."""
     if hasattr(source, "view"):
         return source.size
     return int(source.byteLength) if hasattr(source, "byteLength") else memoryview(source).nbytes
@@ -150,7 +150,7 @@ async def _view(source, offset: int, size: int):
 async def upload_gguf(device, weights: Weights, source, tensors, on_progress=None, *,
                       staging_bytes: int = STAGING_BYTES) -> Weights:
     """Fill every stored part of every tensor of weights.config from the GGUF file `source`: a
-    reader with `size` and `async view(offset, n)` (gguf_load.BlobFile), a JS ArrayBuffer or, on
+    reader with `size` and `async view(offset, n)` (blob.BlobFile), a JS ArrayBuffer or, on
     the native host, bytes. tensors: TensorRecord records (or tuples of its fields) for the file's
     tensors; rope_freqs.weight is skipped. Tensors go in file order. on_progress(done, total bytes)."""
     jobs = sorted(plan(weights, tensors, _size(source), staging_bytes), key=lambda j: j.tensor.offset)

@@ -1,2 +1,2 @@
-"""The model: packed weight formats, config, weights in arenas, the forward graphs, the decode loop,
+"""The model: config, weights in arenas, the forward graphs, the decode loop,
 sampling."""

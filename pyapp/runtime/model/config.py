@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import formats
+from ..ops import formats
 
 
 @dataclass(frozen=True)
 class TensorEntry:
-    """How one GGUF tensor is stored in the bundle (pyapp/runtime/model/formats.py)."""
+    """How one GGUF tensor is stored in the bundle (pyapp/runtime/ops/formats.py)."""
 
     format: str                  # "f32", "q4gsw", "q4gaw" or "q8gsw"
     shape: tuple[int, ...]       # (N, K) for a matrix, (K,) for a vector

@@ -79,7 +79,7 @@ class Model:
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
-        self.from_store = False  # the weights came from the browser's store, not a download (model_store.py)
+        self.from_store = False  # the weights came from the browser's store, not a download (page/store.py)
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()
@@ -300,7 +300,7 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 async def load(device, base_url: str, *, on_progress=None, store=None, profile: bool = False,
                max_context: int = 2048, kernel_style: str | None = None, fused: bool | None = None):
-    """A bundle (config, tokenizer, weights) from base_url, or from `store` (model_store.ModelStore)
+    """A bundle (config, tokenizer, weights) from base_url, or from `store` (page.store.ModelStore)
     where it keeps the files, uploaded, built and prepared."""
     import json
 

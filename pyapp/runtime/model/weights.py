@@ -1,6 +1,6 @@
 """Model weights in GPU buffers, uploaded once: an arena buffer per layer and one for the rest.
 
-Every stored tensor of a layer (runtime/model/formats.py names them) sits in its layer's arena at a
+Every stored tensor of a layer (runtime/ops/formats.py names them) sits in its layer's arena at a
 256-byte-aligned offset, so a fused kernel binds one buffer for all of a layer's weights and
 finds each part by a constant offset; an op that wants a single tensor binds its slice. Bytes
 never pass through Python objects in the page: each tensor goes to queue.writeBuffer as a
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
-from .formats import plan_arenas, tables
+from ..ops.formats import plan_arenas, tables
 
 FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}  # FMT_* in wgsl/common/fused.wgsl
 

@@ -45,13 +45,13 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
         return await load_bundle(page, entry["url"], {"kept": kept})
 
     async def make():
-        from ..gguf.blob import DamagedCopy, download, remote_version
+        from .blob import DamagedCopy, download, remote_version
 
         def progress(label):
             return lambda done, total: view.show_progress(label, done, total)
 
         def load(blob, name, expect_key=""):
-            from ..gguf.blob import load_gguf
+            from .blob import load_gguf
 
             return load_gguf(page.device, blob, name, on_progress=view.show_progress, expect_key=expect_key,
                              profile=page.profile)

@@ -1,11 +1,11 @@
 """Models kept in the browser (the Cache API), so that a reload starts the model without downloading it.
 
-A bundle's manifest.json (pyapp.bundles) names each file's size and sha256; each file is kept
+A bundle's manifest.json (pyapp.convert.bundles) names each file's size and sha256; each file is kept
 under its hash (KEY + sha256), so a file two models share (a tokenizer) is kept once, and a
 model that changed on the server is a new key, never a stale hit. Every bundle file is checked
 against its hash (WebCrypto) before it is kept and again when it is read back: a damaged entry
 is dropped and downloaded again, never used. A GGUF the page opens is kept as a Blob under its
-content key (gguf_load.py: the SHA-256 of its blocks' SHA-256s), checked as it is read. One
+content key (page/blob.py: the SHA-256 of its blocks' SHA-256s), checked as it is read. One
 index entry per model (KEY + "index/" + its weights' key) holds its name and files, for the
 page's list of kept models.
 
@@ -74,7 +74,7 @@ class ModelStore:
         return buffer
 
     async def blob(self, key: str):
-        """A kept GGUF as a Blob (checked as it is read: gguf_load.py), or None."""
+        """A kept GGUF as a Blob (checked as it is read: page/blob.py), or None."""
         hit = await self.cache.match(KEY + key)
         return None if is_nullish(hit) else await hit.blob()
 
@@ -98,7 +98,7 @@ class ModelStore:
 
     async def keep_gguf(self, blob, key: str, name: str, url: str = "", version: str = "") -> bool:
         """Keep a GGUF the page opened (from url, at that version, or from a file) under its content
-        key (gguf_load.BlobFile.content_key); False if the browser refused."""
+        key (blob.BlobFile.content_key); False if the browser refused."""
         if not await self.keep(key, blob):
             return False
         await self._index(key, {"kind": "gguf", "name": name, "source": name, "url": url, "version": version,

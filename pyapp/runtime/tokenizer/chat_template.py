@@ -1,7 +1,7 @@
 """Chat prompts from the GGUF's own `tokenizer.chat_template`, rendered by Jinja2 as Hugging Face
 renders it (a sandboxed environment, trim_blocks and lstrip_blocks, `raise_exception`,
 `strftime_now`, bos/eos tokens). The page has Jinja2 and MarkupSafe from wheels the server hands
-it (pyapp/assets.py). A template that is missing or fails to render gives a plain
+it (pyapp/server/assets.py). A template that is missing or fails to render gives a plain
 "Role: text" prompt, and the failure is said (ChatTemplateError carries the fallback).
 """
 

@@ -1,6 +1,6 @@
 """What the three group-quantized linears share: checks, output allocation, the dispatch.
 
-All three consume their packed layouts (runtime/model/formats.py) as stored, no prepack, and flatten
+All three consume their packed layouts (runtime/ops/formats.py) as stored, no prepack, and flatten
 x's leading dims into M. The lanes paths have no barriers (SwiftShader runs them very slowly,
 docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
 - decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
@@ -16,7 +16,7 @@ docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
 from math import prod
 
 from ...gpu.buffers import align
-from ...model.formats import padded_n, row_bytes, word_k
+from ..formats import padded_n, row_bytes, word_k
 from .._checks import OpError, check_bias, expect_tensor, live_rows, workgroups
 
 WG = 64
@@ -26,7 +26,7 @@ REDUCE_WG = 256
 
 
 def linear(graph, op: str, fmt: str, x, weight, quant: list, group_size: int, bias, *, name: str | None, rows=None):
-    """fmt: the packed layout (layout.QUANTIZED); quant: [(label, tensor)] of (G, padded_N) f32 tables.
+    """fmt: the packed layout (formats.QUANTIZED); quant: [(label, tensor)] of (G, padded_N) f32 tables.
 
     rows (an int or a SymInt, default M) is how many rows of x this step computes.
     """

@@ -5,7 +5,7 @@ tokens (S,) i32; table f32 (V, K), or u8 in a linear layout (q8gsw / q8gaw (V, K
 reads the same table through the matching linear op.
 """
 
-from ...model.formats import row_bytes
+from ..formats import row_bytes
 from .._checks import OpError, expect_tensor, live, on_change, workgroups
 
 FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}

@@ -1,7 +1,7 @@
 """qkv_rope: RMSNorm, the Q/K/V projections, RoPE and the KV-cache write of one layer, fused.
 
 x (S, K) f32 (rows < `rows` live); the layer's arena holds the norm weight (K,) f32 and the
-three matrices (any formats of runtime/model/formats.py), and with `biases` (Qwen2) the three bias
+three matrices (any formats of runtime/ops/formats.py), and with `biases` (Qwen2) the three bias
 vectors; q (S, Hq*D) f32 out; k_cache / v_cache (Cmax, Hkv*D) f32, written in place at
 positions input_pos + m; rope (2, Cmax, D/2) f32 cos then sin (`rope_tables`). rope=False
 leaves q and k unrotated for qk_norm_rope (Qwen3 norms each head first). input_pos and rows are

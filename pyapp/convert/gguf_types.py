@@ -1,4 +1,4 @@
-"""GGUF tensor types -> the stored layouts our kernels read (pyapp/runtime/model/formats.py), exactly.
+"""GGUF tensor types -> the stored layouts our kernels read (pyapp/runtime/ops/formats.py), exactly.
 
 Nothing is requantized: every GGUF block maps onto groups whose weights are code * scale +
 offset with the same codes, and the scales and offsets are products of the block's f16 scales
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .quant import group_major, pack_nibbles
-from .runtime.gguf.reader import GGML_TYPES
-from .runtime.gguf.describe import LAYOUTS, SUPPORTED
+from ..runtime.gguf.reader import GGML_TYPES
+from ..runtime.gguf.describe import LAYOUTS, SUPPORTED
 
 BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in LAYOUTS}
 
@@ -70,7 +70,7 @@ def _k_scales(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stored(name, qtype, n, k, codes, scale, offset=None) -> tuple[dict, dict]:
-    """Our parts in qtype's layout (gguf_model.LAYOUTS): codes (N, K) as nibbles (q4*) or int8 (q8*);
+    """Our parts in qtype's layout (describe.LAYOUTS): codes (N, K) as nibbles (q4*) or int8 (q8*);
     scales/offsets (N, G) -> (G, padded N)."""
     fmt, group = LAYOUTS[qtype]
     weight = pack_nibbles(codes.reshape(n, k)) if fmt.startswith("q4") else \

@@ -3,12 +3,12 @@ drops, from a URL (same origin, or any that allows CORS), or kept by this browse
 
 The file stays a Blob (a File, a download, the browser's kept copy: the browser keeps big ones
 on disk), read a block of BLOCK bytes at a time in file order: never the whole file in memory,
-never a tensor in Python objects. Python reads only the header (gguf_file.py, the reader the
-host exporter uses too) and gguf_model.py turns it into the config and tokenizer the exporter
+never a tensor in Python objects. Python reads only the header (reader.py, the reader the
+host exporter uses too) and describe.py turns it into the config and tokenizer the exporter
 would write; each tensor's rows go from the current block straight into the GPU, where
-gguf_upload.py repacks them into the layout our kernels read. As blocks pass, WebCrypto hashes
+repack.py repacks them into the layout our kernels read. As blocks pass, WebCrypto hashes
 each; the file's content key is the SHA-256 of those block digests (WebCrypto hashes whole
-buffers only, and the file is never one), which names the kept copy (model_store.py).
+buffers only, and the file is never one), which names the kept copy (page/store.py).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import hashlib
 import js
 
 from ..model.config import ModelConfig
-from ..page.fetch import fetch_ok
-from .reader import GGUFError, parse
-from .describe import NOT_A_WEIGHT, UnsupportedModel, describe
-from .repack import TensorRecord, tensor_records, upload_gguf
+from .fetch import fetch_ok
+from ..gguf.reader import GGUFError, parse
+from ..gguf.describe import NOT_A_WEIGHT, UnsupportedModel, describe
+from ..gguf.repack import TensorRecord, tensor_records, upload_gguf
 from ..gpu.jsffi import py_bytes
-from ..page.store import sha256
+from .store import sha256
 from ..tokenizer.tokenizer import Tokenizer
 from ..model.weights import Weights
 

@@ -20,7 +20,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent  # a checkout: pyproject.toml, web/, wgsl/
+ROOT = Path(__file__).resolve().parents[2]  # pyapp/server/assets.py in a checkout: pyproject.toml, web/, wgsl/
 WEB = ROOT / "web"
 PYODIDE = WEB / "node_modules" / "pyodide"
 CACHE = Path(os.environ.get("PYAPP_CACHE", ROOT / ".cache"))

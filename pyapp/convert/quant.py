@@ -1,6 +1,6 @@
 """Host-side (numpy) packing of fp32 weights into the layouts the linear ops consume.
 
-The layouts' sizes live in pyapp/runtime/model/formats.py; the values:
+The layouts' sizes live in pyapp/runtime/ops/formats.py; the values:
 q4gsw  nibble k at byte k//2 (low nibble for even k), stored as q+8, q in [-8, 7]; w = q * scale.
 q4gaw  same nibble packing, q in [0, 15] stored as is; w = q * scale + offset (GGUF Q4_1).
 q8gsw  int8 q stored as u8 bytes; w = q * scale (GGUF Q8_0, Q6_K, Q5_0).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runtime.model.formats import padded_n
+from ..runtime.ops.formats import padded_n
 
 
 def _groups(w: np.ndarray, group_size: int) -> np.ndarray:

@@ -6,7 +6,7 @@ A group-quantized (N, K) weight is stored as
   scales   (G, padded_n(N)) f32, group-major, G = groups(K, group_size)
   offsets  (G, padded_n(N)) f32, the affine formats (q4gaw, q8gaw) only
 and an "f32" weight is the (N, K) f32 matrix itself. Used by the ops, the weights loader,
-the benchmarks, the exporter and the host quantizers (pyapp/quant.py).
+the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from .runtime.gguf.reader import GGUFError, Header, parse
+from ..runtime.gguf.reader import GGUFError, Header, parse
 
 __all__ = ["GGUFError", "check"]
 
