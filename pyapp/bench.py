@@ -3,7 +3,7 @@
 Boots the page as `pyapp.serve` serves it, generates from --prompt, and prints the prompt and
 generated token ids, the text, load time, prefill and decode tokens/s and (with --profile)
 per-kernel GPU time of the decode. --report runs the in-page model benchmark instead
-(pyapp/runtime/model_bench.py, the same one a DevTools driver runs on a GPU machine): the fused
+(pyapp/runtime/bench/model_bench.py, the same one a DevTools driver runs on a GPU machine): the fused
 path and the ExecuTorch-op graph side by side, prefill of a long prompt, decode at longer
 contexts. --json adds one JSON object on the last line.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .export import ExportError, default_model, export
 from .headless import headless_page
-from .runtime.profiler import KernelTally, format_table
+from .runtime.gpu.profiler import KernelTally, format_table
 from .serve import Site
 
 
@@ -53,10 +53,10 @@ def parse(argv):
 # The prompt's ids come from the page's own ChatSession, so the CLI and the page cannot differ:
 # a completion gets a BOS when the GGUF asks for one, a chat turn its template's own.
 RUN = """
-from pyapp.runtime import app
-from pyapp.runtime.model import Model
-from pyapp.runtime.sampling import Sampling
-from pyapp.runtime.session import ChatSession
+from pyapp.runtime.model.model import Model
+from pyapp.runtime.model.sampling import Sampling
+from pyapp.runtime.page import app
+from pyapp.runtime.page.session import ChatSession
 m = app.session.model
 fused = m.fused if ARGS["path"] is None else ARGS["path"] == "fused"
 style = ARGS["kernel_style"] or m.kernel_style
@@ -81,7 +81,7 @@ else:
 
 
 REPORT = """
-from pyapp.runtime import model_bench
+from pyapp.runtime.bench import model_bench
 RESULT = await model_bench.page_report(ARGS)
 """
 

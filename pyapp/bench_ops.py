@@ -21,15 +21,16 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="also print one JSON object on the last line")
     args = ap.parse_args(argv)
     from .headless import headless_page
-    from .runtime.benchmarks import print_table
+    from .runtime.bench.op_bench import print_table
     from .serve import Site
 
     with headless_page(Site()) as page:
         res = page.py("""
-            from pyapp.runtime import app, benchmarks
+            from pyapp.runtime.page import app
+            from pyapp.runtime.bench import op_bench
             dev = app.session.device
-            RESULT = {"adapter": dev.info, "rows": await benchmarks.run(dev, ARGS["repeat"], ARGS["only"]),
-                      "passes": await benchmarks.pass_modes(dev, ARGS["repeat"])}
+            RESULT = {"adapter": dev.info, "rows": await op_bench.run(dev, ARGS["repeat"], ARGS["only"]),
+                      "passes": await op_bench.pass_modes(dev, ARGS["repeat"])}
         """, timeout_ms=600_000, repeat=args.repeat, only=args.only)
     print_table(res["adapter"], res["rows"], res["passes"], args.repeat)
     if args.json:

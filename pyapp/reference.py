@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .gguf_check import check
-from .runtime.gguf_model import NOT_A_WEIGHT, ROTATES_HALVES, Fields, model_config, rope_factors
+from .convert.gguf_check import check
+from .runtime.gguf.describe import NOT_A_WEIGHT, ROTATES_HALVES, Fields, model_config, rope_factors
 
 
 class Reference:

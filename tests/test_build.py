@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyapp import build
-from pyapp.assets import WEB, micropip_wheel, page_wheels, pyodide_dir
+from pyapp.server.assets import WEB, micropip_wheel, page_wheels, pyodide_dir
 from pyapp.build import MARKER, PYODIDE_FILES, main
 
 ROOT = Path(__file__).resolve().parent.parent

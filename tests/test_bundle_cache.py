@@ -14,7 +14,8 @@ import pytest
 import tiny_llama
 from safetensors.numpy import load_file
 
-from pyapp import bundles, export
+from pyapp.convert import bundles
+from pyapp import export
 
 FILES = {"model.safetensors", "config.json", "tokenizer.json"}
 

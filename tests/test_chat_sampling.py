@@ -6,8 +6,8 @@ from array import array
 import jinja2
 import pytest
 
-from pyapp.runtime import chat
-from pyapp.runtime.sampling import Sampler, Sampling
+from pyapp.runtime.tokenizer import chat_template
+from pyapp.runtime.model.sampling import Sampler, Sampling
 
 SMOL_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -23,7 +23,7 @@ SMOL_TEMPLATE = (
 ])
 def test_chatml_render_equals_jinja(messages):
     want = jinja2.Template(SMOL_TEMPLATE).render(messages=messages, add_generation_prompt=True)
-    assert chat.render(SMOL_TEMPLATE, messages) == want
+    assert chat_template.render(SMOL_TEMPLATE, messages) == want
 
 
 LLAMA3_TEMPLATE = (  # Meta's Llama 3 Instruct template, with the {{- and | trim it uses
@@ -33,7 +33,7 @@ LLAMA3_TEMPLATE = (  # Meta's Llama 3 Instruct template, with the {{- and | trim
 
 
 def test_llama3_template_renders_the_documented_format():
-    text = chat.render(LLAMA3_TEMPLATE, [{"role": "user", "content": " Hi \n"}], bos_token="<|begin_of_text|>")
+    text = chat_template.render(LLAMA3_TEMPLATE, [{"role": "user", "content": " Hi \n"}], bos_token="<|begin_of_text|>")
     assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
                     "<|start_header_id|>assistant<|end_header_id|>\n\n")
 
@@ -43,16 +43,16 @@ def test_templates_get_what_hugging_face_gives_them():
     template = ("{% for m in messages %}\n  {% if m.role == 'system' %}{% continue %}{% endif %}\n"
                 "[{{ m.role }}]{{ m.content }}\n{% endfor %}{{ strftime_now('%Y') | length }}")
     messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
-    assert chat.render(template, messages) == "[user]U\n4"
-    with pytest.raises(chat.ChatTemplateError, match="the template says: roles must alternate") as e:
-        chat.render("{{ raise_exception('roles must alternate') }}", messages)
+    assert chat_template.render(template, messages) == "[user]U\n4"
+    with pytest.raises(chat_template.ChatTemplateError, match="the template says: roles must alternate") as e:
+        chat_template.render("{{ raise_exception('roles must alternate') }}", messages)
     assert e.value.fallback == "System: S\nUser: U\nAssistant:"
 
 
 def test_a_template_that_fails_says_so_and_falls_back_to_plain_lines():
-    with pytest.raises(chat.ChatTemplateError, match=r"does not render \(TemplateSyntaxError: .*\); a plain"):
-        chat.render("{% for %}", [{"role": "user", "content": "Hi"}])
-    assert chat.render("", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
+    with pytest.raises(chat_template.ChatTemplateError, match=r"does not render \(TemplateSyntaxError: .*\); a plain"):
+        chat_template.render("{% for %}", [{"role": "user", "content": "Hi"}])
+    assert chat_template.render("", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
 
 
 LOGITS = array("f", [1.0, 3.0, 2.5, -1.0, 0.0])

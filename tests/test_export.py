@@ -45,7 +45,7 @@ def test_every_type_converts_to_the_same_weights_as_gguf_dequantizes(kind):
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import dequantize
 
-    from pyapp.gguf_types import convert
+    from pyapp.convert.gguf_types import convert
 
     rng = np.random.default_rng(KINDS.index(kind))
     n, k = 13, 512
@@ -58,7 +58,7 @@ def test_every_type_converts_to_the_same_weights_as_gguf_dequantizes(kind):
 
 
 def test_bf16_converts_exactly():
-    from pyapp.gguf_types import convert
+    from pyapp.convert.gguf_types import convert
 
     w = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     bf16 = (w.view(np.uint32) >> 16).astype(np.uint16)
@@ -116,10 +116,10 @@ def test_every_type_in_one_model(tmp_path):
 
 
 def test_stored_shapes_match_the_exported_file(tmp_path):
-    """The layout module's sizes (ModelConfig.stored, used for speed runs) agree with what export writes."""
+    """The formats module's sizes (ModelConfig.stored, used for speed runs) agree with what export writes."""
     from safetensors import safe_open
 
-    from pyapp.runtime.config import ModelConfig
+    from pyapp.runtime.model.config import ModelConfig
 
     out = export.export(tiny_llama.write(tmp_path / "mixed.gguf", types=tiny_llama.MIXED), cache=tmp_path / "c")
     config = json.loads((out / "config.json").read_text())

@@ -17,7 +17,8 @@ import pytest
 import tiny_llama
 from gguf import GGUFReader
 
-from pyapp import bundles, export, gguf_check
+from pyapp.convert import bundles, gguf_check
+from pyapp import export
 
 ARRAY, STRING, UINT8, UINT32, FLOAT32 = 9, 8, 0, 4, 6
 REQUIRED_KEYS = ["general.architecture", "llama.block_count", "llama.embedding_length", "llama.attention.head_count",

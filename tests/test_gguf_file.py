@@ -1,4 +1,4 @@
-"""The pure-Python GGUF reader (pyapp/runtime/gguf_file.py), which the page and the exporter share,
+"""The pure-Python GGUF reader (pyapp/runtime/gguf/reader.py), which the page and the exporter share,
 against gguf's own GGUFReader: the type table, every key-value and every tensor info, on SmolLM2's
 file and each tiny model."""
 
@@ -9,8 +9,8 @@ from gguf import GGUFReader
 from gguf.constants import GGML_QUANT_SIZES
 
 from pyapp.export import default_model
-from pyapp.gguf_check import check
-from pyapp.runtime.gguf_file import GGML_TYPES
+from pyapp.convert.gguf_check import check
+from pyapp.runtime.gguf.reader import GGML_TYPES
 
 GOLDENS = Path(__file__).resolve().parent.parent / "tests_e2e" / "goldens"
 

@@ -1,4 +1,4 @@
-"""The GPU repack of GGUF tensors (pyapp/runtime/gguf_upload.py, wgsl/gguf_repack.wgsl): its
+"""The GPU repack of GGUF tensors (pyapp/runtime/gguf/repack.py, wgsl/gguf_repack.wgsl): its
 checks on CPython, and its arenas byte for byte against the exporter's on the native host
 (wgpu-native on SwiftShader's Vulkan). The page runs the same in tests_e2e/test_gguf_repack.py.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import repack_models
 
-from pyapp.gguf_types import BLOCK, CONVERT
-from pyapp.runtime import shaders
-from pyapp.runtime.config import ModelConfig
-from pyapp.runtime.gguf_upload import BLOCKS, SHADER_TYPES, GGUFUploadError, TensorRecord, plan
-from pyapp.runtime.weights import Weights
+from pyapp.convert.gguf_types import BLOCK, CONVERT
+from pyapp.runtime.gpu import shaders
+from pyapp.runtime.model.config import ModelConfig
+from pyapp.runtime.gguf.repack import BLOCKS, SHADER_TYPES, GGUFUploadError, TensorRecord, plan
+from pyapp.runtime.model.weights import Weights
 
 HERE = Path(__file__).resolve().parent
 GOLDENS = HERE.parent / "tests_e2e" / "goldens"
@@ -100,7 +100,7 @@ async def native_check(cases) -> list[str]:
     from safetensors.numpy import load_file
 
     from pyapp.native.device import NativeDevice
-    from pyapp.runtime.layout import plan_arenas
+    from pyapp.runtime.ops.formats import plan_arenas
 
     sys.path.insert(0, str(HERE.parent / "tests_e2e" / "inpage"))
     from gguf_repack_cases import compare
@@ -131,7 +131,8 @@ def test_native_repack_equals_the_exporter(tmp_path):
     edge = repack_models.write_edge(tmp_path / "tiny_edge.gguf")
     cases = [(GOLDENS / f"tiny_{n}.gguf", export(GOLDENS / f"tiny_{n}.gguf", cache=tmp_path)) for n in TINY]
     cases.append((edge, export(edge, cache=tmp_path)))
-    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
+    # PYTHONPATH: a script's sys.path starts at tests/, and this checkout's pyapp must win over an installed one
+    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent), "PYTHONPATH": str(HERE.parent)}
     r = subprocess.run([sys.executable, __file__, json.dumps([[str(g), str(b)] for g, b in cases])], env=env,
                        capture_output=True, text=True, timeout=900, cwd=HERE.parent)
     lines = [line for line in r.stdout.splitlines() if line.startswith(("ok", "FAIL"))]

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from pyapp.runtime.graph import Graph, SymInt, Uniform, fold_grid, plan_scratch
-from pyapp.runtime.profiler import records_from_ticks, summarize
+from pyapp.runtime.graph.graph import Graph, SymInt, Uniform, fold_grid, plan_scratch
+from pyapp.runtime.gpu.profiler import records_from_ticks, summarize
 
 SRC = "@compute @workgroup_size(1) fn main() {}"
 

@@ -35,8 +35,8 @@ def test_native_errors_are_gpu_errors_naming_the_phase():
     code = """
 import asyncio
 from pyapp.native.device import NativeDevice
-from pyapp.runtime.device import GPUError
-from pyapp.runtime.graph import Graph
+from pyapp.runtime.gpu.device import GPUError
+from pyapp.runtime.graph.graph import Graph
 
 async def main():
     dev = await NativeDevice.open()

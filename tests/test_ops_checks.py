@@ -3,7 +3,7 @@
 import pytest
 
 from pyapp.runtime import ops
-from pyapp.runtime.graph import Graph
+from pyapp.runtime.graph.graph import Graph
 from pyapp.runtime.ops._checks import OpError
 
 

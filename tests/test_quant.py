@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pyapp import quant
+from pyapp.convert import quant
 
 
 def test_nibble_layout_matches_the_contract():

@@ -70,7 +70,7 @@ def test_page_libraries_are_pure_wheels_at_the_lock_versions(served):
     import base64
     import hashlib
     import io
-    from pyapp.assets import pyodide_lock
+    from pyapp.server.assets import pyodide_lock
     lock = pyodide_lock()["packages"]
     names = [u.rsplit("/", 1)[1] for u in page_config(served)["libraries"]]
     assert names == [f"jinja2-{lock['jinja2']['version']}-py3-none-any.whl",
@@ -94,7 +94,7 @@ def test_wheels_are_served_and_hold_runtime_and_shaders(served):
     assert status == 200
     import io
     names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert "pyapp/runtime/graph.py" in names and "pyapp/wgsl/common/grid.wgsl" in names
+    assert "pyapp/runtime/graph/graph.py" in names and "pyapp/wgsl/common/grid.wgsl" in names
     assert get(served + config["micropip"])[0] == 200
     assert get(served + "/wheels/0000000000000000/pyapp-0.1.0-py3-none-any.whl")[0] == 404
 

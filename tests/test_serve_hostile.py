@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pyapp import httpd
-from pyapp.httpd import MAX_HEAD, MAX_WAITING
+from pyapp.server import httpd
+from pyapp.server.httpd import MAX_HEAD, MAX_WAITING
 from pyapp.serve import Site, serve_in_thread
 
 PATIENCE = 60  # seconds any single answer may take on a slow, shared machine: a bound, not a speed

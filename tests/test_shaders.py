@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pyapp.runtime import shaders
+from pyapp.runtime.gpu import shaders
 
 WGSL = Path(__file__).resolve().parent.parent / "wgsl"
 
@@ -47,9 +47,11 @@ def op_modules():
     import pkgutil
 
     import pyapp.runtime.ops as ops_pkg
-    for info in pkgutil.iter_modules(ops_pkg.__path__):
-        if not info.name.startswith("_"):
-            yield importlib.import_module(f"pyapp.runtime.ops.{info.name}")
+    for room in pkgutil.iter_modules(ops_pkg.__path__):
+        if room.ispkg:
+            for info in pkgutil.iter_modules([f"{ops_pkg.__path__[0]}/{room.name}"]):
+                if not info.name.startswith("_"):
+                    yield importlib.import_module(f"pyapp.runtime.ops.{room.name}.{info.name}")
 
 
 @pytest.mark.parametrize("module", list(op_modules()), ids=lambda m: m.__name__.rsplit(".", 1)[1])
@@ -65,7 +67,7 @@ def test_op_module_pairs_with_its_shaders(module):
 
 def test_ops_pass_exactly_the_declared_constants():
     from pyapp.runtime import ops
-    from pyapp.runtime.graph import Graph
+    from pyapp.runtime.graph.graph import Graph
 
     g = Graph(None)
     x = g.input("x", (2, 64))

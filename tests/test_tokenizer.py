@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyapp.runtime.tokenizer import StreamDecoder, Tokenizer, TokenizerError, pretokenize
+from pyapp.runtime.tokenizer.tokenizer import StreamDecoder, Tokenizer, TokenizerError, pretokenize
 
 DATA = Path(__file__).parent / "data" / "tokenizer_smollm2.json"
 CASES = json.loads(DATA.read_text())["cases"]

@@ -16,9 +16,9 @@ from tokenizers import Tokenizer as HFTokenizer
 
 import real_tokenizers
 from pyapp.export import ExportError, default_model, tokenizer_config
-from pyapp.runtime import bpe
-from pyapp.runtime.pretokenize import PRETOKENIZERS
-from pyapp.runtime.tokenizer import Tokenizer, UnsupportedTokenizer
+from pyapp.runtime.tokenizer import bpe
+from pyapp.runtime.tokenizer.pretokenize import PRETOKENIZERS
+from pyapp.runtime.tokenizer.tokenizer import Tokenizer, UnsupportedTokenizer
 
 TEXTS = json.loads((Path(__file__).parent / "data" / "tokenizer_texts.json").read_text())["texts"]
 

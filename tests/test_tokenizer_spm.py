@@ -16,8 +16,8 @@ import sentencepiece
 from gguf import GGUFWriter
 
 from pyapp.export import ExportError, tokenizer_config
-from pyapp.runtime import bpe
-from pyapp.runtime.tokenizer import StreamDecoder, Tokenizer, TokenizerError
+from pyapp.runtime.tokenizer import bpe
+from pyapp.runtime.tokenizer.tokenizer import StreamDecoder, Tokenizer, TokenizerError
 
 TEXTS = json.loads((Path(__file__).parent / "data" / "tokenizer_texts.json").read_text())["texts"]
 

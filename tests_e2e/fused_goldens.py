@@ -1,5 +1,5 @@
 """Goldens for the model's fused kernels (attention, residual_linear, swiglu, norm_linear, qkv_rope):
-numpy fp64 references on weights packed as runtime/weights.py packs them. Written at test time
+numpy fp64 references on weights packed as runtime/model/weights.py packs them. Written at test time
 into .cache/goldens by make_goldens.py's "large" family (like the LLM-sized linears); each
 maker takes make_goldens' `save(name, tensors, **meta)`."""
 
@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from pyapp import quant
+from pyapp.convert import quant
 
 
 def np_attention(q, k_cache, v_cache, pos: int, hq: int, hkv: int):
@@ -53,7 +53,7 @@ def fused_attentions(save):
 
 
 class Arena:
-    """Weights packed into one buffer at 256-byte offsets, as runtime/weights.py places them."""
+    """Weights packed into one buffer at 256-byte offsets, as runtime/model/weights.py places them."""
 
     FORMATS = {"q4gsw": quant.quantize_q4gsw, "q4gaw": quant.quantize_q4gaw, "q8gsw": quant.quantize_q8gsw,
                "q8gaw": quant.quantize_q8gaw}

@@ -20,7 +20,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 from fused_goldens import fused_attentions, fused_linears
-from pyapp import quant
+from pyapp.convert import quant
 from vocab_models import vocab_models
 
 OUT = Path(__file__).resolve().parent / "goldens"
@@ -227,7 +227,7 @@ def model_goldens():
     """Greedy ids and logits of each step, from the fp64 reference (checked against transformers)."""
     from pyapp.export import default_model
     from pyapp.reference import Reference
-    from pyapp.runtime.tokenizer import Tokenizer
+    from pyapp.runtime.tokenizer.tokenizer import Tokenizer
     from pyapp.export import read_gguf
 
     gguf = default_model()

@@ -7,10 +7,10 @@ the context drops its oldest turns. SmolLM2 in the page on the path the device r
 from conftest import assert_close, decode
 
 SETUP = """
-from pyapp.runtime import app
-from pyapp.runtime.model import Model
-from pyapp.runtime.sampling import Sampling
-from pyapp.runtime.session import ChatSession
+from pyapp.runtime.page import app
+from pyapp.runtime.model.model import Model
+from pyapp.runtime.model.sampling import Sampling
+from pyapp.runtime.page.session import ChatSession
 from e2e import b64
 m0 = app.session.model
 m = Model(m0.device, m0.cfg, m0.weights, m0.tok, max_context=ARGS.get("cmax", 256), prefill_rows=16,
@@ -49,8 +49,9 @@ RESULT = {"ids1": ids1, "gen1": r1.generated_ids, "kept": kept, "ids2": ids2, "r
 def test_reuse_on_the_fused_path_with_decoding_on_the_gpu(tiny_mounted):
     """Batches of GPU-fed steps run past a stop; only the steps up to the last kept token count."""
     r = tiny_mounted.py("""
-        from pyapp.runtime import app, model
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model import model
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
         m = await model.load(app.session.device, "/files/tiny_kquant/", kernel_style="lanes", fused=True)
         ids1 = [5, 17, 30, 8, 12, 44, 3]

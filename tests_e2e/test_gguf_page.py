@@ -14,8 +14,8 @@ from pyapp.headless import boot
 from test_static_site import build_site, static_server
 
 GENERATE = """
-from pyapp.runtime import app
-from pyapp.runtime.sampling import Sampling
+from pyapp.runtime.page import app
+from pyapp.runtime.model.sampling import Sampling
 g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
 RESULT = g.generated_ids
 """
@@ -71,7 +71,7 @@ def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
             assert "downloaded" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
 
         # another model: the first one's GPU memory is freed before it loads
-        booted.py("import builtins\nfrom pyapp.runtime import app\nbuiltins.OLD_MODEL = app.session.model")
+        booted.py("import builtins\nfrom pyapp.runtime.page import app\nbuiltins.OLD_MODEL = app.session.model")
         page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
         wait_started(page, "tiny_qwen3.gguf")
         assert answers(booted, golden("qwen3")) and len(page.query_selector_all("#kept-list li")) == 2
@@ -90,8 +90,8 @@ DAMAGE = """async (how) => {
 
 WRITE_TO_THE_OLD_MODEL = """
 import builtins
-from pyapp.runtime import app
-from pyapp.runtime.device import GPUError
+from pyapp.runtime.page import app
+from pyapp.runtime.gpu.device import GPUError
 device, arena = app.session.device, next(iter(builtins.OLD_MODEL.weights.buffers.values()))
 try:
     async with device.error_scope("a write to the closed model"):

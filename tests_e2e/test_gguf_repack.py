@@ -1,4 +1,4 @@
-"""GGUF tensors repacked on the GPU in the page (pyapp/runtime/gguf_upload.py) give the weight
+"""GGUF tensors repacked on the GPU in the page (pyapp/runtime/gguf/repack.py) give the weight
 arenas the exporter's bundle gives, byte for byte: every tensor type, Qwen's permuted Q/K rows,
 f16 scales that are subnormal or -0, and big tensors' chunks and 2-D grids (forced small here).
 
@@ -90,11 +90,11 @@ def test_an_unsupported_type_is_named_in_the_page(repack):
     mount, gguf_url, records, _ = cases["mixed"]
     records = [[n, "IQ4_NL" if n == "blk.1.ffn_up.weight" else t, *rest] for n, t, *rest in records]
     out = booted.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.config import ModelConfig
-        from pyapp.runtime.fetch import fetch_buffer, fetch_json
-        from pyapp.runtime.gguf_upload import GGUFUploadError, upload_gguf
-        from pyapp.runtime.weights import Weights
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.config import ModelConfig
+        from pyapp.runtime.page.fetch import fetch_buffer, fetch_json
+        from pyapp.runtime.gguf.repack import GGUFUploadError, upload_gguf
+        from pyapp.runtime.model.weights import Weights
 
         device = app.session.device
         config = ModelConfig.from_json(await fetch_json(f"/files/{ARGS['mount']}/config.json"))

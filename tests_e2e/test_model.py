@@ -25,8 +25,8 @@ def golden(name):
 
 def run_greedy(page, prompt_ids, n):
     return page.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import b64, created
         before = created()
         g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
@@ -52,9 +52,9 @@ def test_prompt_past_one_prefill_chunk(model_app):
     gold, _ = golden("model_smollm2_chat")
     want = gold["generated_ids"].tolist()[:4]
     r = model_app.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.model import Model
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.model import Model
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
         m = app.session.model
         small = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, prefill_rows=16)
@@ -72,7 +72,7 @@ def test_prompt_past_one_prefill_chunk(model_app):
 def test_tokenizer_in_the_page_matches_the_reference(model_app):
     cases = json.loads((Path(__file__).parents[1] / "tests" / "data" / "tokenizer_smollm2.json").read_text())["cases"]
     got = model_app.py("""
-        from pyapp.runtime import app
+        from pyapp.runtime.page import app
         RESULT = [app.session.model.tok.encode(t) for t in ARGS["texts"]]
     """, texts=[c["text"] for c in cases])
     assert got == [c["ids"] for c in cases]
@@ -97,8 +97,8 @@ def test_chat_in_the_page_answers_as_the_reference(model_app):
 def test_sampling_is_seeded_and_top_k_one_is_greedy(model_app):
     gold, _ = golden("model_smollm2_0")
     r = model_app.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.sampling import Sampling
         m = app.session.model
         ids = ARGS["ids"]
         a = await m.generate(ids, Sampling(temperature=0.9, top_k=20, top_p=0.9, seed=1), 6)
@@ -112,8 +112,8 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy(model_app):
 
 def test_stop_and_bad_input_are_handled(model_app):
     r = model_app.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.sampling import Sampling
         m = app.session.model
         seen = []
         async def on_token(t):
@@ -140,8 +140,9 @@ def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, f
     tiny models so that SwiftShader checks them all: exact tokens and logits at every step."""
     gold, _ = golden(f"model_tiny_{tiny}")
     r = tiny_mounted.py("""
-        from pyapp.runtime import app, model
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model import model
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
         m = await model.load(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
                              fused=ARGS["fused"])
@@ -161,8 +162,9 @@ def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
     gold, _ = golden("model_tiny_mixed")
     want = gold["generated_ids"].tolist()
     r = tiny_mounted.py("""
-        from pyapp.runtime import app, model
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model import model
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import created
         m = await model.load(app.session.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)
         await m.generate(ARGS["ids"], Sampling(), 3)
@@ -188,9 +190,9 @@ def test_smollm2_on_the_fused_path(model_app):
     gold, _ = golden("model_smollm2_1")
     want = gold["generated_ids"].tolist()
     r = model_app.py("""
-        from pyapp.runtime import app
-        from pyapp.runtime.model import Model
-        from pyapp.runtime.sampling import Sampling
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model.model import Model
+        from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
         m = app.session.model
         fused = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, fused=True)
@@ -266,12 +268,12 @@ def test_a_failed_turn_leaves_no_trace_and_its_error_clears(model_app):
     assert page.is_visible("#error")
     assert "not valid Unicode (U+D800, a lone surrogate" in page.inner_text("#error")
     assert "Error(" not in page.inner_text("#error")  # words, not an exception's repr
-    history = model_app.py("from pyapp.runtime import app\nRESULT = app.session.chat.messages")
+    history = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.chat.messages")
     assert history == []
     page.fill("#prompt", "Hi")
     submit_and_wait(page, "document.getElementById('stats').textContent.includes('stopped')")
     assert not page.is_visible("#error") and "stopped" in page.inner_text("#stats")
-    roles = model_app.py("from pyapp.runtime import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
+    roles = model_app.py("from pyapp.runtime.page import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
     assert roles == ["user", "assistant"]
     page.fill("#max-tokens", "64")
 
@@ -280,8 +282,8 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
     """Jinja2 is installed in the page: Meta's Llama 3 template renders its documented format
     there, and a template that fails says so while the turn still runs on the plain prompt."""
     text = model_app.py("""
-        from pyapp.runtime import chat
-        RESULT = chat.render(ARGS["template"], [{"role": "user", "content": " Hi \\n"}], bos_token="<|begin_of_text|>")
+        from pyapp.runtime.tokenizer import chat_template
+        RESULT = chat_template.render(ARGS["template"], [{"role": "user", "content": " Hi \\n"}], bos_token="<|begin_of_text|>")
     """, template=(
         "{{- bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
         "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
@@ -289,8 +291,8 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
     assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
                     "<|start_header_id|>assistant<|end_header_id|>\n\n")
     page = model_app.page
-    original = model_app.py("from pyapp.runtime import app\nRESULT = app.session.model.tok.chat_template")
-    model_app.py("from pyapp.runtime import app\napp.session.model.tok.chat_template = '{% for %}'")
+    original = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.tok.chat_template")
+    model_app.py("from pyapp.runtime.page import app\napp.session.model.tok.chat_template = '{% for %}'")
     try:
         page.click("#clear")
         page.select_option("#mode", "chat")
@@ -302,5 +304,5 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
         assert "Note: the model's chat template does not render (TemplateSyntaxError" in status
         assert "a plain Role: text prompt is used instead" in status and not page.is_visible("#error")
     finally:
-        model_app.py("from pyapp.runtime import app\napp.session.model.tok.chat_template = ARGS['t']", t=original)
+        model_app.py("from pyapp.runtime.page import app\napp.session.model.tok.chat_template = ARGS['t']", t=original)
         page.fill("#max-tokens", "64")

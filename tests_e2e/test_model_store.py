@@ -1,4 +1,4 @@
-"""Models kept in the browser (pyapp/runtime/model_store.py): a reload starts the model with no
+"""Models kept in the browser (pyapp/runtime/page/store.py): a reload starts the model with no
 model bytes fetched and answers as the reference; the page lists the kept model and deletes it;
 a damaged entry is downloaded again, never used; a browser that refuses to keep the model (its
 quota) says so and works uncached. The tiny mixed model, served as `pyapp.serve --model` serves."""
@@ -14,8 +14,8 @@ from pyapp.serve import Site, serve_in_thread
 
 BUNDLE_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 GENERATE = """
-from pyapp.runtime import app
-from pyapp.runtime.sampling import Sampling
+from pyapp.runtime.page import app
+from pyapp.runtime.model.sampling import Sampling
 g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
 RESULT = g.generated_ids
 """

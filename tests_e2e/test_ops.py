@@ -118,7 +118,7 @@ def test_input_pos_past_the_cache_is_refused_before_the_submit(app):
     r = app.py("""
         from e2e import device
         from pyapp.runtime import ops
-        from pyapp.runtime.graph import Graph
+        from pyapp.runtime.graph.graph import Graph
         g = Graph(device(), "tight")
         q = g.input("q", (1, 2, 2, 4)); k = g.input("k", (1, 2, 1, 4)); v = g.input("v", (1, 2, 1, 4))
         kc, vc = g.state("kc", (1, 8, 1, 4)), g.state("vc", (1, 8, 1, 4))
@@ -136,11 +136,12 @@ def test_input_pos_past_the_cache_is_refused_before_the_submit(app):
 
 
 def test_op_benchmark_runs_in_the_page(app):
-    """pyapp.bench_ops' in-page half (pyapp.runtime.benchmarks): timed rows with GPU times."""
+    """pyapp.bench_ops' in-page half (pyapp.runtime.bench.op_bench): timed rows with GPU times."""
     r = app.py("""
-        from pyapp.runtime import app, benchmarks
-        RESULT = {"rows": await benchmarks.run(app.session.device, 2, "sdpa"),
-                  "passes": await benchmarks.pass_modes(app.session.device, 2)}
+        from pyapp.runtime.page import app
+        from pyapp.runtime.bench import op_bench
+        RESULT = {"rows": await op_bench.run(app.session.device, 2, "sdpa"),
+                  "passes": await op_bench.pass_modes(app.session.device, 2)}
     """)
     assert [row["dispatches"] for row in r["rows"]] == [5, 5]
     for row in r["rows"]:

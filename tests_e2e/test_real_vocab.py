@@ -49,11 +49,12 @@ def test_a_real_vocabulary_model_answers_as_the_reference(vocab_bundles, model_a
         question = f.metadata()["question"]
     want = gold["generated_ids"].tolist()
     r = model_app.py("""
-        from pyapp.runtime import app, model
-        from pyapp.runtime.model import Model
-        from pyapp.runtime.sampling import Sampling
-        from pyapp.runtime.session import ChatSession
-        from pyapp.runtime.tokenizer import StreamDecoder
+        from pyapp.runtime.page import app
+        from pyapp.runtime.model import model
+        from pyapp.runtime.model.model import Model
+        from pyapp.runtime.model.sampling import Sampling
+        from pyapp.runtime.page.session import ChatSession
+        from pyapp.runtime.tokenizer.tokenizer import StreamDecoder
         from e2e import b64
         m0 = await model.load(app.session.device, f"/files/vocab_{ARGS['name']}/", max_context=128)
         chat = ChatSession(m0)

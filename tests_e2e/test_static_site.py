@@ -79,7 +79,7 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
         # The tiny vocabulary cannot spell the golden's prompt from text (its token "t2" has no
         # path from bytes), so the prompt box's text encodes to the golden's ids here.
         text = booted.py("""
-            from pyapp.runtime import app
+            from pyapp.runtime.page import app
             tok, ids = app.session.model.tok, list(ARGS["ids"])
             RESULT = text = tok.decode(ids)
             encode = tok.encode
@@ -92,7 +92,7 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
         page.click("#generate")
         page.wait_for_function("document.body.dataset.busy === '0' && "
                                "document.getElementById('stats').textContent.includes('stopped')", timeout=120_000)
-        answer = booted.py("from pyapp.runtime import app\nRESULT = app.session.model.tok.decode(ARGS['ids'])", ids=want)
+        answer = booted.py("from pyapp.runtime.page import app\nRESULT = app.session.model.tok.decode(ARGS['ids'])", ids=want)
         assert page.inner_text("#output") == text + answer
         assert f"generated {len(want)} tokens" in page.inner_text("#stats")
         assert_only_served_from(booted, base)

@@ -27,7 +27,7 @@ async function boot() {
   // pyapp's listed deps are host-side.
   const urls = [...config.libraries, config.wheel].map(resolve);
   await micropip.install.callKwargs(urls, { deps: false });
-  const app = pyodide.pyimport("pyapp.runtime.app");
+  const app = pyodide.pyimport("pyapp.runtime.page.app");
   await app.main(pyodide.toPy(config));
 }
 

@@ -1,7 +1,7 @@
 """pyapp's graph, ops and WGSL on native WebGPU (wgpu-native), for real-GPU runs outside a browser:
 
     python -m pyapp.native check [DIR ...]   # op goldens (linear_*, sdpa_*) on this GPU
-    python -m pyapp.native bench             # pyapp.runtime.benchmarks on this GPU
+    python -m pyapp.native bench             # pyapp.runtime.bench.op_bench on this GPU
     python -m pyapp.native model BUNDLE      # the model's prefill/decode speed on this GPU
     python -m pyapp.native repack X.gguf     # the page's GPU repack of a GGUF vs the exporter, and its speed
 
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..runtime.profiler import KernelTally, format_table
+from ..runtime.gpu.profiler import KernelTally, format_table
 from .device import NativeDevice
 
 
@@ -36,7 +36,7 @@ async def _run_case(dev, path: Path):
     from safetensors import safe_open
 
     from ..runtime import ops
-    from ..runtime.graph import Graph
+    from ..runtime.graph.graph import Graph
 
     with safe_open(str(path), "np") as f:
         t = {k: f.get_tensor(k) for k in f.keys()}
@@ -94,7 +94,7 @@ def bundle_weights(dev, bundle: Path, config, pattern: bool):
     pattern (speed does not depend on the values, and a real bundle may be too big to carry)."""
     from safetensors import safe_open
 
-    from ..runtime.weights import Weights
+    from ..runtime.model.weights import Weights
 
     if pattern:
         return Weights.filled(dev, config)
@@ -113,10 +113,10 @@ async def model_run(bundle: Path, args) -> list[dict]:
 
     import numpy as np
 
-    from ..runtime.config import ModelConfig
-    from ..runtime.model import Model
-    from ..runtime.sampling import Sampling
-    from ..runtime.tokenizer import Tokenizer
+    from ..runtime.model.config import ModelConfig
+    from ..runtime.model.model import Model
+    from ..runtime.model.sampling import Sampling
+    from ..runtime.tokenizer.tokenizer import Tokenizer
 
     dev = await NativeDevice.open()
     config = ModelConfig.from_json(json.loads((bundle / "config.json").read_text()))
@@ -174,7 +174,7 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="run op goldens on this GPU")
     c.add_argument("dirs", nargs="*", default=[str(Path(__file__).resolve().parents[2] / "tests_e2e" / "goldens")])
-    b = sub.add_parser("bench", help="pyapp.runtime.benchmarks on this GPU")
+    b = sub.add_parser("bench", help="pyapp.runtime.bench.op_bench on this GPU")
     b.add_argument("--repeat", type=int, default=50)
     b.add_argument("--large", action="store_true", help="also LLM-sized shapes (8192x8192, a 128k-row LM head)")
     b.add_argument("--json", action="store_true")
@@ -205,12 +205,15 @@ def main(argv=None):
 
         name, _, value = item.partition("=")
         modname, _, const = name.rpartition(".")
-        try:
-            module = importlib.import_module(f"pyapp.runtime.ops.{modname or '_fused'}")
-        except ImportError:
-            module = None
+        module = None
+        for room in ("fused", "executorch"):
+            try:
+                module = importlib.import_module(f"pyapp.runtime.ops.{room}.{modname or '_fused'}")
+                break
+            except ImportError:
+                pass
         if module is None or not hasattr(module, const):
-            ap.error(f"--tune {item}: no constant {const} in pyapp.runtime.ops.{modname or '_fused'}")
+            ap.error(f"--tune {item}: no constant {const} in pyapp.runtime.ops (fused/, executorch/).{modname or '_fused'}")
         setattr(module, const, int(value))
     if args.cmd == "model":
         rows = asyncio.run(model_run(args.bundle, args))
@@ -232,15 +235,15 @@ def main(argv=None):
         return
     if args.cmd == "check":
         sys.exit(asyncio.run(check(args.dirs)))
-    from ..runtime import benchmarks
+    from ..runtime.bench import op_bench
 
     async def bench():
         dev = await NativeDevice.open()
-        return (dev.info, await benchmarks.run(dev, args.repeat, large=args.large),
-                await benchmarks.pass_modes(dev, args.repeat))
+        return (dev.info, await op_bench.run(dev, args.repeat, large=args.large),
+                await op_bench.pass_modes(dev, args.repeat))
 
     info, rows, passes = asyncio.run(bench())
-    benchmarks.print_table(info, rows, passes, args.repeat)
+    op_bench.print_table(info, rows, passes, args.repeat)
     if args.json:
         print(json.dumps({"adapter": info, "rows": rows, "passes": passes}))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import wgpu
 
-from ..runtime.device import RAISED_LIMITS, REPORTED_LIMITS, SHADER_STAGE_COMPUTE, WANTED_FEATURES, Device, GPUError
+from ..runtime.gpu.device import RAISED_LIMITS, REPORTED_LIMITS, SHADER_STAGE_COMPUTE, WANTED_FEATURES, Device, GPUError
 
 __all__ = ["NativeDevice"]
 

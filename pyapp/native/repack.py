@@ -1,5 +1,5 @@
 """`python -m pyapp.native repack X.gguf ...`: a GGUF's tensors repacked on this GPU
-(pyapp/runtime/gguf_upload.py, what the page runs on a GGUF it opens) against the exporter's
+(pyapp/runtime/gguf/repack.py, what the page runs on a GGUF it opens) against the exporter's
 numpy conversion of the same file, byte for byte, and how long each takes."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.buffers import COPY_DST, MAP_READ
-from ..runtime.config import ModelConfig
-from ..runtime.gguf_model import describe
-from ..runtime.gguf_upload import arena_differences, tensor_records, upload_gguf
-from ..runtime.layout import plan_arenas
-from ..runtime.weights import Weights
+from ..runtime.gpu.buffers import COPY_DST, MAP_READ
+from ..runtime.model.config import ModelConfig
+from ..runtime.gguf.describe import describe
+from ..runtime.gguf.repack import arena_differences, tensor_records, upload_gguf
+from ..runtime.ops.formats import plan_arenas
+from ..runtime.model.weights import Weights
 
 
 async def _finished(device, weights: Weights):

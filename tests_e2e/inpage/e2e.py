@@ -2,7 +2,7 @@
 
 import base64
 
-from pyapp.runtime import app, tensorfile
+from pyapp.runtime.page import app, bundle
 
 _files: dict = {}
 
@@ -10,7 +10,7 @@ _files: dict = {}
 async def golden(name: str):
     """A golden file from the server's /files/goldens/ mount (or an extra mount), cached."""
     if name not in _files:
-        _files[name] = await tensorfile.fetch_file(f"/files/{name}.safetensors")
+        _files[name] = await bundle.fetch_file(f"/files/{name}.safetensors")
     return _files[name]
 
 
@@ -33,7 +33,7 @@ def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **g
     """
     from math import ceil
 
-    from pyapp.runtime.graph import Graph
+    from pyapp.runtime.graph.graph import Graph
 
     g = Graph(dev or device(), f"axpb{chain}", **graph_options)
     src = g.input("x", (n,))
@@ -51,7 +51,7 @@ def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **g
 async def run_linear(case: str, kernel_style: str | None = None) -> str:
     """Build x -> op -> out from a linear golden file; returns the output (base64 f32)."""
     from pyapp.runtime import ops
-    from pyapp.runtime.graph import Graph
+    from pyapp.runtime.graph.graph import Graph
 
     f = await golden(case)
     op = f.metadata["op"]
@@ -73,7 +73,7 @@ async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = 
     """One sdpa_with_kv_cache step from a golden file; caches live in the graph (state) or, as
     ExecuTorch also allows, come in as graph inputs written before the step."""
     from pyapp.runtime import ops
-    from pyapp.runtime.graph import Graph
+    from pyapp.runtime.graph.graph import Graph
 
     f = await golden(case)
     g = Graph(device(), "sdpa", profile=profile, kernel_style=kernel_style)
@@ -104,7 +104,7 @@ async def run_replay(case: str, *, fed: bool = False, pin: int | None = None, fr
     import struct
 
     from pyapp.runtime import ops
-    from pyapp.runtime.graph import Graph
+    from pyapp.runtime.graph.graph import Graph
 
     f = await golden(case)
     steps = [int(s) for s in f.metadata["steps"].split(",")]

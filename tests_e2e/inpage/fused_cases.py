@@ -10,8 +10,8 @@ import json
 from e2e import b64, device, golden
 
 from pyapp.runtime import ops
-from pyapp.runtime.graph import Graph
-from pyapp.runtime.weights import Placed
+from pyapp.runtime.graph.graph import Graph
+from pyapp.runtime.model.weights import Placed
 
 
 def _const(g, f, name, dtype="f32"):

@@ -1,8 +1,8 @@
 """test_gguf_repack's side in the page (and on the native host, tests/test_gguf_upload.py): a
 model's weights uploaded from its bundle and repacked from its GGUF, their arenas compared."""
 
-from pyapp.runtime.gguf_upload import arena_differences, upload_gguf
-from pyapp.runtime.weights import Weights
+from pyapp.runtime.gguf.repack import arena_differences, upload_gguf
+from pyapp.runtime.model.weights import Weights
 
 async def compare(device, config, reference, gguf, records, max_per_dim=None, **options) -> dict:
     """Repack `gguf` (the file: a JS ArrayBuffer or bytes) into fresh Weights and compare them with
@@ -26,26 +26,27 @@ async def compare(device, config, reference, gguf, records, max_per_dim=None, **
 
 async def page_case(mount: str, gguf_url: str, records, block: int = 0, **options) -> dict:
     """In the page: the bundle served at /files/<mount>/ against the GGUF at gguf_url, read from
-    its ArrayBuffer or, with `block`, through gguf_load.BlobFile in blocks of that many bytes
+    its ArrayBuffer or, with `block`, through blob.BlobFile in blocks of that many bytes
     (then the result has the file's content key)."""
     import js
 
-    from pyapp.runtime import app, gguf_load, tensorfile
-    from pyapp.runtime.config import ModelConfig
-    from pyapp.runtime.fetch import fetch_buffer, fetch_json
+    from pyapp.runtime.page import app, bundle
+    from pyapp.runtime.page import blob
+    from pyapp.runtime.model.config import ModelConfig
+    from pyapp.runtime.page.fetch import fetch_buffer, fetch_json
 
     device = app.session.device
     config = ModelConfig.from_json(await fetch_json(f"/files/{mount}/config.json"))
-    file = await tensorfile.fetch_file(f"/files/{mount}/model.safetensors")
+    file = await bundle.fetch_file(f"/files/{mount}/model.safetensors")
     async with device.error_scope("bundle upload"):
         reference = Weights.upload(device, config, file)
     gguf = await fetch_buffer(gguf_url)
     if not block:
         return await compare(device, config, reference, gguf, records, **options)
-    saved, gguf_load.BLOCK = gguf_load.BLOCK, block
+    saved, blob.BLOCK = blob.BLOCK, block
     try:
-        source = gguf_load.BlobFile(js.Blob.new([gguf]))
+        source = blob.BlobFile(js.Blob.new([gguf]))
         out = await compare(device, config, reference, source, records, **options)
         return {**out, "key": await source.content_key()}
     finally:
-        gguf_load.BLOCK = saved
+        blob.BLOCK = saved

@@ -8,8 +8,8 @@ from math import ceil
 
 from e2e import axpb_graph, b64, created, device, golden
 
-from pyapp.runtime.graph import Graph, plan_scratch
-from pyapp.runtime.profiler import format_table, summarize
+from pyapp.runtime.graph.graph import Graph, plan_scratch
+from pyapp.runtime.gpu.profiler import format_table, summarize
 
 
 async def symint_change_reuses_every_object(wgsl: str) -> dict:
@@ -97,7 +97,7 @@ async def profiled_chain(wgsl: str) -> dict:
 
 
 async def untimed_without_timestamp_query(wgsl: str) -> dict:
-    from pyapp.runtime.browser import BrowserDevice
+    from pyapp.runtime.gpu.browser import BrowserDevice
 
     dev = await BrowserDevice.open(exclude_features=["timestamp-query"])
     f = await golden("goldens/infra_axpb")
@@ -112,7 +112,7 @@ async def untimed_without_timestamp_query(wgsl: str) -> dict:
 
 
 async def errors_that_name_the_culprit(wgsl: str) -> dict:
-    from pyapp.runtime.device import GPUError
+    from pyapp.runtime.gpu.device import GPUError
 
     errors = {}
     g = axpb_graph(wgsl, 100, 2.5)

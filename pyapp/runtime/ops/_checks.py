@@ -2,7 +2,7 @@
 
 from math import ceil
 
-from ..graph import SymInt, Tensor
+from ..graph.graph import SymInt, Tensor
 
 
 class OpError(ValueError):

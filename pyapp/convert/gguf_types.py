@@ -1,0 +1,147 @@
+"""GGUF tensor types -> the stored layouts our kernels read (pyapp/runtime/ops/formats.py), exactly.
+
+Nothing is requantized: every GGUF block maps onto groups whose weights are code * scale +
+offset with the same codes, and the scales and offsets are products of the block's f16 scales
+and its small integer sub-scales, which f32 holds exactly.
+
+  Q4_0  -> q4gsw/32   codes c (stored c = q + 8), scale d
+  Q4_1  -> q4gaw/32   codes q, scale d, offset m
+  Q5_0  -> q8gsw/32   codes q - 16, scale d
+  Q5_1  -> q8gaw/32   codes q, scale d, offset m
+  Q8_0  -> q8gsw/32   codes q, scale d
+  Q4_K  -> q4gaw/32   per sub-block of 32: scale d * sc, offset -dmin * m (6-bit sc, m)
+  Q5_K  -> q8gaw/32   the same with 5-bit codes
+  Q6_K  -> q8gsw/16   codes q - 32, per sub-block of 16: scale d * sc (int8 sc)
+  F32, F16, BF16 -> f32
+Only the order of the codes inside a block changes: GGUF keeps element j and j + 16 (or + 32)
+in one byte, we keep j and j + 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .quant import group_major, pack_nibbles
+from ..runtime.gguf.reader import GGML_TYPES
+from ..runtime.gguf.describe import LAYOUTS, SUPPORTED
+
+BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in LAYOUTS}
+
+
+class UnsupportedTensor(ValueError):
+    """A tensor this module cannot convert; the exporter names it in its error."""
+
+
+def _blocks(data: np.ndarray, n: int, block_bytes: int) -> np.ndarray:
+    return np.ascontiguousarray(data).view(np.uint8).reshape(n, -1, block_bytes)
+
+
+def _f16(blocks: np.ndarray, at: int) -> np.ndarray:
+    return blocks[:, :, at:at + 2].copy().view(np.float16)[..., 0].astype(np.float32)
+
+
+def _nibbles(qs: np.ndarray, halves: int) -> np.ndarray:
+    """Block bytes (N, B, halves * L) -> 4-bit codes (N, B, halves * 2 * L): each run of L bytes
+    gives L low nibbles, then L high ones (GGUF's element order)."""
+    n, b, size = qs.shape
+    q = qs.reshape(n, b, halves, 1, size // halves) >> np.array([0, 4], np.uint8).reshape(1, 1, 1, 2, 1)
+    return (q & 0x0F).reshape(n, b, -1)
+
+
+def _bits(qh: np.ndarray, count: int) -> np.ndarray:
+    """High bits (N, B, bytes) -> (N, B, count * bytes): bit i of byte j is element i * bytes + j."""
+    n, b, size = qh.shape
+    return ((qh.reshape(n, b, 1, size) >> np.arange(count, dtype=np.uint8).reshape(1, 1, count, 1)) & 1).reshape(n, b, -1)
+
+
+def _q5_high(qh: np.ndarray) -> np.ndarray:
+    """Q5_0/Q5_1's 32 high bits (N, B, 4 bytes, one little-endian u32) -> (N, B, 32): bit i is element i."""
+    word = qh.copy().view("<u4")  # (N, B, 1)
+    return ((word >> np.arange(32, dtype=np.uint32)) & 1).astype(np.uint8)
+
+
+def _k_scales(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q4_K/Q5_K's 12 packed bytes (N, B, 12) -> 6-bit sub-block scales and mins (N, B, 8) each."""
+    from gguf.quants import Q4_K
+
+    n, b, _ = scales.shape
+    sc, m = Q4_K.get_scale_min(scales.reshape(n * b, 12))
+    return sc.reshape(n, b, 8).astype(np.float32), m.reshape(n, b, 8).astype(np.float32)
+
+
+def _stored(name, qtype, n, k, codes, scale, offset=None) -> tuple[dict, dict]:
+    """Our parts in qtype's layout (describe.LAYOUTS): codes (N, K) as nibbles (q4*) or int8 (q8*);
+    scales/offsets (N, G) -> (G, padded N)."""
+    fmt, group = LAYOUTS[qtype]
+    weight = pack_nibbles(codes.reshape(n, k)) if fmt.startswith("q4") else \
+        codes.reshape(n, k).astype(np.int8).view(np.uint8)
+    parts = {f"{name}.qweight": weight, f"{name}.scales": group_major(scale.reshape(n, -1))}
+    if offset is not None:
+        parts[f"{name}.offsets"] = group_major(offset.reshape(n, -1))
+    return parts, {"format": fmt, "shape": [n, k], "group_size": group}
+
+
+def _q4_0(name, b, n, k):
+    return _stored(name, "Q4_0", n, k, _nibbles(b[:, :, 2:], 1), _f16(b, 0))
+
+
+def _q4_1(name, b, n, k):
+    return _stored(name, "Q4_1", n, k, _nibbles(b[:, :, 4:], 1), _f16(b, 0), _f16(b, 2))
+
+
+def _q5_0(name, b, n, k):
+    q = _nibbles(b[:, :, 6:], 1) | (_q5_high(b[:, :, 2:6]) << 4)
+    return _stored(name, "Q5_0", n, k, q.astype(np.int16) - 16, _f16(b, 0))
+
+
+def _q5_1(name, b, n, k):
+    q = _nibbles(b[:, :, 8:], 1) | (_q5_high(b[:, :, 4:8]) << 4)
+    return _stored(name, "Q5_1", n, k, q, _f16(b, 0), _f16(b, 2))
+
+
+def _q8_0(name, b, n, k):
+    return _stored(name, "Q8_0", n, k, b[:, :, 2:].view(np.int8), _f16(b, 0))
+
+
+def _q4_k(name, b, n, k):
+    sc, m = _k_scales(b[:, :, 4:16])
+    d, dmin = _f16(b, 0)[..., None], _f16(b, 2)[..., None]
+    return _stored(name, "Q4_K", n, k, _nibbles(b[:, :, 16:], 4), d * sc, -(dmin * m))
+
+
+def _q5_k(name, b, n, k):
+    sc, m = _k_scales(b[:, :, 4:16])
+    d, dmin = _f16(b, 0)[..., None], _f16(b, 2)[..., None]
+    q = _nibbles(b[:, :, 48:], 4) | (_bits(b[:, :, 16:48], 8) << 4)
+    return _stored(name, "Q5_K", n, k, q, d * sc, -(dmin * m))
+
+
+def _q6_k(name, b, n, k):
+    low = _nibbles(b[:, :, :128], 2)                              # (N, B, 256): 2 runs of 64 bytes
+    high = (b[:, :, 128:192].reshape(n, -1, 2, 1, 32) >> np.array([0, 2, 4, 6], np.uint8).reshape(1, 1, 1, 4, 1)) & 3
+    q = low | (high.reshape(n, -1, 256) << 4)
+    sc = b[:, :, 192:208].view(np.int8).astype(np.float32)        # (N, B, 16) sub-blocks of 16
+    d = _f16(b, 208)[..., None]
+    return _stored(name, "Q6_K", n, k, q.astype(np.int16) - 32, d * sc)
+
+
+CONVERT = {"Q4_0": (_q4_0, 18), "Q4_1": (_q4_1, 20), "Q5_0": (_q5_0, 22), "Q5_1": (_q5_1, 24),
+           "Q8_0": (_q8_0, 34), "Q4_K": (_q4_k, 144), "Q5_K": (_q5_k, 176), "Q6_K": (_q6_k, 210)}
+
+
+def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> tuple[dict, dict]:
+    """One GGUF tensor -> ({stored name: array}, config entry). shape is (N, K) or (K,)."""
+    if qtype in ("F32", "F16"):
+        return {name: np.asarray(data, np.float32).reshape(shape)}, {"format": "f32", "shape": list(shape)}
+    if qtype == "BF16":  # the top half of an f32
+        f32 = (np.ascontiguousarray(data).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+        return {name: f32.reshape(shape)}, {"format": "f32", "shape": list(shape)}
+    if qtype not in CONVERT:
+        raise UnsupportedTensor(f"tensor {name} has type {qtype}; supported: {', '.join(SUPPORTED)}")
+    if len(shape) != 2:
+        raise UnsupportedTensor(f"tensor {name}: {qtype} with shape {shape} is not a 2-D weight")
+    n, k = shape
+    if k % BLOCK[qtype]:
+        raise UnsupportedTensor(f"tensor {name}: K={k} is not a multiple of {qtype}'s {BLOCK[qtype]}-element block")
+    fn, block_bytes = CONVERT[qtype]
+    return fn(name, _blocks(data, n, block_bytes), n, k)

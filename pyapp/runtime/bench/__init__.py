@@ -1,0 +1,1 @@
+"""Benchmarks run in the page or natively: single ops, and the whole model."""

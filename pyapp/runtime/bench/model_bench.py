@@ -1,0 +1,149 @@
+"""The model's benchmark, run inside the page by any driver: `python -m pyapp.bench` (Playwright)
+here, the DevTools driver on a lent GPU machine (its GEN_FILE calls `report`).
+
+Everything is measured side by side in one run, alternating, so a ratio holds on a noisy
+machine: the fused path against the ExecuTorch-op graph over the same weights, decode at short
+and long context, prefill of a long prompt, and a Llama-3.2-1B-shaped model with pattern weights;
+and (`load_report`) a GGUF opened in the page against its exported bundle.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..model.config import ModelConfig, TensorEntry
+from ..model.model import Model
+from ..model.sampling import Sampling
+from ..model.weights import Weights
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else 0.0
+
+
+async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3) -> dict:
+    """Greedy decode tokens/s after a prompt of `ctx` tokens (at least a short one)."""
+    prompt = [(1000 + i * 7) % 20000 % model.tok.vocab_size for i in range(max(ctx, 6))]
+    await model.generate(prompt[:6], Sampling(), 4, stop_at_eos=False)  # warm up
+    runs = [await model.generate(prompt, Sampling(), steps, stop_at_eos=False) for _ in range(repeat)]
+    best = max(runs, key=lambda g: g.decode_tokens_per_s)
+    return {"tok_s": _median([g.decode_tokens_per_s for g in runs]), "best_tok_s": best.decode_tokens_per_s,
+            "uniform_bytes_per_submit": model.decode_graph.uniform_bytes,
+            "prefill_tok_s": _median([g.prefill_tokens_per_s for g in runs]), "tokens": len(best.generated_ids),
+            "submits": best.submits, "host_ms_per_submit": 1e3 * best.host_s / max(best.submits, 1),
+            "wall_ms_per_token": 1e3 * best.decode_s / max(len(best.generated_ids) - 1, 1)}
+
+
+async def prefill_rate(model: Model, n: int, repeat: int = 3) -> float:
+    prompt = [(1000 + i * 7) % 20000 % model.tok.vocab_size for i in range(n)]
+    runs = [await model.generate(prompt, Sampling(), 1, stop_at_eos=False) for _ in range(repeat)]
+    return _median([g.prefill_tokens_per_s for g in runs])
+
+
+def llama_1b_config() -> ModelConfig:
+    """Llama-3.2-1B's shapes (16 layers, 2048 wide, 32/8 heads of 64, FFN 8192, 128256 vocab),
+    its matrices as q4gsw (Q4_0) and the tied head as q8gsw (Q8_0)."""
+    dim, ffn, kv, vocab = 2048, 8192, 512, 128256
+    tensors = {"token_embd.weight": TensorEntry("q8gsw", (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
+    for i in range(16):
+        p = f"blk.{i}."
+        tensors.update({p + "attn_norm.weight": TensorEntry("f32", (dim,)), p + "ffn_norm.weight": TensorEntry("f32", (dim,)),
+                        p + "attn_q.weight": TensorEntry("q4gsw", (dim, dim)), p + "attn_k.weight": TensorEntry("q4gsw", (kv, dim)),
+                        p + "attn_v.weight": TensorEntry("q4gsw", (kv, dim)),
+                        p + "attn_output.weight": TensorEntry("q4gsw", (dim, dim)),
+                        p + "ffn_gate.weight": TensorEntry("q4gsw", (ffn, dim)), p + "ffn_up.weight": TensorEntry("q4gsw", (ffn, dim)),
+                        p + "ffn_down.weight": TensorEntry("q4gsw", (dim, ffn))})
+    return ModelConfig(name="Llama-3.2-1B shapes (pattern weights)", n_layers=16, dim=dim, n_heads=32, n_kv_heads=8,
+                       head_dim=64, ffn_dim=ffn, context_length=131072, rope_theta=500000.0, norm_eps=1e-5,
+                       tied_embeddings=True, tensors=tensors)
+
+
+async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, compare: bool = True,
+                 llama: bool = False) -> dict:
+    """The model's numbers: decode (fused and, side by side, the op graph), prefill, context."""
+    out = {"dispatches": len(model.decode_graph.dispatches), "kernel_style": model.kernel_style,
+           "fused": model.fused}
+    other = None
+    if compare and model.fused and not model.profile:
+        other = Model(model.device, model.cfg, model.weights, model.tok, max_context=model.cmax, fused=False)
+        await other.prepare()
+        out["ops_dispatches"] = len(other.decode_graph.dispatches)
+    for key, m in (("decode", model), ("ops_decode", other), ("decode", model), ("ops_decode", other)):
+        if m is not None:  # alternating, so that both see the same machine
+            r = await decode_rate(m, steps)
+            if r["tok_s"] > out.get(key, {}).get("tok_s", 0):
+                out[key] = r
+    if prefill and not model.profile:
+        out["prefill"] = {"tokens": prefill, "tok_s": await prefill_rate(model, prefill)}
+        if other is not None:
+            out["ops_prefill"] = {"tokens": prefill, "tok_s": await prefill_rate(other, prefill)}
+    for n in ctx if not model.profile else ():  # as many steps as the short decode: the same batches
+        out[f"ctx{n}"] = await decode_rate(model, steps, ctx=n)
+    if llama and model.fused and not model.profile:
+        cfg = llama_1b_config()
+        big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=2048)
+        t0 = time.perf_counter()
+        await big.prepare()
+        out["llama_1b"] = {"prepare_s": time.perf_counter() - t0, "dispatches": len(big.decode_graph.dispatches),
+                           "decode": await decode_rate(big, 64), "prefill_tok_s": await prefill_rate(big, 512, 1)}
+    return out
+
+
+async def page_report(args: dict) -> dict:
+    """What a driver asks the booted page for (args: prompts [{prompt, greedy_ids?}], steps, ctx,
+    prefill, llama): the adapter, greedy ids per prompt, `report`, and with ?profile=1 the
+    per-kernel GPU time of a decode."""
+    from ..page import app
+
+    m = app.session.model
+    out = {"adapter": app.session.device.info, "load_s": app.session.load_s, "prompts": []}
+    for p in args.get("prompts", []):
+        want = p.get("greedy_ids")
+        g = await m.generate(m.tok.encode(p["prompt"]), Sampling(), len(want) if want else 16)
+        out["prompts"].append({"prompt": p["prompt"], "got": g.generated_ids, "want": want,
+                               "match": None if want is None else g.generated_ids == want})
+    out.update(await report(m, steps=args.get("steps", 128), ctx=args.get("ctx", ()),
+                            prefill=args.get("prefill", 512), llama=args.get("llama", False)))
+    if m.profile:  # per-kernel GPU time of 16 decode steps, at a short context and at the longest asked
+        for n in (6, *args.get("ctx", ())[-1:]):
+            prompt = [(1000 + i * 7) % 20000 % m.tok.vocab_size for i in range(n)]
+            g = await m.generate(prompt, Sampling(), 17, stop_at_eos=False)
+            out["kernels" if n == 6 else f"kernels_ctx{n}"] = g.kernels  # kernel -> [count, total ns]
+        out["kernel_tokens"] = 16
+    return out
+
+
+async def load_report(args: dict) -> dict:
+    """Opening a model, side by side (args: gguf URL, bundle URL, prompts [{prompt, greedy_ids}]):
+    the GGUF as the page opens one (fetch, header, GPU repack, pipelines) against the exported
+    bundle (fetch, upload, pipelines), alternating; the GGUF model's greedy tokens; both decodes."""
+    import js
+
+    from ..page.blob import BlobFile, download, load_gguf, model_parts
+    from ..model.model import load
+
+    from ..page import app
+
+    device, now = app.session.device, js.performance.now
+    name = args["gguf"].rsplit("/", 1)[-1]
+    out = {"runs": []}
+    for _ in range(args.get("repeat", 2)):
+        t0 = now()
+        blob = await download(args["gguf"])
+        t1 = now()
+        await model_parts(BlobFile(blob), name)
+        t2 = now()
+        gguf, _ = await load_gguf(device, blob, name)
+        t3 = now()
+        bundle = await load(device, args["bundle"])
+        t4 = now()
+        out["runs"].append({"gguf_fetch_ms": t1 - t0, "gguf_header_ms": t2 - t1, "gguf_open_ms": t3 - t2,
+                            "bundle_fetch_upload_prepare_ms": t4 - t3})
+    out["gguf_greedy_matches"] = [
+        (await gguf.generate(gguf.tok.encode(p["prompt"]), Sampling(), len(p["greedy_ids"]))).generated_ids
+        == p["greedy_ids"] for p in args.get("prompts", [])]
+    for label, model in (("gguf", gguf), ("bundle", bundle), ("gguf", gguf), ("bundle", bundle)):
+        out.setdefault(f"{label}_decode", []).append(await decode_rate(model, args.get("steps", 128)))
+    return out
+

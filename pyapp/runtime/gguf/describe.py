@@ -1,0 +1,280 @@
+"""What a GGUF's header says about its model, in plain Python: the config, the tokenizer, and how
+each tensor is stored for our kernels. One description for the host exporter (pyapp/export.py,
+which converts the data with numpy) and the page (which repacks it on the GPU: repack.py),
+so the two cannot drift.
+
+`describe(header, read)` checks the metadata against the tensors and returns (config, tokenizer):
+config is what a bundle's config.json holds (runtime/model/config.py parses it), with an entry per
+tensor (format, shape, group size); tokenizer is what runtime/tokenizer/tokenizer.py takes. Anything we do
+not run is refused with UnsupportedModel, in one line naming the key or tensor; all the
+unsupported tensor types of a file are named at once.
+
+Qwen2/Qwen3 rotate the halves of each head (i, i + D/2) where our kernels rotate adjacent pairs
+(2i, 2i+1): their Q/K rows (and biases and head norms) are stored reordered into pairs
+(`pair_order`), which leaves every attention score unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+
+from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
+
+# GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/convert/gguf_types.py)
+LAYOUTS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
+           "Q4_0": ("q4gsw", 32), "Q4_1": ("q4gaw", 32), "Q5_0": ("q8gsw", 32), "Q5_1": ("q8gaw", 32),
+           "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16)}
+SUPPORTED = tuple(LAYOUTS)
+ARCHITECTURES = ("llama", "qwen2", "qwen3")  # Mistral-style files are "llama"
+ROTATES_HALVES = ("qwen2", "qwen3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
+HEAD_ROWS = re.compile(r"blk\.\d+\.attn_(q|k)(\.weight|\.bias|_norm\.weight)")
+LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
+TOKENIZER_MODELS = {"gpt2": "byte-level BPE", "llama": "SentencePiece BPE"}  # tokenizer.ggml.model values we run
+NOT_A_WEIGHT = "rope_freqs.weight"  # llama3 RoPE factors: they go into the config
+
+_REQUIRED = object()
+
+
+class UnsupportedModel(ValueError):
+    """A GGUF whose metadata we cannot run or that disagrees with its tensors; one line."""
+
+
+def _show(value) -> str:
+    """A value from the file, short and on one line, for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Fields:
+    """A header's key-values, read with checks that name the key."""
+
+    def __init__(self, fields: dict):
+        self.fields = fields
+
+    def get(self, key, default=_REQUIRED):
+        if key not in self.fields:
+            if default is _REQUIRED:
+                raise UnsupportedModel(f"missing key {key}")
+            return default
+        return self.fields[key]
+
+    def count(self, key, default=_REQUIRED) -> int:
+        """A positive integer (a size or a count); default when the key is absent and a default is given."""
+        if key not in self.fields and default is not _REQUIRED:
+            return default
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UnsupportedModel(f"{key}={_show(value)} is not a positive integer")
+        return value
+
+    def positive(self, key, default=_REQUIRED) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise UnsupportedModel(f"{key}={_show(value)} is not a positive finite number")
+        return float(value)
+
+    def text(self, key, default="") -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str):
+            raise UnsupportedModel(f"{key}={_show(value)} is not a string")
+        return value
+
+    def items(self, key, item_type, default=_REQUIRED) -> list:
+        """A non-empty array whose items are all item_type."""
+        value = self.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, item_type) and not isinstance(v, bool) for v in value):
+            raise UnsupportedModel(f"{key}={_show(value)} is not an array of {item_type.__name__}")
+        if not value:
+            raise UnsupportedModel(f"{key} is empty")
+        return value
+
+    def token_id(self, key, vocab: int) -> int | None:
+        value = self.get(key, None)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab):
+            raise UnsupportedModel(f"{key}={_show(value)} is not a token id: the vocabulary has {vocab} tokens")
+        return value
+
+
+def model_config(f: Fields, tensor_names) -> dict:
+    arch = f.get("general.architecture")
+    if arch not in ARCHITECTURES:
+        raise UnsupportedModel(f"architecture {_show(arch)} is not supported (supported: {', '.join(ARCHITECTURES)})")
+    scaling = f.get(f"{arch}.rope.scaling.type", "none")
+    if scaling not in ("none", "linear", None) and NOT_A_WEIGHT not in tensor_names:
+        raise UnsupportedModel(f"{arch}.rope.scaling.type={_show(scaling)} is not supported (none, linear, or llama3 "
+                               "with its rope_freqs.weight factors)")
+    dim = f.count(f"{arch}.embedding_length")
+    heads = f.count(f"{arch}.attention.head_count")
+    kv_heads = f.count(f"{arch}.attention.head_count_kv", heads)
+    if heads % kv_heads:
+        raise UnsupportedModel(f"{arch}.attention.head_count={heads} is not a multiple of "
+                               f"{arch}.attention.head_count_kv={kv_heads}")
+    head_dim = f.count(f"{arch}.attention.key_length", None) or f.count(f"{arch}.rope.dimension_count", None)
+    if head_dim is None:
+        if dim % heads:
+            raise UnsupportedModel(f"{arch}.embedding_length={dim} is not a multiple of "
+                                   f"{arch}.attention.head_count={heads}")
+        head_dim = dim // heads
+    if head_dim % 2:
+        raise UnsupportedModel(f"the head size {head_dim} ({arch}.attention.key_length, {arch}.rope.dimension_count, "
+                               f"or {arch}.embedding_length / {arch}.attention.head_count) is odd: RoPE rotates pairs")
+    config = {
+        "arch": arch,
+        "name": f.text("general.name"),
+        "basename": f.text("general.basename"),
+        "n_layers": f.count(f"{arch}.block_count"),
+        "dim": dim,
+        "n_heads": heads,
+        "n_kv_heads": kv_heads,
+        "head_dim": head_dim,
+        "ffn_dim": f.count(f"{arch}.feed_forward_length"),
+        "context_length": f.count(f"{arch}.context_length"),
+        "rope_theta": f.positive(f"{arch}.rope.freq_base", 10000.0),
+        "norm_eps": f.positive(f"{arch}.attention.layer_norm_rms_epsilon"),
+    }
+    if scaling == "linear":  # every frequency divided by the factor
+        config["rope_freq_factors"] = [f.positive(f"{arch}.rope.scaling.factor")] * (head_dim // 2)
+    return config
+
+
+def rope_factors(tensor, read, head_dim: int) -> list[float]:
+    """llama3-style RoPE scaling: rope_freqs.weight holds a divisor per frequency (llama.cpp's freq_factors)."""
+    if tensor.type != "F32" or tensor.shape != (head_dim // 2,):
+        raise UnsupportedModel(f"tensor {NOT_A_WEIGHT} is {tensor.type} {list(tensor.shape)}, not {head_dim // 2} F32 "
+                               f"factors (one per frequency of a head of {head_dim})")
+    factors = list(struct.unpack(f"<{head_dim // 2}f", read(tensor.offset, tensor.nbytes)))
+    if not all(math.isfinite(x) and x > 0 for x in factors):
+        raise UnsupportedModel(f"tensor {NOT_A_WEIGHT} holds factors that are not positive finite numbers")
+    return factors
+
+
+def pair_order(head_dim: int) -> list[int]:
+    """Rows of a head, reordered so its (i, i + D/2) become rows (2i, 2i+1): new row r is old row order[r]."""
+    return [i // 2 + (i % 2) * (head_dim // 2) for i in range(head_dim)]
+
+
+def permuted_head(config: dict, name: str) -> int:
+    """The head size whose rows tensor `name` is stored reordered by (pair_order), or 0."""
+    return config["head_dim"] if config["arch"] in ROTATES_HALVES and HEAD_ROWS.fullmatch(name) else 0
+
+
+def default_add_bos(model: str, pre: str | None) -> bool:
+    """llama.cpp's BOS rule for a file without tokenizer.ggml.add_bos_token (llama-vocab.cpp):
+    SentencePiece text gets one, byte-level text only under Llama 3's pre-tokenizer."""
+    return model == "llama" or pre == "llama-bpe"
+
+
+def tokenizer_config(f: Fields) -> dict:
+    """The bundle's tokenizer.json: what pyapp.runtime.tokenizer.tokenizer.Tokenizer takes."""
+    model = f.get("tokenizer.ggml.model")
+    if model not in TOKENIZER_MODELS:
+        supported = ", ".join(f"{kind} {name!r}" for name, kind in TOKENIZER_MODELS.items())
+        raise UnsupportedModel(f"tokenizer.ggml.model={_show(model)} is not supported ({supported})")
+    tokens = f.items("tokenizer.ggml.tokens", str)
+    token_type = f.items("tokenizer.ggml.token_type", int, [1] * len(tokens))
+    if len(token_type) != len(tokens):
+        raise UnsupportedModel(f"tokenizer.ggml.token_type has {len(token_type)} entries for {len(tokens)} tokens")
+    if model == "gpt2":
+        pre = f.text("tokenizer.ggml.pre", "default")
+        if pre not in PRETOKENIZERS:
+            raise UnsupportedModel(f"tokenizer.ggml.pre={_show(pre)} is not supported "
+                                   f"(supported: {', '.join(PRETOKENIZERS)})")
+        vocab = {"pre": pre, "tokens": tokens,
+                 "merges": f.items("tokenizer.ggml.merges", str)}  # byte-level BPE is nothing without them
+    else:
+        scores = f.items("tokenizer.ggml.scores", float)  # SentencePiece merges by score
+        if len(scores) != len(tokens):
+            raise UnsupportedModel(f"tokenizer.ggml.scores has {len(scores)} entries for {len(tokens)} tokens")
+        bad = next((i for i, s in enumerate(scores) if not math.isfinite(s)), None)
+        if bad is not None:
+            raise UnsupportedModel(f"tokenizer.ggml.scores[{bad}]={scores[bad]} is not a finite number")
+        vocab = {"tokens": tokens, "scores": scores,
+                 "add_space_prefix": bool(f.get("tokenizer.ggml.add_space_prefix", True))}
+    return {
+        "model": model,
+        **vocab,
+        "token_type": token_type,
+        "bos_id": f.token_id("tokenizer.ggml.bos_token_id", len(tokens)),
+        "eos_id": f.token_id("tokenizer.ggml.eos_token_id", len(tokens)),
+        "add_bos": bool(f.get("tokenizer.ggml.add_bos_token", default_add_bos(model, vocab.get("pre")))),
+        "chat_template": f.text("tokenizer.chat_template"),
+    }
+
+
+def expected_shapes(config: dict, vocab: int, names) -> dict[str, tuple]:
+    """{tensor: ((size, the keys that set it), ...)}, (N, K) or (K,), as the metadata says.
+    Q/K/V biases (qwen2) and Q/K norms (qwen3) are expected when the file has the first layer's."""
+    c, hd, a = config, config["head_dim"], config["arch"]
+    d = (c["dim"], f"{a}.embedding_length={c['dim']}")
+    q = (c["n_heads"] * hd, f"{a}.attention.head_count={c['n_heads']} x head size {hd}")
+    kv = (c["n_kv_heads"] * hd, f"{a}.attention.head_count_kv={c['n_kv_heads']} x head size {hd}")
+    ffn = (c["ffn_dim"], f"{a}.feed_forward_length={c['ffn_dim']}")
+    v = (vocab, f"the {vocab} tokens of tokenizer.ggml.tokens")
+    head = ((hd, f"head size {hd}"),)
+    layer = {"attn_norm.weight": (d,), "attn_q.weight": (q, d), "attn_k.weight": (kv, d), "attn_v.weight": (kv, d),
+             "attn_output.weight": (d, q), "ffn_norm.weight": (d,), "ffn_gate.weight": (ffn, d),
+             "ffn_up.weight": (ffn, d), "ffn_down.weight": (d, ffn)}
+    if "blk.0.attn_q.bias" in names:
+        layer.update({"attn_q.bias": (q,), "attn_k.bias": (kv,), "attn_v.bias": (kv,)})
+    if "blk.0.attn_q_norm.weight" in names:
+        layer.update({"attn_q_norm.weight": head, "attn_k_norm.weight": head})
+    shapes = {"token_embd.weight": (v, d), "output_norm.weight": (d,), "output.weight": (v, d)}
+    shapes.update({f"blk.{i}.{name}": s for i in range(c["n_layers"]) for name, s in layer.items()})
+    return shapes
+
+
+def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
+    """The metadata agrees with the tensors: each one needed is there, with the shape the keys give."""
+    n_layers, arch = config["n_layers"], config["arch"]
+    if n_layers * len(LAYER_TENSORS) > len(shapes):  # also bounds expected_shapes' size
+        raise UnsupportedModel(f"{arch}.block_count={n_layers}, but the file holds only {len(shapes)} tensors")
+    beyond = [n for n in shapes if (m := re.match(r"blk\.(\d+)\.", n)) and int(m[1]) >= n_layers]
+    if beyond:
+        raise UnsupportedModel(f"tensor {beyond[0]} lies beyond {arch}.block_count={n_layers}")
+    expected = expected_shapes(config, vocab, shapes)
+    missing = [n for n in expected if n not in shapes and n != "output.weight"]  # no output: tied to token_embd
+    if missing:
+        raise UnsupportedModel(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+    for name, sizes in expected.items():
+        want = tuple(size for size, _ in sizes)
+        if name in shapes and shapes[name] != want:
+            raise UnsupportedModel(f"tensor {name} has shape {list(shapes[name])}, but "
+                                   f"{' and '.join(why for _, why in sizes)} give {list(want)}")
+
+
+def tensor_entry(t) -> dict:
+    """How a tensor is stored: its format, shape and group size (config.json's entry)."""
+    fmt, group = LAYOUTS[t.type]
+    if fmt == "f32":
+        return {"format": "f32", "shape": list(t.shape)}
+    if len(t.shape) != 2:
+        raise UnsupportedModel(f"tensor {t.name}: {t.type} with shape {list(t.shape)} is not a 2-D weight")
+    return {"format": fmt, "shape": list(t.shape), "group_size": group}
+
+
+def describe(header, read) -> tuple[dict, dict]:
+    """(config, tokenizer) of a parsed GGUF (runtime/gguf/reader.py); read(offset, n) reads its bytes
+    (only the few of rope_freqs.weight)."""
+    f = Fields(header.fields)
+    shapes = {t.name: t.shape for t in header.tensors}
+    config = model_config(f, shapes)
+    tokenizer = tokenizer_config(f)
+    check_tensors(config, len(tokenizer["tokens"]), shapes)
+    unsupported: dict[str, list[str]] = {}
+    for t in header.tensors:
+        if t.type not in LAYOUTS:
+            unsupported.setdefault(t.type, []).append(t.name)
+    if unsupported:
+        found = "; ".join(f"{kind} ({len(names)} tensors, e.g. {names[0]})" for kind, names in sorted(unsupported.items()))
+        raise UnsupportedModel(f"tensor types not supported: {found}; supported: {', '.join(SUPPORTED)}")
+    weights = [t for t in header.tensors if t.name != NOT_A_WEIGHT]
+    factors = next((rope_factors(t, read, config["head_dim"]) for t in header.tensors if t.name == NOT_A_WEIGHT), None)
+    if factors is not None:
+        config["rope_freq_factors"] = factors
+    config["tensors"] = {t.name: tensor_entry(t) for t in weights}
+    config["tied_embeddings"] = "output.weight" not in shapes
+    config["qkv_bias"] = "blk.0.attn_q.bias" in shapes      # qwen2
+    config["qk_norm"] = "blk.0.attn_q_norm.weight" in shapes  # qwen3
+    return config, tokenizer

@@ -1,0 +1,2 @@
+"""The model: config, weights in arenas, the forward graphs, the decode loop,
+sampling."""

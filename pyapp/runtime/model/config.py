@@ -1,0 +1,73 @@
+"""A bundle's config.json, parsed once into dataclasses (llama2.c's Config, typed).
+
+The exporter (pyapp/export.py) writes config.json; the page, the benchmarks and the native
+host read it through `ModelConfig.from_json`, and nothing else indexes the raw dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ops import formats
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """How one GGUF tensor is stored in the bundle (pyapp/runtime/ops/formats.py)."""
+
+    format: str                  # "f32", "q4gsw", "q4gaw" or "q8gsw"
+    shape: tuple[int, ...]       # (N, K) for a matrix, (K,) for a vector
+    group_size: int = 32         # quantized formats only
+
+    def stored(self, name: str) -> dict[str, tuple[tuple[int, ...], str]]:
+        """{stored tensor name: (shape, dtype)} in the bundle's safetensors file."""
+        return formats.stored(name, self.format, self.shape, self.group_size)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    n_layers: int
+    dim: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    ffn_dim: int
+    context_length: int
+    rope_theta: float
+    norm_eps: float
+    tied_embeddings: bool
+    tensors: dict[str, TensorEntry] = field(repr=False)
+    source_file: str = ""
+    basename: str = ""           # GGUF general.basename ("smollm2"): the page's label for answers
+    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3
+    rope_freq_factors: tuple[float, ...] | None = None  # llama3-style scaling: a divisor per frequency
+    qkv_bias: bool = False       # qwen2: biases on Q, K and V
+    qk_norm: bool = False        # qwen3: RMSNorm of each Q and K head before RoPE
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "ModelConfig":
+        tensors = {n: TensorEntry(e["format"], tuple(e["shape"]), int(e.get("group_size", 32)))
+                   for n, e in raw["tensors"].items()}
+        return cls(
+            name=raw.get("name") or "", n_layers=int(raw["n_layers"]), dim=int(raw["dim"]),
+            n_heads=int(raw["n_heads"]), n_kv_heads=int(raw["n_kv_heads"]), head_dim=int(raw["head_dim"]),
+            ffn_dim=int(raw["ffn_dim"]), context_length=int(raw["context_length"]),
+            rope_theta=float(raw["rope_theta"]), norm_eps=float(raw["norm_eps"]),
+            tied_embeddings=bool(raw["tied_embeddings"]), tensors=tensors,
+            source_file=(raw.get("source") or {}).get("file", ""), basename=raw.get("basename") or "",
+            arch=raw.get("arch", "llama"), qkv_bias=bool(raw.get("qkv_bias")), qk_norm=bool(raw.get("qk_norm")),
+            rope_freq_factors=tuple(raw["rope_freq_factors"]) if raw.get("rope_freq_factors") else None)
+
+    @property
+    def head(self) -> str:
+        """The LM head's tensor: its own, or the (tied) token embedding."""
+        return "token_embd.weight" if self.tied_embeddings else "output.weight"
+
+    @property
+    def title(self) -> str:
+        return self.name or self.source_file or "model"
+
+    def stored(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Every stored tensor's (shape, dtype)."""
+        return {k: v for name, e in self.tensors.items() for k, v in e.stored(name).items()}

@@ -1,0 +1,135 @@
+"""A llama-family forward pass as a graph, two ways over the same weights, caches and outputs.
+
+`fused_graph` is the model's fast path: per layer qkv_rope, attention (2 dispatches),
+residual_linear, swiglu, residual_linear; a decode step is 6 dispatches a layer plus 4, and its
+last kernel feeds the next token and advances input_pos on the GPU. `ops_graph` is the same
+model on ExecuTorch's ops (linear_q4gsw & co., sdpa_with_kv_cache: 19 dispatches a layer), kept
+as the reference path the fused one is measured and checked against.
+
+Every graph has the SymInts input_pos (first position of this step), rows (live rows) and
+last_row (the row whose logits are wanted), the input "tokens", and the outputs "next_token"
+(u32: the argmax id, then its logit's bits) and "logits" (1, vocab) f32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ops
+from .config import ModelConfig
+from ..graph.graph import Graph
+from .weights import Weights
+
+LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw,
+           "q8gaw": ops.linear_q8gaw}  # + "f32"
+RING = 64  # decode steps one submit may run (the ring of their tokens)
+
+
+@dataclass
+class Shared:
+    """Buffers every graph of a model binds: KV caches, RoPE tables, the decode step's token."""
+
+    caches: list          # per layer (k, v) buffers of (Cmax, Hkv*D) f32, zeroed by WebGPU
+    rope: object          # (2, Cmax, D/2) f32: cos, then sin (fused path)
+    rope_pair: tuple      # cos and sin as two buffers of (Cmax, D/2) f32 (ops path)
+    token: object         # (4,) u32: the next decode step's token id, its logit bits
+    cmax: int
+
+
+def embed(g: Graph, c: ModelConfig, w: Weights, tokens, rows):
+    emb = c.tensors["token_embd.weight"]
+    table, tables = w.parts(g, "token_embd.weight")
+    return ops.embedding(g, tokens, table, emb.format, c.dim, **tables,  # (S, dim) residual stream
+                         group_size=emb.group_size, rows=rows, name="x")
+
+
+def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph:
+    d, nkv = c.head_dim, c.n_kv_heads * c.head_dim
+    pos, rows = g.symint("input_pos", 0), g.symint("rows", s)   # rows: real rows this step
+    last, one = g.symint("last_row", s - 1), g.symint("one", 1)
+    token = g.external("next_token", (4,), "u32", sh.token, offset=0)  # where the next step reads
+    tokens = (g.input("tokens", (s,), "i32", dynamic=True) if s > 1 else    # (S,) i32
+              g.external("tokens", (1,), "i32", sh.token, offset=0))
+    rope = g.external("rope", (2, sh.cmax, d // 2), "f32", sh.rope)
+    x = embed(g, c, w, tokens, rows)
+    for i in range(c.n_layers):
+        p = f"blk.{i}."
+        arena = w.arena(g, f"blk.{i}")
+        kc, vc = (g.external(f"{n}_cache.{i}", (sh.cmax, nkv), "f32", b) for n, b in zip("kv", sh.caches[i]))
+        gamma = w.placed(p + "attn_norm.weight").codes
+        # attention: norm + q/k/v (+ biases) + RoPE + cache write at input_pos (Qwen3 norms each head
+        # first), split-context attention, output + residual
+        biases = tuple(w.placed(p + f"attn_{t}.bias").codes for t in "qkv") if c.qkv_bias else None
+        q = ops.qkv_rope(g, x, arena, gamma, w.placed(p + "attn_q.weight"), w.placed(p + "attn_k.weight"),
+                         w.placed(p + "attn_v.weight"), kc, vc, rope, pos, rows, head_dim=d, eps=c.norm_eps,
+                         name=f"layer{i}", biases=biases, apply_rope=not c.qk_norm)  # (S, Hq*D)
+        if c.qk_norm:
+            ops.qk_norm_rope(g, q, kc, arena, w.placed(p + "attn_q_norm.weight").codes,
+                             w.placed(p + "attn_k_norm.weight").codes, rope, pos, rows, n_heads=c.n_heads,
+                             n_kv_heads=c.n_kv_heads, head_dim=d, eps=c.norm_eps)
+        a = ops.attention(g, q, kc, vc, pos, rows, n_heads=c.n_heads, n_kv_heads=c.n_kv_heads, name=f"attn{i}")
+        ops.residual_linear(g, x, a, arena, w.placed(p + "attn_output.weight"), rows)
+        # feed-forward: norm + gate/up + SiLU, down + residual
+        h = ops.swiglu(g, x, arena, w.placed(p + "ffn_norm.weight").codes, w.placed(p + "ffn_gate.weight"),
+                       w.placed(p + "ffn_up.weight"), rows, eps=c.norm_eps, name=f"ffn{i}")  # (S, ffn)
+        ops.residual_linear(g, x, h, arena, w.placed(p + "ffn_down.weight"), rows)
+    # logits of one row: final norm of the last real row and the (tied) LM head, then the next token
+    head = w.placed(c.head)
+    logits = g.output(ops.norm_linear(g, x, w.arena(g, head.arena), w.placed("output_norm.weight").codes, head,
+                                      last, one, eps=c.norm_eps, name="logits"))  # (1, vocab) f32
+    if s == 1:  # decode: the token goes where the next step's embedding reads it; the step advances
+        ring = g.output(g.scratch("ring", (RING,), "u32"))                  # (RING,) u32 token ids
+        ops.next_token(g, logits, token, ring, pos, g.symint("step", 0))
+    else:
+        ops.argmax(g, logits, out=token)
+    g.output(token)
+    return g
+
+
+def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph:
+    hq, hkv, d = c.n_heads, c.n_kv_heads, c.head_dim
+    tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
+    pos = g.symint("input_pos", 0)
+    rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
+    last = g.symint("last_row", s - 1)                               # the row whose logits we need
+    cos, sin = (g.external(n, (sh.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), sh.rope_pair))
+
+    def linear(x, name: str, rows, bias=None):
+        entry = c.tensors[name]
+        weight, tables = w.parts(g, name)
+        bias = w.tensor(g, bias) if bias else None
+        if entry.format == "f32":  # GGUF F32/F16 matrices
+            return ops.linear_f32(g, x, weight, bias=bias, rows=rows, name=f"{name}.out")
+        return LINEARS[entry.format](g, x, weight, *tables.values(), entry.group_size, bias=bias, rows=rows,
+                                     name=f"{name}.out")
+
+    x = embed(g, c, w, tokens, rows)
+    for i in range(c.n_layers):
+        p = f"blk.{i}."
+        # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
+        h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c.norm_eps, rows=rows)
+        q, k, v = (linear(h, p + f"attn_{t}.weight", rows, p + f"attn_{t}.bias" if c.qkv_bias else None)
+                   for t in "qkv")                                  # (S, Hq*D), (S, Hkv*D) x 2
+        if c.qk_norm:  # Qwen3: RMSNorm of each head, its own weight of D
+            q, k = (g.view(ops.rms_norm(g, g.view(t, (s * heads, d)), w.tensor(g, p + f"attn_{n}_norm.weight"),
+                                        c.norm_eps), (s, heads * d)) for t, n, heads in ((q, "q", hq), (k, "k", hkv)))
+        ops.rope(g, g.view(q, (s, hq, d)), cos, sin, pos, rows)
+        ops.rope(g, g.view(k, (s, hkv, d)), cos, sin, pos, rows)
+        kc, vc = (g.external(f"{n}_cache.{i}", (1, sh.cmax, hkv, d), "f32", b)
+                  for n, b in zip("kv", sh.caches[i]))              # (1, Cmax, Hkv, D) f32
+        attn = ops.sdpa_with_kv_cache(g, g.view(q, (1, s, hq, d)), g.view(k, (1, s, hkv, d)),
+                                      g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, name=f"sdpa.{i}")
+        o = linear(g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
+        ops.add(g, x, o, rows)
+        # feed-forward: norm, SwiGLU, down, residual
+        h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c.norm_eps, rows=rows)
+        gate = linear(h, p + "ffn_gate.weight", rows)              # (S, ffn)
+        up = linear(h, p + "ffn_up.weight", rows)                  # (S, ffn)
+        down = linear(ops.silu_mul(g, gate, up, rows), p + "ffn_down.weight", rows)
+        ops.add(g, x, down, rows)
+    # logits of one row: final norm of the last real row, then the (tied) LM head
+    hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
+                      out_rows=1, name="x_last")
+    g.output(g.view(linear(hn, c.head, 1), (1, c.tensors[c.head].shape[0]), "logits"))  # (1, vocab) f32
+    g.output(ops.argmax(g, g.tensors["logits"], name="next_token"))                     # (2,) u32
+    return g

@@ -1,0 +1,331 @@
+"""A llama-family model on the graph: weights uploaded once, a prefill graph and a decode graph.
+
+Both graphs (runtime/model/forward.py) bind the same weight arenas, KV caches and RoPE tables and are
+built and prepared once. Greedy decoding on the fused path runs on the GPU: each step's last
+kernel writes the next token where the next step's embedding reads it and advances input_pos,
+so a submit runs many steps and the host reads their tokens once, while the GPU already runs
+the next submit. Sampling, recorded logits and profiling go one step per submit.
+
+The KV cache outlives a generation: `cached_ids` are the tokens whose keys and values it holds
+(positions 0..len-1), and a generation with reuse_cache=True prefills only what follows the
+longest common prefix with them, so a chat's next turn runs only its own tokens.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+
+from . import forward
+from .. import ops
+from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
+from .config import ModelConfig
+from ..graph.graph import Graph
+from ..gpu.profiler import KernelTally
+from .sampling import Sampler, Sampling
+from ..tokenizer.tokenizer import Tokenizer
+from .weights import Weights
+
+MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tokens)
+
+
+@dataclass
+class Generation:
+    prompt_ids: list[int]
+    reused_tokens: int = 0  # of prompt_ids: keys and values taken from the cache, not prefilled
+    generated_ids: list[int] = field(default_factory=list)
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    stop_reason: str = ""
+    profile: KernelTally = field(default_factory=KernelTally)  # decode's GPU time per kernel (profiling on)
+    prefill_profile: KernelTally = field(default_factory=KernelTally)  # the prompt's
+    logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
+    submits: int = 0                              # decode submits (GPU-resident batches or steps)
+    host_s: float = 0.0                           # of decode_s: writing, encoding and submitting
+
+    @property
+    def prefill_tokens_per_s(self) -> float:
+        return self.prefilled_tokens / self.prefill_s if self.prefill_s else 0.0
+
+    @property
+    def prefilled_tokens(self) -> int:
+        return len(self.prompt_ids) - self.reused_tokens
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        steps = len(self.generated_ids) - 1  # the first token comes from the prefill
+        return steps / self.decode_s if self.decode_s and steps > 0 else 0.0
+
+    @property
+    def kernels(self) -> dict:
+        """kernel -> [count, total ns], for JSON."""
+        return self.profile.totals
+
+
+class Model:
+    def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
+                 max_context: int = 2048, prefill_rows: int = 128, profile: bool = False,
+                 kernel_style: str | None = None, fused: bool | None = None):
+        self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
+        self.kernel_style = kernel_style or device.kernel_style
+        # The fused path is for GPUs; SwiftShader's compiler runs its generic kernels slower than
+        # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured").
+        self.fused = self.kernel_style != "lanes" if fused is None else fused
+        self.cmax = min(max_context, config.context_length)
+        self.prefill_rows = prefill_rows
+        self.profile = profile
+        self.pos = 0
+        self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
+        self.from_store = False  # the weights came from the browser's store, not a download (page/store.py)
+        self.tally = KernelTally()
+        self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
+        self.shared = self._shared()
+        self.decode_graph = self._build(1, "decode")
+        self.prefill_graph = self._build(prefill_rows, "prefill") if prefill_rows > 1 else None
+
+    def _shared(self) -> forward.Shared:
+        """KV caches (zeroed by WebGPU), RoPE tables and the next-token slot, shared by both graphs."""
+        c, dev = self.cfg, self.device
+        cache_bytes = self.cmax * c.n_kv_heads * c.head_dim * 4
+        caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
+                   dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
+        cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta, c.rope_freq_factors)
+
+        def table(name, *parts):
+            buf = dev.buffer(sum(len(p) for p in parts) * 4, STORAGE | COPY_DST, name)
+            dev.write(buf, b"".join(p.tobytes() for p in parts))
+            return buf
+
+        rope = table("rope", cos, sin) if self.fused else None
+        pair = (table("rope.cos", cos), table("rope.sin", sin)) if not self.fused else ()
+        token = dev.buffer(16, STORAGE | COPY_DST | COPY_SRC, "next_token")
+        return forward.Shared(caches, rope, pair, token, self.cmax)
+
+    def _build(self, s: int, name: str) -> Graph:
+        g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,
+                  kernel_style=self.kernel_style)
+        build = forward.fused_graph if self.fused else forward.ops_graph
+        return build(g, self.cfg, self.weights, self.shared, s)
+
+    async def prepare(self):
+        for g in (self.decode_graph, self.prefill_graph):
+            if g is not None:
+                await g.prepare()
+
+    def close(self):
+        """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and its
+        weights), before the page opens another model. The model is not run again."""
+        for g in (self.decode_graph, self.prefill_graph):
+            if g is not None:
+                g.release()
+        s = self.shared
+        self.device.destroy([*(b for pair in s.caches for b in pair),
+                             *(b for b in (s.rope, *s.rope_pair, s.token) if b is not None)])
+        self.device.destroy(self.weights.buffers.values())
+
+    # --- steps driven by the host ---
+
+    def _set_step(self, g: Graph, ids: list[int]):
+        g.symints["input_pos"].set(self.pos)
+        if "rows" in g.symints:
+            g.symints["rows"].set(len(ids))
+        g.symints["last_row"].set(len(ids) - 1)
+        if "step" in g.symints:
+            g.symints["step"].set(0)
+        tokens = g.tensors["tokens"]
+        if tokens.role != "input":  # the fused decode step reads the token slot the GPU writes
+            g.upload(tokens, array("i", ids))
+            return {}
+        return {"tokens": array("i", ids)}
+
+    def _launch(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None):
+        t0 = time.perf_counter()
+        launch = g.launch(self._set_step(g, ids), read=["next_token"] + (["logits"] if want_logits else []))
+        if result is not None:
+            result.host_s += time.perf_counter() - t0
+        self.pos += len(ids)
+        return launch
+
+    async def _finish(self, launch) -> dict:
+        out = await launch.result()
+        self.tally.add(launch.graph.last_profile)
+        return out
+
+    async def _run(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None) -> dict:
+        """One step of the host's: submit, then read its next token (and logits)."""
+        return await self._finish(self._launch(g, ids, want_logits, result))
+
+    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None) -> dict | None:
+        """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
+        between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
+        one before (4 bytes read), which lets a Stop click through within a chunk's time."""
+        if self.pos + len(ids) > self.cmax:
+            raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
+        bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
+        if bad:
+            raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
+        rows = self.prefill_rows if self.prefill_graph is not None else 1
+        flight: deque = deque()
+        for start in range(0, len(ids), rows):
+            chunk = ids[start:start + rows]
+            graph = self.prefill_graph if len(chunk) > 1 else self.decode_graph
+            flight.append(self._launch(graph, chunk, want_logits and start + rows >= len(ids)))
+            if len(flight) == 2:
+                await self._finish(flight.popleft())
+                if should_stop and should_stop():
+                    await self._finish(flight.popleft())
+                    return None
+        out = {}
+        while flight:
+            out = await self._finish(flight.popleft())
+        return out
+
+    # --- generation ---
+
+    async def _accept(self, result: Generation, token: int, max_new_tokens: int, on_token, should_stop,
+                      stop_at_eos: bool) -> bool:
+        """Record a generated token and pass it on; True when generation ends with it."""
+        result.generated_ids.append(token)
+        if on_token:
+            await on_token(token)
+        if stop_at_eos and token in self.stop_ids:
+            result.stop_reason = "eos"
+        elif len(result.generated_ids) >= max_new_tokens:
+            result.stop_reason = "max_tokens"
+        elif should_stop and should_stop():
+            result.stop_reason = "stopped"
+        elif self.pos >= self.cmax:
+            result.stop_reason = "context_full"
+        return bool(result.stop_reason)
+
+    async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
+                       on_token=None, should_stop=None, record_logits: bool = False,
+                       stop_at_eos: bool = True, reuse_cache: bool = False) -> Generation:
+        """Prefill the prompt, then decode until EOS, max tokens, or a stop (which also works
+        between prefill chunks). The prefill starts at 0, or with reuse_cache after the prefix
+        the cache already holds (the prompt's last token always runs: it gives the first logits).
+
+        record_logits keeps every step's logits (tests); otherwise greedy reads 4 bytes a token.
+        """
+        if not prompt_ids:
+            raise ValueError("the prompt is empty")
+        reused = min(common_prefix(self.cached_ids, prompt_ids), len(prompt_ids) - 1) if reuse_cache else 0
+        self.cached_ids = []  # until this generation ends: a failure leaves the cache unknown
+        self.pos, self.tally = reused, KernelTally()
+        sampler = None if sampling.greedy else Sampler(sampling)
+        result = Generation(list(prompt_ids), reused)
+        pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
+            lambda out: sampler(array("f", out["logits"]), result.prompt_ids + result.generated_ids))
+        want = sampler is not None or record_logits
+        t0 = time.perf_counter()
+        out = await self.prefill(result.prompt_ids[reused:], want, should_stop)
+        result.prefill_s = time.perf_counter() - t0
+        result.prefill_profile, self.tally = self.tally, KernelTally()
+        if out is None:
+            result.stop_reason = "stopped"
+            self.cached_ids = result.prompt_ids[:self.pos]
+            return result
+        token = pick(out)
+        t0 = time.perf_counter()
+        if record_logits:
+            result.logits.append(out["logits"])
+        done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
+        if not done and self.fused and not want and not self.profile:
+            await self._decode_on_gpu(result, max_new_tokens, on_token, should_stop, stop_at_eos)
+            done = True
+        while not done:
+            out = await self._run(self.decode_graph, [token], want, result)
+            result.submits += 1
+            token = pick(out)
+            if record_logits:
+                result.logits.append(out["logits"])
+            done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
+        result.decode_s = time.perf_counter() - t0
+        result.profile = self.tally
+        # every token but the last generated one went through a step that stored its keys and values
+        self.cached_ids = (result.prompt_ids + result.generated_ids)[:self.pos]
+        return result
+
+    async def _decode_on_gpu(self, result: Generation, max_new_tokens: int, on_token, should_stop,
+                             stop_at_eos: bool):
+        """Greedy decode steps in submits of up to MAX_BATCH (1, 2, 4, ... so the first tokens
+        show soon), two submits in flight: the GPU feeds each step's token to the next."""
+        g = self.decode_graph
+        pos, step = g.symints["input_pos"], g.symints["step"]
+        flight: deque = deque()
+        submitted, ahead, batch = 0, 0, 1  # steps submitted, of those not read yet, next batch size
+        start = self.pos  # the position of the token the prefill produced
+
+        def submit():
+            nonlocal submitted, ahead, batch
+            left = min(max_new_tokens - len(result.generated_ids) - ahead, self.cmax - start - submitted)
+            k = min(batch, left, MAX_BATCH)
+            if k <= 0:
+                return
+            t0 = time.perf_counter()
+            pos.set(start + submitted)
+            step.set(0)
+            flight.append((g.launch(read=["ring"], steps=k), k))
+            result.host_s += time.perf_counter() - t0
+            submitted, ahead, batch = submitted + k, ahead + k, batch * 2
+
+        submit()
+        submit()
+        while flight:
+            launch, k = flight.popleft()
+            ring = array("I", (await launch.result())["ring"])
+            result.submits += 1
+            ahead -= k
+            if result.stop_reason:
+                continue  # a submit that ran past the end: its tokens are dropped
+            for token in ring[:k]:
+                self.pos += 1  # the step that produced `token` consumed the one before it
+                if await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos):
+                    break
+            if not result.stop_reason:
+                submit()
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+async def load(device, base_url: str, *, on_progress=None, store=None, profile: bool = False,
+               max_context: int = 2048, kernel_style: str | None = None, fused: bool | None = None):
+    """A bundle (config, tokenizer, weights) from base_url, or from `store` (page.store.ModelStore)
+    where it keeps the files, uploaded, built and prepared."""
+    import json
+
+    import js
+
+    from ..page import bundle
+    from ..gpu.jsffi import py_bytes
+    from ..page.store import fetch_bundle
+
+    def report(label):
+        return on_progress and (lambda done, total: on_progress(label, done, total))
+
+    files, manifest, from_store, in_store = await fetch_bundle(base_url, store, report("Downloading weights"))
+    config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
+    tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
+    file = bundle.parse(files.pop("model.safetensors"))
+    async with device.error_scope("upload weights"):
+        weights = Weights.upload(device, config, file, report("Uploading to the GPU"))
+    del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
+    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
+                  kernel_style=kernel_style, fused=fused)
+    if on_progress:
+        on_progress("Compiling kernels", 0, 1)
+    await model.prepare()
+    model.from_store = from_store
+    if in_store and not from_store:
+        await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
+    return model

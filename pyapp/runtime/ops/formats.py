@@ -1,0 +1,82 @@
+"""The packed weight layouts, in plain Python: the one place their sizes are computed.
+
+A group-quantized (N, K) weight is stored as
+  qweight  (N, row_bytes(fmt, K)) u8: q4gsw / q4gaw two nibbles a byte (even k in the low
+           nibble), q8gsw / q8gaw one int8 a byte; rows read as little-endian u32 words
+  scales   (G, padded_n(N)) f32, group-major, G = groups(K, group_size)
+  offsets  (G, padded_n(N)) f32, the affine formats (q4gaw, q8gaw) only
+and an "f32" weight is the (N, K) f32 matrix itself. Used by the ops, the weights loader,
+the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
+"""
+
+from __future__ import annotations
+
+QUANTIZED = ("q4gsw", "q4gaw", "q8gsw", "q8gaw")
+FORMATS = ("f32", *QUANTIZED)
+
+
+def padded_n(n: int) -> int:
+    """N rounded up to a multiple of 8: the row length of the group tables."""
+    return -(-n // 8) * 8
+
+
+def groups(k: int, group_size: int) -> int:
+    return -(-k // group_size)
+
+
+def row_bytes(fmt: str, k: int) -> int:
+    """Bytes per stored weight row."""
+    if fmt in ("q8gsw", "q8gaw"):
+        return k
+    if fmt in ("q4gsw", "q4gaw"):
+        return -(-k // 2)
+    if fmt == "f32":
+        return 4 * k
+    raise ValueError(f"unknown weight format {fmt!r}; expected one of {FORMATS}")
+
+
+def word_k(fmt: str) -> int:
+    """Values per u32 word of a quantized row: 8 nibbles or 4 int8."""
+    return 4 if fmt in ("q8gsw", "q8gaw") else 8
+
+
+def tables(fmt: str) -> tuple[str, ...]:
+    """The group tables a format stores beside its codes."""
+    if fmt in ("q4gaw", "q8gaw"):
+        return ("scales", "offsets")
+    return ("scales",) if fmt in QUANTIZED else ()
+
+
+def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{stored tensor name: (shape, dtype)} of weight `name`: the codes and tables, or the f32 tensor."""
+    if fmt == "f32":
+        return {name: (tuple(shape), "f32")}
+    n, k = shape
+    out = {f"{name}.qweight": ((n, row_bytes(fmt, k)), "u8")}
+    for t in tables(fmt):
+        out[f"{name}.{t}"] = ((groups(k, group_size), padded_n(n)), "f32")
+    return out
+
+
+# --- arenas: a group of stored tensors in one buffer ---
+
+ARENA_ALIGN = 256  # the largest minStorageBufferOffsetAlignment WebGPU allows: any part can be bound alone
+
+
+def arena_group(stored_name: str) -> str:
+    """Which arena a stored tensor lives in: its layer's ("blk.3"), or the model's ("model")."""
+    parts = stored_name.split(".")
+    return f"blk.{parts[1]}" if parts[0] == "blk" else "model"
+
+
+def plan_arenas(stored: dict[str, tuple[tuple[int, ...], str]]) -> tuple[dict[str, tuple[str, int]], dict[str, int]]:
+    """({stored name: (arena, byte offset)}, {arena: size in bytes}), parts aligned to ARENA_ALIGN."""
+    from ..gpu.buffers import nbytes
+
+    where, sizes = {}, {}
+    for name, (shape, dtype) in stored.items():
+        group = arena_group(name)
+        at = sizes.get(group, 0)
+        where[name] = (group, at)
+        sizes[group] = -(-(at + nbytes(shape, dtype)) // ARENA_ALIGN) * ARENA_ALIGN
+    return where, sizes

@@ -1,0 +1,84 @@
+"""What the model's fused matrix kernels share (qkv_rope, swiglu, residual_linear, norm_linear).
+
+Each reads a layer's weights from one arena buffer (runtime/model/weights.py: a `Placed` matrix is a
+format and word offsets) and splits its output into work items of CPS columns of one row. A
+"team" of invocations computes an item (wgsl/common/team_*.wgsl), by the graph's kernel style:
+  lanes       teams of one, no barriers (CPU Vulkan); decode columns come CPS = 4 at a time so
+              one load of x serves four rows of weights
+  subgroups   a subgroup splits K and sums with subgroupAdd (GPUs with the `subgroups` feature)
+  workgroups  a workgroup splits K and sums in shared memory (other GPUs)
+A prefill graph (rows > 1) always uses teams of one: rows times columns are work enough
+without splitting K (rows per item, decoding a weight once for several rows, measured slower
+on the H100: more items in flight won).
+"""
+
+from math import ceil
+
+from ...graph.graph import SymInt
+from .._checks import OpError, expect_tensor, on_change
+
+FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
+MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
+WG = 64
+SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
+# columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
+LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
+PREFILL_CPS = 2
+
+
+def mat_constants(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{f}" for f in MAT_FIELDS)
+
+
+def flavor(graph, rows_max: int) -> str:
+    return "single" if rows_max > 1 else FLAVORS[graph.kernel_style]
+
+
+def check_mat(op: str, label: str, placed, k: int):
+    if placed.k != k:
+        raise OpError(f"{op}: {label} weight is ({placed.n}, {placed.k}); the input has K={k}")
+    if k % 8 or (placed.fmt != "f32" and (k % placed.group_size or placed.group_size % 8)):
+        raise OpError(f"{op}: K={k} must be a multiple of 8 and of {label}'s group size {placed.group_size}, "
+                      "itself a multiple of 8")
+
+
+def loop_group(op: str, weights) -> int:
+    """The kernel's GS: the smallest group size of its quantized matrices, which must divide the
+    others (8, one unit, when all are f32)."""
+    sizes = sorted({w.group_size for w in weights if w.fmt != "f32"})
+    if any(s % sizes[0] for s in sizes):
+        raise OpError(f"{op}: group sizes {sizes} do not nest (each must divide the larger ones)")
+    return sizes[0] if sizes else 8
+
+
+def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
+             cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict):
+    """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
+    (at most rows_max), which the kernel also reads."""
+    if not isinstance(rows, SymInt):
+        raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
+    kind = flavor(graph, rows_max)
+    wg = WG
+    if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
+        cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
+    items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
+    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
+                       aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
+                       constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
+                                  "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
+
+    def resize():
+        r = rows.value
+        if not 0 <= r <= rows_max:
+            raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * r / items)))
+
+    on_change(graph, (rows,), resize)
+    return d
+
+
+def expect_rows(op: str, label: str, t, cols: int):
+    expect_tensor(op, label, t, "f32", 2)
+    if t.shape[1] != cols:
+        raise OpError(f"{op}: {label} {t!r} must have {cols} columns")

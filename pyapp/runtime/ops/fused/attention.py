@@ -1,0 +1,57 @@
+"""attention: causal GQA attention over the KV caches, split along the context (flash decoding).
+
+q (S, Hq*D) f32 for positions input_pos + m, m < rows; k_cache / v_cache (Cmax, Hkv*D) f32,
+already holding this step's keys and values (qkv_rope wrote them); out (S, Hq*D) f32. Two
+dispatches: each split of the context computes softmax partials, then attention_combine merges
+them. The number of splits grows with the context up to NSPLIT and each split holds at least
+CH_MIN keys, so a decode step's time stays nearly flat as the context grows; the grids depend
+on rows only, so a decode step runs with no hook at all. Head dims up to 128.
+"""
+
+from math import ceil, sqrt
+
+from .._checks import OpError, expect_tensor, on_change, workgroups
+
+HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
+SHADERS = {"attention": HEADER + ("SCALE", "CHMAX", "CMAX"), "attention_combine": HEADER}
+NSPLIT = 32
+CH_MIN = 32
+WG = 64         # lanes style and the combine
+GROUPED_WG = 256  # a workgroup per (kv head, row, split): its G * D/4 output vec4s fit in it
+G_MAX = 8  # query heads per kv head (attention.wgsl)
+
+
+def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str):
+    op = "attention"
+    expect_tensor(op, "q", q, "f32", 2)
+    s, width = q.shape
+    d = width // n_heads if n_heads else 0
+    if n_heads <= 0 or n_kv_heads <= 0 or n_heads % n_kv_heads or width != n_heads * d:
+        raise OpError(f"{op}: q {q!r} is not {n_heads} heads grouped over {n_kv_heads} kv heads")
+    if d % 4 or d > 128 or n_heads // n_kv_heads > G_MAX:
+        raise OpError(f"{op}: head dim {d} must be a multiple of 4 up to 128, and at most {G_MAX} query "
+                      f"heads per kv head (got {n_heads // n_kv_heads})")
+    cmax = k_cache.shape[0]
+    for label, t in (("k_cache", k_cache), ("v_cache", v_cache)):
+        expect_tensor(op, label, t, "f32", 2)
+        if t.shape != (cmax, n_kv_heads * d):
+            raise OpError(f"{op}: {label} {t!r} must be ({cmax}, {n_kv_heads * d})")
+    serial = graph.kernel_style == "lanes"
+    shape = {"HQ": n_heads, "HKV": n_kv_heads, "D": d, "NSPLIT": NSPLIT, "CH_MIN": CH_MIN, "WG": WG,
+             "SERIAL": serial}
+    part = graph.scratch(f"{name}.partials", (s, n_heads, NSPLIT, d + 4))  # (S, Hq, NSPLIT, D + 4) f32
+    out = graph.scratch(f"{name}.out", (s, width))                         # (S, Hq*D) f32
+    splits = graph.dispatch("attention", shader="attention", writes=[part], reads=[q, k_cache, v_cache],
+                            uniforms=[input_pos, rows],
+                            constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d),
+                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
+    combine = graph.dispatch("attention_combine", shader="attention_combine", writes=[out], reads=[part],
+                             uniforms=[input_pos, rows], constants=shape)
+
+    def resize():
+        r = rows.value
+        splits.set_workgroups(workgroups(n_heads * r * NSPLIT, WG) if serial else n_kv_heads * r * NSPLIT)
+        combine.set_workgroups(workgroups(r * width // 4, WG))
+
+    on_change(graph, (rows,), resize)
+    return out

@@ -1,0 +1,24 @@
+"""residual_linear: res += a @ W^T, a projection with the residual add in its epilogue.
+
+res (S, N) f32, updated in place (the residual stream); a (S, K) f32; W (N, K) a `Placed`
+matrix in the layer's arena. rows is the SymInt of live rows.
+"""
+
+from .._checks import OpError
+from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
+
+SHADERS = {"residual_linear": FUSED_CONSTANTS + ("N",) + mat_constants("A")}
+TEAM_CPS = 1  # columns per team in decode: more teams in flight measured faster on the H100
+
+
+def residual_linear(graph, res, a, arena, weight, rows):
+    op = "residual_linear"
+    s, k = a.shape
+    expect_rows(op, "a", a, k)
+    expect_rows(op, "res", res, weight.n)
+    check_mat(op, "W", weight, k)
+    if res.shape[0] != s:
+        raise OpError(f"{op}: res {res!r} and a {a!r} differ in rows")
+    dispatch(graph, op, writes=[res], reads=[a, arena], uniforms=[rows], ncols=weight.n, rows_max=s, rows=rows,
+             k=k, cps=TEAM_CPS, weights=(weight,), constants={"N": weight.n, **weight.constants("A")})
+    return res

@@ -1,0 +1,167 @@
+"""A GGUF opened in the page, with no server-side conversion: from a file the user picks or
+drops, from a URL (same origin, or any that allows CORS), or kept by this browser.
+
+The file stays a Blob (a File, a download, the browser's kept copy: the browser keeps big ones
+on disk), read a block of BLOCK bytes at a time in file order: never the whole file in memory,
+never a tensor in Python objects. Python reads only the header (reader.py, the reader the
+host exporter uses too) and describe.py turns it into the config and tokenizer the exporter
+would write; each tensor's rows go from the current block straight into the GPU, where
+repack.py repacks them into the layout our kernels read. As blocks pass, WebCrypto hashes
+each; the file's content key is the SHA-256 of those block digests (WebCrypto hashes whole
+buffers only, and the file is never one), which names the kept copy (page/store.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import js
+
+from ..model.config import ModelConfig
+from .fetch import fetch_ok
+from ..gguf.reader import GGUFError, parse
+from ..gguf.describe import NOT_A_WEIGHT, UnsupportedModel, describe
+from ..gguf.repack import TensorRecord, tensor_records, upload_gguf
+from ..gpu.jsffi import py_bytes
+from .store import sha256
+from ..tokenizer.tokenizer import Tokenizer
+from ..model.weights import Weights
+
+BLOCK = 64 << 20  # bytes read (and hashed) at a time
+HEADER = 8 << 20  # the first guess at a header's size; it doubles until the header fits...
+MAX_HEADER = 512 << 20  # ...up to this: a vocabulary of 10^6 tokens takes some tens of MiB
+
+
+class DamagedCopy(RuntimeError):
+    """A file whose content key is not the one it was kept under."""
+
+
+class BlobFile:
+    """A GGUF in a Blob, read for upload_gguf in file order: `view(offset, n)` is a view of the
+    current block (or, for a piece across two blocks, a copy of it), and every block is hashed once."""
+
+    def __init__(self, blob):
+        self.blob, self.size = blob, int(blob.size)
+        self.start, self.block = -1, None
+        self.hashed, self.digests = 0, []
+
+    async def _read(self, start: int, end: int):
+        return await self.blob.slice(start, end).arrayBuffer()
+
+    async def _load(self, start: int):
+        buffer = await self._read(start, min(self.size, start + BLOCK))
+        if start == self.hashed:  # in order: hash it now, so no block is read twice
+            self.digests.append(await sha256(buffer))
+            self.hashed += int(buffer.byteLength)
+        self.start, self.block = start, js.Uint8Array.new(buffer)
+
+    async def view(self, offset: int, n: int):
+        if n > BLOCK:  # upload_gguf asks for at most its staging buffer (16 MiB)
+            raise ValueError(f"a piece of {n} bytes is larger than a block of {BLOCK}")
+        first = offset - offset % BLOCK
+        if first != self.start:
+            await self._load(first)
+        if offset + n <= first + BLOCK:
+            return self.block.subarray(offset - first, offset - first + n)
+        piece = js.Uint8Array.new(n)  # across two blocks: at most a staging buffer, copied JS-side
+        head = first + BLOCK - offset
+        piece.set(self.block.subarray(offset - first), 0)
+        await self._load(first + BLOCK)
+        piece.set(self.block.subarray(0, n - head), head)
+        return piece
+
+    async def content_key(self) -> str:
+        """SHA-256 of the blocks' SHA-256s, hashing whatever the upload did not read."""
+        while self.hashed < self.size:
+            await self._load(self.hashed)
+        return hashlib.sha256(b"".join(self.digests)).hexdigest()
+
+    async def bytes_at(self, offset: int, n: int) -> bytes:
+        """A few bytes as Python bytes (the header, RoPE's factors), read apart from the blocks."""
+        return py_bytes(await self._read(offset, min(self.size, offset + n)))
+
+
+class _NeedMore(Exception):
+    pass
+
+
+async def read_header(source: BlobFile, name: str):
+    """(The parsed header, the bytes it was read from): a prefix of the file that doubles until
+    the header fits."""
+    n = HEADER
+    while True:
+        data = await source.bytes_at(0, n)
+
+        def read(offset: int, count: int) -> bytes:
+            if offset + count > len(data):  # parse() checks the file's size itself first
+                raise _NeedMore
+            return data[offset:offset + count]
+        try:
+            return parse(read, source.size, name), data
+        except _NeedMore:
+            if n >= MAX_HEADER:
+                raise GGUFError(f"{name}: its header takes more than {MAX_HEADER >> 20} MiB") from None
+            n *= 2
+
+
+async def download(url: str, on_progress=None):
+    """The file at url as a Blob, its bytes counted as they arrive (the browser keeps a big blob
+    on disk, not in memory)."""
+    response = (await fetch_ok(url)).js_response
+    total = int(response.headers.get("Content-Length") or 0)
+    branches = response.body.tee()
+    blob = js.Response.new(branches[0]).blob()  # one branch becomes the Blob...
+    reader, done = branches[1].getReader(), 0  # ...the other only counts
+    while not (chunk := await reader.read()).done:
+        done += int(chunk.value.length)
+        if on_progress:
+            on_progress(done, total or done)
+    return await blob
+
+
+async def remote_version(url: str) -> str:
+    """What identifies the file at url now (size, ETag, Last-Modified), from a HEAD request: no bytes."""
+    headers = (await fetch_ok(url, method="HEAD", cache="no-store")).js_response.headers
+    return " ".join(str(headers.get(h) or "") for h in ("Content-Length", "ETag", "Last-Modified"))
+
+
+async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokenizer, list[TensorRecord]]:
+    """The config, tokenizer and tensor records of a GGUF; GGUFError or UnsupportedModel name the
+    file and the fault."""
+    header, head = await read_header(source, name)
+    factors = {t.offset: await source.bytes_at(t.offset, t.nbytes) for t in header.tensors if t.name == NOT_A_WEIGHT}
+
+    def read(offset: int, n: int) -> bytes:  # all describe() reads: the header, RoPE's factors
+        return factors[offset][:n] if offset in factors else head[offset:offset + n]
+    try:
+        config, tokenizer = describe(header, read)
+    except UnsupportedModel as e:
+        raise UnsupportedModel(f"{name}: {e}") from None
+    records = tensor_records(header, config)
+    return ModelConfig.from_json({**config, "source": {"file": name}}), Tokenizer(tokenizer), records
+
+
+async def load_gguf(device, blob, name: str, *, on_progress=None, expect_key: str = "", **model_args):
+    """(A Model from the GGUF in blob: parsed, uploaded and repacked on the GPU, prepared; the
+    file's content key). With expect_key, a file with another key raises DamagedCopy."""
+    from ..model.model import Model
+
+    source = BlobFile(blob)
+    config, tokenizer, records = await model_parts(source, name)
+    weights = Weights.allocate(device, config)
+    async with device.error_scope("upload weights"):
+        await upload_gguf(device, weights, source, records,
+                          on_progress and (lambda done, total: on_progress("Uploading to the GPU", done, total)))
+    key = await source.content_key()
+    if expect_key and key != expect_key:
+        device.destroy(weights.buffers.values())
+        raise DamagedCopy(f"{name}: the browser's copy is damaged (content key {key[:16]}…, kept as "
+                          f"{expect_key[:16]}…)")
+    model = Model(device, config, weights, tokenizer, **model_args)
+    if on_progress:
+        on_progress("Compiling kernels", 0, 1)
+    await model.prepare()
+    return model, key
+
+
+__all__ = ["BlobFile", "DamagedCopy", "GGUFError", "download", "load_gguf", "model_parts", "remote_version"]

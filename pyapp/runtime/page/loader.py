@@ -1,0 +1,132 @@
+"""Which model the page runs: the bundle its server names, a GGUF opened by URL or from a file
+(picked or dropped), or one this browser keeps. Each ends in the model running (`_start`), or in
+an error on the page that names the model and the fault; the page stays usable either way.
+
+The page's address says what runs (?gguf=URL or ?kept=ID), so a reload starts the same model,
+from the browser's store when it keeps it: a kept GGUF opened by URL is used when a HEAD request
+finds the file unchanged (or the server unreachable), with no model bytes fetched.
+"""
+
+from __future__ import annotations
+
+import js
+
+from . import view
+from ..gguf.reader import GGUFError
+from ..gguf.describe import UnsupportedModel
+from .session import ChatSession
+from ..model.weights import ModelTooLarge
+
+
+class NotKept(LookupError):
+    """A model the browser no longer keeps."""
+
+
+async def load_bundle(page, url: str, address: dict | None = None) -> bool:
+    """The exported bundle at url (pyapp.serve's model, or a static site's); `page` is app.Page."""
+    from ..model.model import load
+
+    return await _start(page, f"the model from {url}", lambda: load(
+        page.device, url, on_progress=view.show_progress, store=page.store, profile=page.profile), address)
+
+
+async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
+    """A GGUF from url, from a File, or kept under an id; `page` is app.Page."""
+    what = f"the GGUF {url or (file.name if file else 'kept by this browser')}"
+    address = {"gguf": url} if url else {"kept": kept} if kept else {}
+    store = page.store
+    entry = None
+    if kept and store:
+        entry = next((m for m in await store.models() if m["id"] == kept), None)
+    elif url and store:
+        entry = await store.find(url)
+        entry = entry if entry and entry["kind"] == "gguf" else None
+    if kept and entry and entry["kind"] == "bundle":  # a kept bundle starts as the server's does, from the store
+        return await load_bundle(page, entry["url"], {"kept": kept})
+
+    async def make():
+        from .blob import DamagedCopy, download, remote_version
+
+        def progress(label):
+            return lambda done, total: view.show_progress(label, done, total)
+
+        def load(blob, name, expect_key=""):
+            from .blob import load_gguf
+
+            return load_gguf(page.device, blob, name, on_progress=view.show_progress, expect_key=expect_key,
+                             profile=page.profile)
+
+        if file is not None:
+            model, key = await load(file, str(file.name))
+            if store and await store.keep_gguf(file, key, str(file.name)):
+                address["kept"] = key  # a file cannot be opened again by a reload: its kept copy can
+            return model
+        version = None
+        if url:
+            try:
+                version = await remote_version(url)
+            except Exception:  # offline, or the server is gone: a kept copy still runs
+                pass
+        if entry and entry["kind"] == "gguf" and (kept or version in (None, entry["version"])):
+            blob = await store.blob(entry["id"])
+            try:
+                if blob is not None and int(blob.size) == entry["bytes"]:
+                    model, _ = await load(blob, entry["name"], entry["id"])
+                    model.from_store = True
+                    return model
+            except (DamagedCopy, GGUFError):  # it ran when it was kept: now it is damaged
+                pass
+            await store.delete(entry["id"])  # damaged, or gone: the browser keeps it no more
+        elif entry:
+            await store.delete(entry["id"])  # the file changed on its server: the old copy goes
+        source = url or (entry or {}).get("url")
+        if not source:
+            raise NotKept("this browser no longer keeps that model: open it again by URL or file")
+        blob = await download(source, progress("Downloading the model"))
+        name = js.URL.new(source, js.location.href).pathname.rsplit("/", 1)[-1] or source
+        model, key = await load(blob, name)
+        if store:
+            await store.keep_gguf(blob, key, name, source, version or "")
+        return model
+
+    return await _start(page, what, make, address)
+
+
+async def _start(page, what: str, make, address: dict | None) -> bool:
+    view.clear_error()
+    if page.chat is not None:  # its GPU memory goes first: two models may not fit at once
+        page.chat.model.close()
+        page.chat = None
+        view.element("app").hidden = True
+    view.set_status("Loading the model…")
+    t0 = js.performance.now()
+    try:
+        model = await make()
+    except ModelTooLarge as e:
+        view.show_error(f"This model does not fit this GPU: {e}", "model-too-large")
+        return False
+    except (GGUFError, UnsupportedModel) as e:
+        view.show_error(f"This model cannot run here: {e}", "model")
+        return False
+    except Exception as e:
+        view.show_error(f"Could not load {what}: {e}", "model")
+        return False
+    finally:
+        view.hide_progress()
+    page.load_s = (js.performance.now() - t0) / 1000
+    page.chat = ChatSession(model)
+    origin = "kept by this browser" if model.from_store else "downloaded"
+    view.element("model-name").textContent = (
+        f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
+        f"{len(model.decode_graph.dispatches)} dispatches per token · {origin}")
+    view.element("output").replaceChildren()
+    view.element("stats").textContent = ""
+    view.element("app").hidden = False
+    if address is not None:  # a reload opens the same model (other parameters, e.g. profile=1, stay)
+        query = js.URLSearchParams.new(js.location.search)
+        for key in ("gguf", "kept"):
+            query.delete(key)
+        for key, value in address.items():
+            query.set(key, value)
+        js.history.replaceState(None, "", "?" + str(query.toString()))
+    return True

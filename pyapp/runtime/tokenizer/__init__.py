@@ -1,0 +1,1 @@
+"""The tokenizers (byte-level BPE, SentencePiece BPE, their pre-tokenizers) and the chat template."""
