@@ -18,6 +18,7 @@ from pathlib import Path
 from .export import ExportError, default_model, export
 from .headless import headless_page
 from .runtime.gpu.profiler import KernelTally, format_table
+from .runtime.model.sampling import Sampling
 from .serve import Site
 
 
@@ -29,11 +30,18 @@ def parse(argv):
     ap.add_argument("--completion", action="store_true",
                     help="continue the prompt as plain text (default: a chat turn in the model's own template)")
     ap.add_argument("--max-new-tokens", type=int, default=32, help="tokens to generate (default 32)")
-    ap.add_argument("--greedy", action="store_true", help="greedy decoding (default: sample)")
+    ap.add_argument("--greedy", action="store_true", help="greedy decoding (default: sample, on the GPU)")
     ap.add_argument("--temperature", type=float, default=0.7)
-    ap.add_argument("--top-k", type=int, default=40)
+    ap.add_argument("--top-k", type=int, default=40, help="0 = no limit")
     ap.add_argument("--top-p", type=float, default=0.95)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-p", type=float, default=0.0)
+    ap.add_argument("--repeat-penalty", type=float, default=1.1)
+    ap.add_argument("--repeat-last-n", type=int, default=64, help="tokens the penalties look back over")
+    ap.add_argument("--frequency-penalty", type=float, default=0.0)
+    ap.add_argument("--presence-penalty", type=float, default=0.0)
+    ap.add_argument("--logit-bias", action="append", default=[], metavar="ID=BIAS",
+                    help="add BIAS to token ID's logit (-inf bans it); repeatable")
+    ap.add_argument("--seed", type=int, help="the sampler's seed (default: a random one, printed)")
     ap.add_argument("--path", choices=("fused", "ops"),
                     help="the model's fused kernels or the ExecuTorch-op graph (default: fused on GPUs, ops on CPU Vulkan)")
     ap.add_argument("--kernel-style", choices=("lanes", "workgroups", "subgroups"),
@@ -47,7 +55,26 @@ def parse(argv):
     args = ap.parse_args(argv)
     if args.max_new_tokens < 1:
         ap.error("--max-new-tokens must be at least 1")
+    try:
+        args.logit_bias = {int(i): float(b) for i, b in (item.split("=", 1) for item in args.logit_bias)}
+    except ValueError:
+        ap.error(f"--logit-bias takes ID=BIAS (e.g. 2=-inf), got {args.logit_bias}")
+    try:
+        args.sampling = sampling(args)
+    except ValueError as e:
+        ap.error(str(e))
     return args
+
+
+def sampling(args) -> dict:
+    """The Sampling fields the flags give (checked here, built again in the page)."""
+    fields = {"temperature": 0.0} if args.greedy else {
+        "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "min_p": args.min_p,
+        "repeat_penalty": args.repeat_penalty, "repeat_last_n": args.repeat_last_n,
+        "frequency_penalty": args.frequency_penalty, "presence_penalty": args.presence_penalty,
+        "logit_bias": args.logit_bias, "seed": args.seed}
+    Sampling(**fields)
+    return fields
 
 
 # The prompt's ids come from the page's own ChatSession, so the CLI and the page cannot differ:
@@ -67,8 +94,9 @@ if (fused, style) != (m.fused, m.kernel_style):  # the other path or style over 
 try:  # what the user gave (text the vocabulary cannot encode, a prompt past the context) is said in one line
     ids = ChatSession(m).prompt_ids(ARGS["prompt"], "completion" if ARGS["completion"] else "chat",
                                     ARGS["max_new_tokens"])
-    s = Sampling() if ARGS["greedy"] else Sampling(ARGS["temperature"], ARGS["top_k"], ARGS["top_p"], seed=ARGS["seed"])
-    g = await m.generate(ids, s, ARGS["max_new_tokens"])
+    fields = ARGS["sampling"]
+    fields["logit_bias"] = {int(i): b for i, b in fields.get("logit_bias", {}).items()}  # JSON gave strings
+    g = await m.generate(ids, Sampling(**fields), ARGS["max_new_tokens"])
 except ValueError as e:
     RESULT = {"error": str(e)}
 else:
@@ -76,7 +104,9 @@ else:
               "kernel_style": m.kernel_style, "text": m.tok.decode(g.generated_ids, skip_control=True),
               "load_s": app.session.load_s, "prefill_tokens_per_s": g.prefill_tokens_per_s,
               "decode_tokens_per_s": g.decode_tokens_per_s, "stop_reason": g.stop_reason, "kernels": g.kernels,
-              "adapter": app.session.device.info, "dispatches_per_token": len(m.decode_graph.dispatches)}
+              "adapter": app.session.device.info, "seed": g.seed,
+              "readback_bytes_per_token": g.decode_read_bytes / max(len(g.generated_ids) - 1, 1),
+              "dispatches_per_token": len(m.decode_graph.dispatches)}
 """
 
 
@@ -96,6 +126,12 @@ def print_report(r: dict):
     for name, dec, pre, n in rows:
         print(f"{name:<16} {n:>10} {dec['tok_s']:>13.2f} {dec['host_ms_per_submit']:>15.2f} "
               f"{pre['tok_s'] if pre else 0:>14.2f}")
+    for key, label in (("sampled_decode", "T 0.7, top-k 40, top-p 0.95, repeat 1.1/64"),
+                       ("sampled_decode_top_p", "T 0.7, top-k 0, top-p 0.9")):
+        if key in r:
+            print(f"sampled ({label}): {r[key]['tok_s']:.2f} tok/s, {r[key]['vs_greedy']:.0%} of greedy, "
+                  f"{r[key]['readback_bytes_per_token']:.1f} bytes read back a token "
+                  f"(greedy {r['decode']['readback_bytes_per_token']:.1f})")
     for key in sorted(k for k in r if k.startswith("ctx")):
         print(f"decode after {key[3:]} tokens: {r[key]['tok_s']:.2f} tok/s")
     if r.get("kernels"):
@@ -128,6 +164,8 @@ def main(argv=None):
     print(f"prefill:        {r['prefill_tokens_per_s']:.2f} tokens/s ({len(r['prompt_ids'])} tokens)")
     print(f"decode:         {r['decode_tokens_per_s']:.2f} tokens/s ({len(r['generated_ids'])} tokens, "
           f"stopped: {r['stop_reason']})")
+    sampled = "greedy (the argmax)" if r["seed"] is None else f"sampled on the GPU, seed {r['seed']}"
+    print(f"sampling:       {sampled}, {r['readback_bytes_per_token']:.1f} bytes read back a token")
     if r["kernels"]:
         print(format_table(KernelTally.of(r["kernels"]).stats()))
     if args.json:

@@ -1,13 +1,17 @@
-"""Chat prompts match the GGUF's Jinja template; sampling is seeded and honours top-k/top-p."""
+"""Chat prompts match the GGUF's Jinja template; the sampler chain (its host reference, the
+GPU's algorithm) is seeded and honours top-k, top-p, min-p, the penalties and the bias."""
 
 import math
-from array import array
+import struct
 
 import jinja2
+import numpy as np
 import pytest
 
+from pyapp import sampling_reference as ref
 from pyapp.runtime.tokenizer import chat_template
-from pyapp.runtime.model.sampling import Sampler, Sampling
+from pyapp.runtime.model.sampling import Sampling
+from pyapp.runtime.ops.fused.sample import BIAS, SETTINGS_BYTES, pack_settings
 
 SMOL_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -55,40 +59,45 @@ def test_a_template_that_fails_says_so_and_falls_back_to_plain_lines():
     assert chat_template.render("", [{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
 
 
-LOGITS = array("f", [1.0, 3.0, 2.5, -1.0, 0.0])
+LOGITS = np.array([1.0, 3.0, 2.5, -1.0, 0.0], np.float32)
+
+
+def draws(s: Sampling, n: int, logits=LOGITS, history=(), seed=None):
+    seed = s.seed if seed is None else seed
+    return [ref.draw(logits, s, seed, p, history)[0] for p in range(n)]
+
+
+def test_philox_matches_random123s_known_answers():
+    assert ref.philox4x32([0, 0, 0, 0], 0).tolist() == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+    assert ref.philox4x32([0xFFFFFFFF] * 4, 2 ** 64 - 1).tolist() == [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]
+    ctr = [0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344]
+    assert ref.philox4x32(ctr, 0x299F31D0 << 32 | 0xA4093822).tolist() == [0xD16CFE09, 0x94FDCCEB, 0x5001E420,
+                                                                              0x24126EA1]
 
 
 def test_top_k_one_is_greedy():
-    s = Sampler(Sampling(temperature=1.5, top_k=1, seed=3))
-    assert {s(LOGITS) for _ in range(50)} == {1}
+    assert set(draws(Sampling(temperature=1.5, top_k=1, seed=3), 50)) == {1}
 
 
 def test_seeded_runs_repeat_and_seeds_differ():
-    def draws(seed):
-        s = Sampler(Sampling(temperature=1.0, top_k=0, seed=seed))
-        return [s(LOGITS) for _ in range(40)]
-    assert draws(7) == draws(7)
-    assert draws(7) != draws(8)
+    s = Sampling(temperature=1.0, top_k=0)
+    assert draws(s, 40, seed=7) == draws(s, 40, seed=7)
+    assert draws(s, 40, seed=7) != draws(s, 40, seed=8)
 
 
 def test_frequencies_follow_softmax():
-    s = Sampler(Sampling(temperature=1.0, top_k=0, seed=11))
+    s = Sampling(temperature=1.0, top_k=0, seed=11)
     n = 20000
-    counts = [0] * len(LOGITS)
-    for _ in range(n):
-        counts[s(LOGITS)] += 1
-    z = sum(math.exp(v) for v in LOGITS)
-    for c, v in zip(counts, LOGITS):
-        p = math.exp(v) / z
-        assert abs(c / n - p) < 4 * math.sqrt(p * (1 - p) / n) + 1e-3
+    counts = np.bincount(draws(s, n), minlength=len(LOGITS))
+    p = np.exp(LOGITS.astype(np.float64)) / np.exp(LOGITS.astype(np.float64)).sum()
+    assert np.allclose(ref.distribution(LOGITS, s), p)
+    assert np.all(np.abs(counts / n - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3)
 
 
 def test_top_p_keeps_the_nucleus():
     # softmax(LOGITS) = [.075, .553, .335, .010, .028]
-    s = Sampler(Sampling(temperature=1.0, top_k=0, top_p=0.5, seed=5))
-    assert {s(LOGITS) for _ in range(200)} == {1}  # .553 alone covers half the mass
-    s = Sampler(Sampling(temperature=1.0, top_k=0, top_p=0.9, seed=5))
-    assert {s(LOGITS) for _ in range(500)} == {1, 2, 0}  # .553 + .335 < .9, + .075 covers it
+    assert set(draws(Sampling(temperature=1.0, top_k=0, top_p=0.5, seed=5), 200)) == {1}  # .553 covers half
+    assert set(draws(Sampling(temperature=1.0, top_k=0, top_p=0.9, seed=5), 500)) == {1, 2, 0}  # + .075 covers it
 
 
 def test_bad_settings_are_refused():
@@ -100,33 +109,50 @@ def test_bad_settings_are_refused():
         Sampling(min_p=1.5)
     with pytest.raises(ValueError, match="repeat_penalty"):
         Sampling(repeat_penalty=0)
+    with pytest.raises(ValueError, match="seed"):
+        Sampling(seed=2 ** 64)
 
 
 def test_min_p_keeps_tokens_near_the_top():
     # softmax(LOGITS) relative to the top: [.135, 1, .607, .018, .050]
-    s = Sampler(Sampling(temperature=1.0, top_k=0, min_p=0.5, seed=2))
-    assert {s(LOGITS) for _ in range(300)} == {1, 2}
-    s = Sampler(Sampling(temperature=1.0, top_k=0, min_p=0.1, seed=2))
-    assert {s(LOGITS) for _ in range(800)} == {0, 1, 2}
+    assert set(draws(Sampling(temperature=1.0, top_k=0, min_p=0.5, seed=2), 300)) == {1, 2}
+    assert set(draws(Sampling(temperature=1.0, top_k=0, min_p=0.1, seed=2), 800)) == {0, 1, 2}
 
 
 def test_penalties_follow_llama_cpp():
     # token 1 seen twice: 3.0 / 2 - 2 * 0.5 - 0.25 = 0.25; token 3 (-1.0) seen once: -2.0 - 0.5 - 0.25
-    s = Sampler(Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, frequency_penalty=0.5,
-                         presence_penalty=0.25, seed=1))
-    assert s(LOGITS, history=[1, 3, 1]) == 2          # 2.5 now leads
-    assert s(LOGITS, history=[1, 3, 1, 4, 4, 4]) == 2
-    s = Sampler(Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, repeat_last_n=2, seed=1))
-    assert s(LOGITS, history=[1, 0, 4]) == 1          # 1 is outside the last 2 tokens
+    s = Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, frequency_penalty=0.5, presence_penalty=0.25, seed=1)
+    assert ref.adjusted(LOGITS, s, [1, 3, 1]).tolist() == [1.0, 0.25, 2.5, -2.75, 0.0]
+    assert draws(s, 1, history=[1, 3, 1]) == [2]          # 2.5 now leads
+    assert draws(s, 1, history=[1, 3, 1, 4, 4, 4]) == [2]
+    s = Sampling(temperature=1.0, top_k=1, repeat_penalty=2.0, repeat_last_n=2, seed=1)
+    assert draws(s, 1, history=[1, 0, 4]) == [1]          # 1 is outside the last 2 tokens
 
 
 def test_logit_bias_bans_and_boosts():
-    s = Sampler(Sampling(temperature=1.0, top_k=1, logit_bias={1: -math.inf}, seed=1))
-    assert s(LOGITS) == 2
-    s = Sampler(Sampling(temperature=1.0, top_k=1, logit_bias={4: 3.5}, seed=1))
-    assert s(LOGITS) == 4
+    assert draws(Sampling(temperature=1.0, top_k=1, logit_bias={1: -math.inf}, seed=1), 1) == [2]
+    assert draws(Sampling(temperature=1.0, top_k=1, logit_bias={4: 3.5}, seed=1), 1) == [4]
 
 
 def test_ties_go_to_the_lower_id():
-    s = Sampler(Sampling(temperature=1.0, top_k=1, seed=1))
-    assert s(array("f", [0.5, 2.0, 2.0, 2.0])) == 1
+    tied = np.array([0.5, 2.0, 2.0, 2.0], np.float32)
+    assert draws(Sampling(temperature=1.0, top_k=1, seed=1), 20, tied) == [1] * 20
+    assert set(draws(Sampling(temperature=1.0, top_k=2, seed=1), 200, tied)) == {1, 2}
+    assert draws(Sampling(temperature=0.0, repeat_penalty=1.5, seed=1), 1, tied) == [1]
+
+
+def test_settings_pack_as_the_shader_reads_them():
+    s = Sampling(temperature=0.7, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.1, repeat_last_n=64,
+                 logit_bias={9: -math.inf, 2: 1.5})
+    words = pack_settings(s, 100, 2 ** 40 + 3)
+    assert len(words) == SETTINGS_BYTES
+    head = struct.unpack_from("<fIfffffIIIII", words)
+    assert head[1] == 40 and head[7] == 64 and head[8:11] == (3, 2 ** 8, 2)
+    assert struct.unpack_from("<2I", words, 48) == (2, 9)
+    assert struct.unpack_from("<2f", words, 48 + 4 * BIAS) == (1.5, -math.inf)
+    assert struct.unpack_from("<I", pack_settings(Sampling(temperature=1.0, repeat_last_n=64), 100, 1), 28) == (0,)
+    for bad in ({100: 1.0}, {1: math.nan}, {i: 1.0 for i in range(BIAS + 1)}):
+        with pytest.raises(ValueError, match="logit bias"):
+            pack_settings(Sampling(temperature=1.0, logit_bias=bad), 100, 1)
+    with pytest.raises(ValueError, match="repeat_last_n"):
+        pack_settings(Sampling(temperature=1.0, repeat_last_n=5000, repeat_penalty=1.1), 100, 1)

@@ -115,6 +115,7 @@ async def model_run(bundle: Path, args) -> list[dict]:
 
     from ..runtime.model.config import ModelConfig
     from ..runtime.model.model import Model
+    from ..runtime.bench.model_bench import SAMPLED
     from ..runtime.model.sampling import Sampling
     from ..runtime.tokenizer.tokenizer import Tokenizer
 
@@ -145,6 +146,9 @@ async def model_run(bundle: Path, args) -> list[dict]:
         g = await model.generate(prompt, Sampling(), args.steps, stop_at_eos=False)
         row.update(prefill_tok_s=g.prefill_tokens_per_s, decode_tok_s=g.decode_tokens_per_s,
                    tokens=len(g.generated_ids), submits=g.submits, kernels=g.kernels)
+        if not args.profile:  # the sampler on the GPU in place of the argmax (model_bench.SAMPLED's first)
+            sampled = await model.generate(prompt, SAMPLED["sampled_decode"], args.steps, stop_at_eos=False)
+            row["sampled_decode_tok_s"] = sampled.decode_tokens_per_s
         rows.append(row)
     return rows
 
@@ -221,6 +225,9 @@ def main(argv=None):
             print(f"{r['path']:<6} {r['style']:<10} {r['dispatches']:>4} dispatches/token  prepare {r['prepare_s']:.2f} s  "
                   f"prefill {r['prefill_tok_s']:8.1f} tok/s  decode {r['decode_tok_s']:7.1f} tok/s "
                   f"({r['tokens']} tokens, {r['submits']} submits)")
+            if "sampled_decode_tok_s" in r:
+                print(f"       sampled decode (T 0.7, top-k 40, top-p 0.95, repeat 1.1/64) "
+                      f"{r['sampled_decode_tok_s']:7.1f} tok/s")
             for gold in r.get("golden", []):
                 print(f"   {gold['file']}: tokens {'match' if gold['tokens_match'] else 'DIFFER'}, "
                       f"max |logit err| {gold['max_abs_logit_err']:.2e}")

@@ -2,9 +2,11 @@
 here, the DevTools driver on a lent GPU machine (its GEN_FILE calls `report`).
 
 Everything is measured side by side in one run, alternating, so a ratio holds on a noisy
-machine: the fused path against the ExecuTorch-op graph over the same weights, decode at short
-and long context, prefill of a long prompt, and a Llama-3.2-1B-shaped model with pattern weights;
-and (`load_report`) a GGUF opened in the page against its exported bundle.
+machine: the fused path against the ExecuTorch-op graph over the same weights, greedy decode
+against sampled decode (the sampler on the GPU: SAMPLED), decode at short and long context,
+prefill of a long prompt, and models of real shapes with pattern weights (SHAPES:
+Llama-3.2-1B, Llama-3.1-8B, Qwen2.5-0.5B with its 151,936 vocabulary; `shapes_report`); and
+(`load_report`) a GGUF opened in the page against its exported bundle.
 """
 
 from __future__ import annotations
@@ -22,17 +24,27 @@ def _median(xs):
     return xs[len(xs) // 2] if xs else 0.0
 
 
-async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3) -> dict:
-    """Greedy decode tokens/s after a prompt of `ctx` tokens (at least a short one)."""
+# sampled decoding as the issue measures it (the chat's settings), and nucleus sampling over the
+# whole vocabulary; fixed seeds, so runs repeat
+SAMPLED = {"sampled_decode": Sampling(temperature=0.7, top_k=40, top_p=0.95, repeat_penalty=1.1, repeat_last_n=64,
+                                      seed=1),
+           "sampled_decode_top_p": Sampling(temperature=0.7, top_k=0, top_p=0.9, seed=1)}
+
+
+async def decode_rate(model: Model, steps: int, ctx: int = 0, repeat: int = 3, sampling: Sampling | None = None) -> dict:
+    """Decode tokens/s (greedy unless `sampling`) after a prompt of `ctx` tokens (at least a short one)."""
+    s = sampling or Sampling()
     prompt = [(1000 + i * 7) % 20000 % model.tok.vocab_size for i in range(max(ctx, 6))]
-    await model.generate(prompt[:6], Sampling(), 4, stop_at_eos=False)  # warm up
-    runs = [await model.generate(prompt, Sampling(), steps, stop_at_eos=False) for _ in range(repeat)]
+    await model.generate(prompt[:6], s, 4, stop_at_eos=False)  # warm up
+    runs = [await model.generate(prompt, s, steps, stop_at_eos=False) for _ in range(repeat)]
     best = max(runs, key=lambda g: g.decode_tokens_per_s)
+    steps_run = max(len(best.generated_ids) - 1, 1)
     return {"tok_s": _median([g.decode_tokens_per_s for g in runs]), "best_tok_s": best.decode_tokens_per_s,
+            "readback_bytes_per_token": best.decode_read_bytes / steps_run,
             "uniform_bytes_per_submit": model.decode_graph.uniform_bytes,
             "prefill_tok_s": _median([g.prefill_tokens_per_s for g in runs]), "tokens": len(best.generated_ids),
             "submits": best.submits, "host_ms_per_submit": 1e3 * best.host_s / max(best.submits, 1),
-            "wall_ms_per_token": 1e3 * best.decode_s / max(len(best.generated_ids) - 1, 1)}
+            "wall_ms_per_token": 1e3 * best.decode_s / steps_run}
 
 
 async def prefill_rate(model: Model, n: int, repeat: int = 3) -> float:
@@ -41,27 +53,78 @@ async def prefill_rate(model: Model, n: int, repeat: int = 3) -> float:
     return _median([g.prefill_tokens_per_s for g in runs])
 
 
-def llama_1b_config() -> ModelConfig:
-    """Llama-3.2-1B's shapes (16 layers, 2048 wide, 32/8 heads of 64, FFN 8192, 128256 vocab),
-    its matrices as q4gsw (Q4_0) and the tied head as q8gsw (Q8_0)."""
-    dim, ffn, kv, vocab = 2048, 8192, 512, 128256
+SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary, tied head, Q/K/V biases)
+    "llama_1b": ("Llama-3.2-1B", 16, 2048, 32, 8, 64, 8192, 128256, True, False),
+    "llama_8b": ("Llama-3.1-8B", 32, 4096, 32, 8, 128, 14336, 128256, False, False),
+    "qwen_0_5b": ("Qwen2.5-0.5B", 24, 896, 14, 2, 64, 4864, 151936, True, True),
+}
+
+
+def shape_config(kind: str) -> ModelConfig:
+    """A model of SHAPES[kind]: its matrices as q4gsw (Q4_0), the embedding and the head as q8gsw (Q8_0)."""
+    name, layers, dim, heads, kv_heads, hd, ffn, vocab, tied, bias = SHAPES[kind]
+    q, kv = heads * hd, kv_heads * hd
     tensors = {"token_embd.weight": TensorEntry("q8gsw", (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
-    for i in range(16):
+    if not tied:
+        tensors["output.weight"] = TensorEntry("q8gsw", (vocab, dim))
+    for i in range(layers):
         p = f"blk.{i}."
         tensors.update({p + "attn_norm.weight": TensorEntry("f32", (dim,)), p + "ffn_norm.weight": TensorEntry("f32", (dim,)),
-                        p + "attn_q.weight": TensorEntry("q4gsw", (dim, dim)), p + "attn_k.weight": TensorEntry("q4gsw", (kv, dim)),
+                        p + "attn_q.weight": TensorEntry("q4gsw", (q, dim)), p + "attn_k.weight": TensorEntry("q4gsw", (kv, dim)),
                         p + "attn_v.weight": TensorEntry("q4gsw", (kv, dim)),
-                        p + "attn_output.weight": TensorEntry("q4gsw", (dim, dim)),
+                        p + "attn_output.weight": TensorEntry("q4gsw", (dim, q)),
                         p + "ffn_gate.weight": TensorEntry("q4gsw", (ffn, dim)), p + "ffn_up.weight": TensorEntry("q4gsw", (ffn, dim)),
                         p + "ffn_down.weight": TensorEntry("q4gsw", (dim, ffn))})
-    return ModelConfig(name="Llama-3.2-1B shapes (pattern weights)", n_layers=16, dim=dim, n_heads=32, n_kv_heads=8,
-                       head_dim=64, ffn_dim=ffn, context_length=131072, rope_theta=500000.0, norm_eps=1e-5,
-                       tied_embeddings=True, tensors=tensors)
+        if bias:
+            tensors.update({p + f"attn_{t}.bias": TensorEntry("f32", (n,)) for t, n in (("q", q), ("k", kv), ("v", kv))})
+    return ModelConfig(name=f"{name} shapes (pattern weights)", n_layers=layers, dim=dim, n_heads=heads,
+                       n_kv_heads=kv_heads, head_dim=hd, ffn_dim=ffn, context_length=131072, rope_theta=500000.0,
+                       norm_eps=1e-5, tied_embeddings=tied, tensors=tensors, qkv_bias=bias,
+                       arch="qwen2" if bias else "llama")
+
+
+async def decode_report(model: Model, steps: int, others=()) -> dict:
+    """Greedy and sampled decoding (SAMPLED) of one model, and `others` ((key, model) greedy),
+    alternating twice; the better run of each, and sampled/greedy ratios."""
+    runs = [("decode", model, None), *((k, m, None) for k, m in others),
+            *((k, model, s) for k, s in SAMPLED.items())]
+    out: dict = {}
+    for key, m, s in runs * 2:  # alternating, so that all see the same machine
+        r = await decode_rate(m, steps, sampling=s)
+        if r["tok_s"] > out.get(key, {}).get("tok_s", 0):
+            out[key] = r
+    for key in SAMPLED:
+        out[key]["vs_greedy"] = out[key]["tok_s"] / out["decode"]["tok_s"] if out["decode"]["tok_s"] else 0.0
+    return out
+
+
+async def shape_model(model: Model, kind: str, max_context: int = 2048) -> Model:
+    """SHAPES[kind] with pattern weights on model's device, prepared (its tokenizer borrowed)."""
+    cfg = shape_config(kind)
+    big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=max_context)
+    await big.prepare()
+    return big
+
+
+async def shapes_report(args: dict) -> dict:
+    """Greedy against sampled decoding on models of real shapes (args: shapes, a list of SHAPES
+    keys, default all; steps, default 64), one at a time (each freed before the next)."""
+    from . import app
+
+    out = {"adapter": app.session.device.info}
+    for kind in args.get("shapes", list(SHAPES)):
+        t0 = time.perf_counter()
+        big = await shape_model(app.session.model, kind)
+        out[kind] = {"prepare_s": time.perf_counter() - t0, "dispatches": len(big.decode_graph.dispatches),
+                     **await decode_report(big, args.get("steps", 64))}
+        big.close()
+    return out
 
 
 async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, compare: bool = True,
                  llama: bool = False) -> dict:
-    """The model's numbers: decode (fused and, side by side, the op graph), prefill, context."""
+    """The model's numbers: decode (fused and, side by side, the op graph; greedy and sampled),
+    prefill, context."""
     out = {"dispatches": len(model.decode_graph.dispatches), "kernel_style": model.kernel_style,
            "fused": model.fused}
     other = None
@@ -69,11 +132,10 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
         other = Model(model.device, model.cfg, model.weights, model.tok, max_context=model.cmax, fused=False)
         await other.prepare()
         out["ops_dispatches"] = len(other.decode_graph.dispatches)
-    for key, m in (("decode", model), ("ops_decode", other), ("decode", model), ("ops_decode", other)):
-        if m is not None:  # alternating, so that both see the same machine
-            r = await decode_rate(m, steps)
-            if r["tok_s"] > out.get(key, {}).get("tok_s", 0):
-                out[key] = r
+    if model.profile:
+        out["decode"] = await decode_rate(model, steps)
+    else:
+        out.update(await decode_report(model, steps, [("ops_decode", other)] if other is not None else []))
     if prefill and not model.profile:
         out["prefill"] = {"tokens": prefill, "tok_s": await prefill_rate(model, prefill)}
         if other is not None:
@@ -81,19 +143,18 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
     for n in ctx if not model.profile else ():  # as many steps as the short decode: the same batches
         out[f"ctx{n}"] = await decode_rate(model, steps, ctx=n)
     if llama and model.fused and not model.profile:
-        cfg = llama_1b_config()
-        big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=2048)
         t0 = time.perf_counter()
-        await big.prepare()
+        big = await shape_model(model, "llama_1b")
         out["llama_1b"] = {"prepare_s": time.perf_counter() - t0, "dispatches": len(big.decode_graph.dispatches),
                            "decode": await decode_rate(big, 64), "prefill_tok_s": await prefill_rate(big, 512, 1)}
+        big.close()
     return out
 
 
 async def page_report(args: dict) -> dict:
     """What a driver asks the booted page for (args: prompts [{prompt, greedy_ids?}], steps, ctx,
     prefill, llama): the adapter, greedy ids per prompt, `report`, and with ?profile=1 the
-    per-kernel GPU time of a decode."""
+    per-kernel GPU time of a greedy and of a sampled decode."""
     from ..page import app
 
     m = app.session.model
@@ -110,6 +171,8 @@ async def page_report(args: dict) -> dict:
             prompt = [(1000 + i * 7) % 20000 % m.tok.vocab_size for i in range(n)]
             g = await m.generate(prompt, Sampling(), 17, stop_at_eos=False)
             out["kernels" if n == 6 else f"kernels_ctx{n}"] = g.kernels  # kernel -> [count, total ns]
+        g = await m.generate(prompt[:6], SAMPLED["sampled_decode"], 17, stop_at_eos=False)
+        out["kernels_sampled"] = g.kernels  # the same with the sampler in place of the argmax
         out["kernel_tokens"] = 16
     return out
 

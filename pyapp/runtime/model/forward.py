@@ -8,7 +8,8 @@ as the reference path the fused one is measured and checked against.
 
 Every graph has the SymInts input_pos (first position of this step), rows (live rows) and
 last_row (the row whose logits are wanted), the input "tokens", and the outputs "next_token"
-(u32: the argmax id, then its logit's bits) and "logits" (1, vocab) f32.
+(u32: the argmax id, then its logit's bits) and "logits" (1, vocab) f32. A `sampled` graph
+ends in the sampler (ops/fused/sample.py) instead of the argmax: the same outputs, the id drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from .. import ops
 from .config import ModelConfig
 from ..graph.graph import Graph
+from ..ops.fused.sample import HIST, SETTINGS_BYTES
 from .weights import Weights
 
 LINEARS = {"q4gsw": ops.linear_q4gsw, "q4gaw": ops.linear_q4gaw, "q8gsw": ops.linear_q8gsw,
@@ -34,6 +36,13 @@ class Shared:
     rope_pair: tuple      # cos and sin as two buffers of (Cmax, D/2) f32 (ops path)
     token: object         # (4,) u32: the next decode step's token id, its logit bits
     cmax: int
+    settings: object = None  # (SETTINGS_BYTES / 4,) u32: the sampler's, written per generation
+    history: object = None   # (HIST,) u32: token ids by position % HIST, for the penalties
+
+
+def sampler_inputs(g: Graph, sh: Shared):
+    return (g.external("sample.settings", (SETTINGS_BYTES // 4,), "u32", sh.settings),
+            g.external("sample.history", (HIST,), "u32", sh.history))
 
 
 def embed(g: Graph, c: ModelConfig, w: Weights, tokens, rows):
@@ -43,7 +52,7 @@ def embed(g: Graph, c: ModelConfig, w: Weights, tokens, rows):
                          group_size=emb.group_size, rows=rows, name="x")
 
 
-def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph:
+def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled: bool = False) -> Graph:
     d, nkv = c.head_dim, c.n_kv_heads * c.head_dim
     pos, rows = g.symint("input_pos", 0), g.symint("rows", s)   # rows: real rows this step
     last, one = g.symint("last_row", s - 1), g.symint("one", 1)
@@ -79,14 +88,19 @@ def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Gra
                                       last, one, eps=c.norm_eps, name="logits"))  # (1, vocab) f32
     if s == 1:  # decode: the token goes where the next step's embedding reads it; the step advances
         ring = g.output(g.scratch("ring", (RING,), "u32"))                  # (RING,) u32 token ids
-        ops.next_token(g, logits, token, ring, pos, g.symint("step", 0))
+        if sampled:
+            ops.sample(g, logits, token, *sampler_inputs(g, sh), pos, last, ring=ring, step=g.symint("step", 0))
+        else:
+            ops.next_token(g, logits, token, ring, pos, g.symint("step", 0))
+    elif sampled:
+        ops.sample(g, logits, token, *sampler_inputs(g, sh), pos, last)
     else:
         ops.argmax(g, logits, out=token)
     g.output(token)
     return g
 
 
-def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph:
+def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled: bool = False) -> Graph:
     hq, hkv, d = c.n_heads, c.n_kv_heads, c.head_dim
     tokens = g.input("tokens", (s,), "i32", dynamic=True)            # (S,) i32
     pos = g.symint("input_pos", 0)
@@ -131,5 +145,9 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int) -> Graph
     hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
                       out_rows=1, name="x_last")
     g.output(g.view(linear(hn, c.head, 1), (1, c.tensors[c.head].shape[0]), "logits"))  # (1, vocab) f32
-    g.output(ops.argmax(g, g.tensors["logits"], name="next_token"))                     # (2,) u32
+    if sampled:
+        token = g.scratch("next_token", (2,), "u32")                                    # (2,) u32
+        g.output(ops.sample(g, g.tensors["logits"], token, *sampler_inputs(g, sh), pos, last))
+    else:
+        g.output(ops.argmax(g, g.tensors["logits"], name="next_token"))                 # (2,) u32
     return g

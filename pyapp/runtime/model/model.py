@@ -1,10 +1,12 @@
 """A llama-family model on the graph: weights uploaded once, a prefill graph and a decode graph.
 
-Both graphs (runtime/model/forward.py) bind the same weight arenas, KV caches and RoPE tables and are
-built and prepared once. Greedy decoding on the fused path runs on the GPU: each step's last
+The graphs (runtime/model/forward.py) bind the same weight arenas, KV caches and RoPE tables and are
+built and prepared once: a prefill and a decode graph ending in the argmax (greedy), and the
+same two ending in the sampler (ops/fused/sample.py; its settings and the token history are written
+once per generation). Decoding on the fused path runs on the GPU either way: each step's last
 kernel writes the next token where the next step's embedding reads it and advances input_pos,
-so a submit runs many steps and the host reads their tokens once, while the GPU already runs
-the next submit. Sampling, recorded logits and profiling go one step per submit.
+so a submit runs many steps and the host reads their tokens once (4 bytes each), while the
+GPU already runs the next submit. Recorded logits and profiling go one step per submit.
 
 The KV cache outlives a generation: `cached_ids` are the tokens whose keys and values it holds
 (positions 0..len-1), and a generation with reuse_cache=True prefills only what follows the
@@ -13,6 +15,7 @@ longest common prefix with them, so a chat's next turn runs only its own tokens.
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 from array import array
@@ -25,7 +28,8 @@ from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
 from ..graph.graph import Graph
 from ..gpu.profiler import KernelTally
-from .sampling import Sampler, Sampling
+from ..ops.fused.sample import HIST, SETTINGS_BYTES, pack_settings
+from .sampling import Sampling
 from ..tokenizer.tokenizer import Tokenizer
 from .weights import Weights
 
@@ -45,6 +49,8 @@ class Generation:
     logits: list = field(default_factory=list)   # each step's logits (bytes), when recorded
     submits: int = 0                              # decode submits (GPU-resident batches or steps)
     host_s: float = 0.0                           # of decode_s: writing, encoding and submitting
+    seed: int | None = None                       # the sampler's seed (given, or drawn at random)
+    decode_read_bytes: int = 0                    # read back by the decode submits
 
     @property
     def prefill_tokens_per_s(self) -> float:
@@ -85,6 +91,14 @@ class Model:
         self.shared = self._shared()
         self.decode_graph = self._build(1, "decode")
         self.prefill_graph = self._build(prefill_rows, "prefill") if prefill_rows > 1 else None
+        self.sampled_decode_graph = self._build(1, "decode.sampled", sampled=True)
+        self.sampled_prefill_graph = (self._build(prefill_rows, "prefill.sampled", sampled=True)
+                                      if prefill_rows > 1 else None)
+
+    @property
+    def graphs(self) -> list[Graph]:
+        return [g for g in (self.decode_graph, self.prefill_graph, self.sampled_decode_graph,
+                            self.sampled_prefill_graph) if g is not None]
 
     def _shared(self) -> forward.Shared:
         """KV caches (zeroed by WebGPU), RoPE tables and the next-token slot, shared by both graphs."""
@@ -102,28 +116,28 @@ class Model:
         rope = table("rope", cos, sin) if self.fused else None
         pair = (table("rope.cos", cos), table("rope.sin", sin)) if not self.fused else ()
         token = dev.buffer(16, STORAGE | COPY_DST | COPY_SRC, "next_token")
-        return forward.Shared(caches, rope, pair, token, self.cmax)
+        settings = dev.buffer(SETTINGS_BYTES, STORAGE | COPY_DST, "sample.settings")
+        history = dev.buffer(HIST * 4, STORAGE | COPY_DST, "sample.history")
+        return forward.Shared(caches, rope, pair, token, self.cmax, settings, history)
 
-    def _build(self, s: int, name: str) -> Graph:
+    def _build(self, s: int, name: str, sampled: bool = False) -> Graph:
         g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,
                   kernel_style=self.kernel_style)
         build = forward.fused_graph if self.fused else forward.ops_graph
-        return build(g, self.cfg, self.weights, self.shared, s)
+        return build(g, self.cfg, self.weights, self.shared, s, sampled)
 
     async def prepare(self):
-        for g in (self.decode_graph, self.prefill_graph):
-            if g is not None:
-                await g.prepare()
+        for g in self.graphs:
+            await g.prepare()
 
     def close(self):
         """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and its
         weights), before the page opens another model. The model is not run again."""
-        for g in (self.decode_graph, self.prefill_graph):
-            if g is not None:
-                g.release()
+        for g in self.graphs:
+            g.release()
         s = self.shared
         self.device.destroy([*(b for pair in s.caches for b in pair),
-                             *(b for b in (s.rope, *s.rope_pair, s.token) if b is not None)])
+                             *(b for b in (s.rope, *s.rope_pair, s.token, s.settings, s.history) if b is not None)])
         self.device.destroy(self.weights.buffers.values())
 
     # --- steps driven by the host ---
@@ -158,7 +172,7 @@ class Model:
         """One step of the host's: submit, then read its next token (and logits)."""
         return await self._finish(self._launch(g, ids, want_logits, result))
 
-    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None) -> dict | None:
+    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None, sampled: bool = False) -> dict | None:
         """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
         between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
         one before (4 bytes read), which lets a Stop click through within a chunk's time."""
@@ -167,11 +181,12 @@ class Model:
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
         if bad:
             raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
-        rows = self.prefill_rows if self.prefill_graph is not None else 1
+        prefill, decode = self._pair(sampled)
+        rows = self.prefill_rows if prefill is not None else 1
         flight: deque = deque()
         for start in range(0, len(ids), rows):
             chunk = ids[start:start + rows]
-            graph = self.prefill_graph if len(chunk) > 1 else self.decode_graph
+            graph = prefill if len(chunk) > 1 else decode
             flight.append(self._launch(graph, chunk, want_logits and start + rows >= len(ids)))
             if len(flight) == 2:
                 await self._finish(flight.popleft())
@@ -182,6 +197,22 @@ class Model:
         while flight:
             out = await self._finish(flight.popleft())
         return out
+
+    def _pair(self, sampled: bool) -> tuple:
+        """(prefill graph, decode graph) ending in the sampler or in the argmax."""
+        if sampled:
+            return self.sampled_prefill_graph, self.sampled_decode_graph
+        return self.prefill_graph, self.decode_graph
+
+    def _start_sampler(self, sampling: Sampling, prompt_ids: list[int]) -> int:
+        """Write the sampler's settings and the prompt's last HIST tokens (by position); the seed."""
+        seed = random.getrandbits(32) if sampling.seed is None else sampling.seed
+        self.device.write(self.shared.settings, pack_settings(sampling, self.cfg.tensors[self.cfg.head].shape[0], seed))
+        history = array("I", bytes(HIST * 4))
+        for p in range(max(0, len(prompt_ids) - HIST), len(prompt_ids)):
+            history[p % HIST] = prompt_ids[p]
+        self.device.write(self.shared.history, history)
+        return seed
 
     # --- generation ---
 
@@ -208,20 +239,27 @@ class Model:
         between prefill chunks). The prefill starts at 0, or with reuse_cache after the prefix
         the cache already holds (the prompt's last token always runs: it gives the first logits).
 
-        record_logits keeps every step's logits (tests); otherwise greedy reads 4 bytes a token.
+        Unless the settings are plain greedy (Sampling.argmax) the GPU samples, seeded with
+        sampling.seed or a random seed (result.seed). record_logits keeps every step's logits
+        (tests); otherwise decoding reads 4 bytes a token.
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
         reused = min(common_prefix(self.cached_ids, prompt_ids), len(prompt_ids) - 1) if reuse_cache else 0
         self.cached_ids = []  # until this generation ends: a failure leaves the cache unknown
         self.pos, self.tally = reused, KernelTally()
-        sampler = None if sampling.greedy else Sampler(sampling)
         result = Generation(list(prompt_ids), reused)
-        pick = (lambda out: struct.unpack_from("<I", out["next_token"])[0]) if sampler is None else (
-            lambda out: sampler(array("f", out["logits"]), result.prompt_ids + result.generated_ids))
-        want = sampler is not None or record_logits
+        sampled = not sampling.argmax
+        if sampled:
+            result.seed = self._start_sampler(sampling, result.prompt_ids)
+        decode = self._pair(sampled)[1]
+
+        def pick(out):
+            return struct.unpack_from("<I", out["next_token"])[0]
+
+        want = record_logits
         t0 = time.perf_counter()
-        out = await self.prefill(result.prompt_ids[reused:], want, should_stop)
+        out = await self.prefill(result.prompt_ids[reused:], want, should_stop, sampled)
         result.prefill_s = time.perf_counter() - t0
         result.prefill_profile, self.tally = self.tally, KernelTally()
         if out is None:
@@ -234,11 +272,12 @@ class Model:
             result.logits.append(out["logits"])
         done = await self._accept(result, token, max_new_tokens, on_token, should_stop, stop_at_eos)
         if not done and self.fused and not want and not self.profile:
-            await self._decode_on_gpu(result, max_new_tokens, on_token, should_stop, stop_at_eos)
+            await self._decode_on_gpu(decode, result, max_new_tokens, on_token, should_stop, stop_at_eos)
             done = True
         while not done:
-            out = await self._run(self.decode_graph, [token], want, result)
+            out = await self._run(decode, [token], want, result)
             result.submits += 1
+            result.decode_read_bytes += sum(len(v) for v in out.values())
             token = pick(out)
             if record_logits:
                 result.logits.append(out["logits"])
@@ -249,11 +288,10 @@ class Model:
         self.cached_ids = (result.prompt_ids + result.generated_ids)[:self.pos]
         return result
 
-    async def _decode_on_gpu(self, result: Generation, max_new_tokens: int, on_token, should_stop,
+    async def _decode_on_gpu(self, g: Graph, result: Generation, max_new_tokens: int, on_token, should_stop,
                              stop_at_eos: bool):
-        """Greedy decode steps in submits of up to MAX_BATCH (1, 2, 4, ... so the first tokens
+        """Decode steps of g in submits of up to MAX_BATCH (1, 2, 4, ... so the first tokens
         show soon), two submits in flight: the GPU feeds each step's token to the next."""
-        g = self.decode_graph
         pos, step = g.symints["input_pos"], g.symints["step"]
         flight: deque = deque()
         submitted, ahead, batch = 0, 0, 1  # steps submitted, of those not read yet, next batch size
@@ -278,6 +316,7 @@ class Model:
             launch, k = flight.popleft()
             ring = array("I", (await launch.result())["ring"])
             result.submits += 1
+            result.decode_read_bytes += len(ring) * 4
             ahead -= k
             if result.stop_reason:
                 continue  # a submit that ran past the end: its tokens are dropped

@@ -1,20 +1,17 @@
-"""Choosing the next token: greedy, or llama.cpp's sampler chain, seeded.
+"""The settings of llama.cpp's sampler chain, seeded: what a generation samples with.
 
 The chain, in llama.cpp's default order (common/sampling.cpp): logit bias, penalties over the
 last `repeat_last_n` tokens (the prompt's included), top-k, top-p, min-p, temperature, then a
 draw. Top-p and min-p are judged on softmax(logits) before the temperature, as llama.cpp does.
 Order among equal logits: the lower token id first (llama.cpp leaves it to its sort).
 
-Greedy uses the GPU's argmax (4 bytes read back); the others read the logits and work in
-pure Python here.
+The GPU runs it (ops/fused/sample.py: the draw, its RNG and its rounding); plain greedy decoding
+(temperature 0, no bias, no penalties) stays the GPU's argmax.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-import random
-from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -45,6 +42,8 @@ class Sampling:
             bad.append(f"repeat_penalty {self.repeat_penalty} (> 0)")
         if self.repeat_last_n < 0:
             bad.append(f"repeat_last_n {self.repeat_last_n} (>= 0)")
+        if self.seed is not None and not 0 <= self.seed < 2 ** 64:
+            bad.append(f"seed {self.seed} (within 0..2^64-1)")
         if not (math.isfinite(self.frequency_penalty) and math.isfinite(self.presence_penalty)):
             bad.append(f"frequency/presence penalties {self.frequency_penalty}/{self.presence_penalty} (finite)")
         if bad:
@@ -55,50 +54,11 @@ class Sampling:
         return self.temperature == 0
 
     @property
+    def argmax(self) -> bool:
+        """The token is the plain argmax of the logits: greedy, with no bias and no penalties."""
+        return self.greedy and not self.penalized and not self.logit_bias
+
+    @property
     def penalized(self) -> bool:
         return self.repeat_last_n > 0 and (self.repeat_penalty != 1.0 or self.frequency_penalty != 0.0
                                            or self.presence_penalty != 0.0)
-
-
-class Sampler:
-    def __init__(self, settings: Sampling):
-        self.settings = settings
-        self.rng = random.Random(settings.seed)
-
-    def __call__(self, logits, history=()) -> int:
-        """logits: a sequence of floats (array('f') over the read-back bytes); history: the
-        tokens so far (prompt and generated), of which the last repeat_last_n are penalized."""
-        s = self.settings
-        n = len(logits)
-        changed = dict(s.logit_bias and {i: logits[i] + b for i, b in s.logit_bias.items() if 0 <= i < n})
-        if s.penalized and history:
-            for i, count in Counter(history[-s.repeat_last_n:]).items():
-                x = changed.get(i, logits[i])
-                x = x * s.repeat_penalty if x <= 0 else x / s.repeat_penalty
-                changed[i] = x - count * s.frequency_penalty - s.presence_penalty
-        value = (lambda i: changed.get(i, logits[i])) if changed else logits.__getitem__
-        key = lambda i: (value(i), -i)  # noqa: E731 - ties: the lower id first
-        if s.top_k and s.top_k < n:
-            cand = heapq.nlargest(s.top_k, range(n), key=key)
-        else:
-            cand = sorted(range(n), key=key, reverse=True)
-        top = value(cand[0])
-        probs = [math.exp(value(i) - top) for i in cand]  # top-p and min-p judge these (T = 1)
-        total = sum(probs)
-        kept = len(cand)
-        if s.top_p < 1.0:
-            mass = 0.0
-            for kept, p in enumerate(probs, 1):
-                mass += p
-                if mass >= s.top_p * total:
-                    break
-        if s.min_p > 0.0:
-            kept = max(1, sum(1 for p in probs[:kept] if p >= s.min_p))  # probs[0] is 1: p_max
-        cand = cand[:kept]
-        weights = [math.exp((value(i) - top) / s.temperature) for i in cand]
-        r = self.rng.random() * sum(weights)
-        for i, w in zip(cand, weights):
-            r -= w
-            if r <= 0:
-                return i
-        return cand[-1]
