@@ -109,7 +109,7 @@ async def shape_model(model: Model, kind: str, max_context: int = 2048) -> Model
 async def shapes_report(args: dict) -> dict:
     """Greedy against sampled decoding on models of real shapes (args: shapes, a list of SHAPES
     keys, default all; steps, default 64), one at a time (each freed before the next)."""
-    from . import app
+    from ..page import app
 
     out = {"adapter": app.session.device.info}
     for kind in args.get("shapes", list(SHAPES)):
