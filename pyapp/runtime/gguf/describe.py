@@ -20,6 +20,7 @@ import math
 import re
 import struct
 
+from ..model.config import lacks
 from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
 
 # GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/convert/gguf_types.py)
@@ -231,7 +232,7 @@ def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
     expected = expected_shapes(config, vocab, shapes)
     missing = [n for n in expected if n not in shapes and n != "output.weight"]  # no output: tied to token_embd
     if missing:
-        raise UnsupportedModel(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+        raise UnsupportedModel(lacks("GGUF", missing))
     for name, sizes in expected.items():
         want = tuple(size for size, _ in sizes)
         if name in shapes and shapes[name] != want:

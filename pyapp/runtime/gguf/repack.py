@@ -4,7 +4,7 @@ The page reads a GGUF file itself: each tensor's raw blocks go from the file's A
 staging buffer (queue.writeBuffer of a typed-array view: no Python copy), and one dispatch per
 chunk of whole rows writes the tensor's stored parts where `Weights` placed them: bit for bit
 what the host exporter writes (pyapp/convert/gguf_types.py; Qwen's Q/K rows in describe.pair_order). Nothing is read
-back; the caller wraps the upload in `device.error_scope`, as model.load does Weights.upload.
+back; the caller wraps the upload in `device.error_scope` (model/make.py does).
 Imports on plain CPython: a Python bytes-like stands in for the ArrayBuffer on a native device.
 """
 
@@ -21,6 +21,7 @@ from ..ops.formats import tables, word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
+from ..model.config import lacks
 from ..model.weights import Weights
 
 __all__ = ["TensorRecord", "GGUFUploadError", "STAGING_BYTES", "upload_gguf", "arena_differences"]
@@ -126,7 +127,7 @@ def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING
         jobs.append(job)
     missing = sorted(set(weights.config.tensors) - {j.tensor.name for j in jobs})
     if missing:
-        raise GGUFUploadError(f"the file lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+        raise GGUFUploadError(lacks("the file", missing))
     return jobs
 
 

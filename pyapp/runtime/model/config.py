@@ -71,3 +71,8 @@ class ModelConfig:
     def stored(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Every stored tensor's (shape, dtype)."""
         return {k: v for name, e in self.tensors.items() for k, v in e.stored(name).items()}
+
+
+def lacks(source: str, missing: list[str]) -> str:
+    """How a bundle, a GGUF or a file without some of the model's tensors is said: a few named."""
+    return f"{source} lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}"

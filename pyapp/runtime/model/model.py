@@ -79,7 +79,6 @@ class Model:
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
-        self.from_store = False  # the weights came from the browser's store, not a download (page/store.py)
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()
@@ -297,35 +296,3 @@ def common_prefix(a: list[int], b: list[int]) -> int:
         n += 1
     return n
 
-
-async def load(device, base_url: str, *, on_progress=None, store=None, profile: bool = False,
-               max_context: int = 2048, kernel_style: str | None = None, fused: bool | None = None):
-    """A bundle (config, tokenizer, weights) from base_url, or from `store` (page.store.ModelStore)
-    where it keeps the files, uploaded, built and prepared."""
-    import json
-
-    import js
-
-    from ..page import bundle
-    from ..gpu.jsffi import py_bytes
-    from ..page.store import fetch_bundle
-
-    def report(label):
-        return on_progress and (lambda done, total: on_progress(label, done, total))
-
-    files, manifest, from_store, in_store = await fetch_bundle(base_url, store, report("Downloading weights"))
-    config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
-    tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
-    file = bundle.parse(files.pop("model.safetensors"))
-    async with device.error_scope("upload weights"):
-        weights = Weights.upload(device, config, file, report("Uploading to the GPU"))
-    del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
-    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
-                  kernel_style=kernel_style, fused=fused)
-    if on_progress:
-        on_progress("Compiling kernels", 0, 1)
-    await model.prepare()
-    model.from_store = from_store
-    if in_store and not from_store:
-        await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
-    return model
