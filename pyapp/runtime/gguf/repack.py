@@ -17,7 +17,7 @@ from math import ceil
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
 from .describe import LAYOUTS, NOT_A_WEIGHT, permuted_head
-from ..ops.formats import tables, word_k
+from ..ops.formats import word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
@@ -99,14 +99,10 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
         raise GGUFUploadError(f"tensor {t.name}: {t.size} bytes, but {t.type} {list(shape)} takes {rows * row_bytes}")
     if t.head and (t.head % 2 or rows % t.head):
         raise GGUFUploadError(f"tensor {t.name}: head size {t.head} is odd or does not divide its {rows} rows")
+    p = weights.placed(t.name)
     if fmt == "f32":
-        arena, at = weights.where[t.name]
-        return _Job(t, arena, rows, k, row_bytes, k, (at // 4, 0, 0, 0))
-    arena, codes = weights.where[f"{t.name}.qweight"]
-    parts = {p: weights.where[f"{t.name}.{p}"][1] // 4 for p in tables(fmt)}
-    padded = weights.meta[f"{t.name}.scales"][0][1]
-    return _Job(t, arena, rows, k, row_bytes, k // word_k(fmt),
-                (codes // 4, parts["scales"], parts.get("offsets", 0), padded))
+        return _Job(t, p.arena, rows, k, row_bytes, k, (p.codes, 0, 0, 0))
+    return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn))
 
 
 def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING_BYTES) -> list[_Job]:

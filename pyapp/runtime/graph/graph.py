@@ -95,11 +95,12 @@ class Graph:
         """A small zero tensor bound where an optional operand (a bias) is absent."""
         return self.tensors.get("_absent") or self.constant("_absent", (4,), "f32")
 
-    def external(self, name, shape, dtype, buffer, offset: int | None = None) -> Tensor:
+    def external(self, name, shape, dtype, buffer, offset: int | None = None, fed: bool = False) -> Tensor:
         """A tensor whose buffer already exists (weights, caches shared between graphs); with an
-        offset (a multiple of 256), the tensor is that slice of the buffer."""
+        offset (a multiple of 256), the tensor is that slice of the buffer. A `fed` one also takes
+        data through execute's inputs (a slot the GPU writes too, that the host may set)."""
         t = self._add(name, shape, dtype, "external")
-        t.buffer = buffer
+        t.buffer, t.fed = buffer, fed
         if offset is not None:
             t.offset, t.span = offset, align(t.nbytes, 16)
         return t
@@ -300,15 +301,15 @@ class Graph:
 
     def _write_input(self, name: str, data):
         t = self.tensors.get(name)
-        if t is None or t.role != "input":
-            inputs = [n for n, v in self.tensors.items() if v.role == "input"]
+        if t is None or not (t.role == "input" or t.fed):
+            inputs = [n for n, v in self.tensors.items() if v.role == "input" or v.fed]
             raise KeyError(f"{self.name}: {name!r} is not an input; inputs are {inputs}")
         size = _byte_length(data)
         fits = size <= t.nbytes and size % DTYPES[t.dtype][0] == 0 if t.dynamic else size == t.nbytes
         if not fits:
             want = f"at most {t.nbytes}" if t.dynamic else f"{t.nbytes}"
             raise ValueError(f"input {t!r} needs {want} bytes, got {size}")
-        self.device.write(t.buffer, data)
+        self.device.write(t.buffer, data, t.offset)
         for s in self.symints.values():
             if s.source == name:
                 s.set(_element(data, t.dtype, s.source_index))

@@ -134,10 +134,6 @@ class Model:
         g.symints["last_row"].set(len(ids) - 1)
         if "step" in g.symints:
             g.symints["step"].set(0)
-        tokens = g.tensors["tokens"]
-        if tokens.role != "input":  # the fused decode step reads the token slot the GPU writes
-            g.upload(tokens, array("i", ids))
-            return {}
         return {"tokens": array("i", ids)}
 
     def _launch(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None):
