@@ -138,9 +138,10 @@ class Graph:
 
     def dispatch(self, kernel: str, *, writes, reads=(), uniforms=(), workgroups=1,
                  shader: str | None = None, source: str | None = None, constants=None,
-                 local_size=(64, 1, 1), aliases=()) -> Dispatch:
+                 local_size=(64, 1, 1), aliases=(), variant: str = "") -> Dispatch:
         """Append one dispatch node. `shader` names wgsl/<shader>.wgsl (`aliases`: (include,
-        file) pairs it is loaded with); `source` is custom WGSL."""
+        file) pairs it is loaded with); `source` is custom WGSL. `variant` names the variant of
+        the kernel the op chose, for its label."""
         if (shader is None) == (source is None):
             raise ValueError(f"{kernel}: give exactly one of shader= or source=")
         if self.prepared:
@@ -152,7 +153,7 @@ class Graph:
                 raise ValueError(f"{kernel}: {v!r} is not a tensor of graph {self.name}")
         text = shaders.load(shader, tuple(aliases)) if shader is not None else source
         d = Dispatch(len(self.dispatches), kernel, text, list(writes), list(reads), list(uniforms),
-                     dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups)
+                     dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups, variant=variant)
         self.dispatches.append(d)
         return d
 

@@ -1,7 +1,8 @@
 """A bundle's config.json, parsed once into dataclasses (llama2.c's Config, typed).
 
 The exporter (pyapp/export.py) writes config.json; the page, the benchmarks and the native
-host read it through `ModelConfig.from_json`, and nothing else indexes the raw dict.
+host read it through `ModelConfig.from_json`. The raw dict is indexed elsewhere only where a
+GGUF's description makes it (gguf/describe.py, gguf/repack.tensor_records), before this parse.
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ class Model:
     async def prefill(self, ids: list[int], want_logits: bool, should_stop=None) -> dict | None:
         """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
         between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
-        one before (4 bytes read), which lets a Stop click through within a chunk's time."""
+        one before (its next_token read: 8 bytes, 16 on the fused path), which lets a Stop click
+        through within a chunk's time."""
         if self.pos + len(ids) > self.cmax:
             raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
@@ -203,7 +204,8 @@ class Model:
         between prefill chunks). The prefill starts at 0, or with reuse_cache after the prefix
         the cache already holds (the prompt's last token always runs: it gives the first logits).
 
-        record_logits keeps every step's logits (tests); otherwise greedy reads 4 bytes a token.
+        record_logits keeps every step's logits (tests); otherwise greedy reads next_token a step (8
+        bytes, 16 on the fused path), or the ring of token ids a GPU-fed submit (256 bytes).
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")

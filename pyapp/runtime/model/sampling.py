@@ -5,7 +5,7 @@ last `repeat_last_n` tokens (the prompt's included), top-k, top-p, min-p, temper
 draw. Top-p and min-p are judged on softmax(logits) before the temperature, as llama.cpp does.
 Order among equal logits: the lower token id first (llama.cpp leaves it to its sort).
 
-Greedy uses the GPU's argmax (4 bytes read back); the others read the logits and work in
+Greedy uses the GPU's argmax (its winner read back, not the logits); the others read the logits and work in
 pure Python here.
 """
 
