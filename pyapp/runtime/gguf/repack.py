@@ -16,7 +16,7 @@ from math import ceil
 
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
-from .describe import LAYOUTS, NOT_A_WEIGHT, permuted_head
+from .describe import STORED_AS, NOT_A_WEIGHT, permuted_head
 from ..ops.formats import word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
@@ -49,7 +49,7 @@ def tensor_records(header, config: dict) -> list[TensorRecord]:
             for t in header.tensors if t.name in config["tensors"]]
 
 
-# GGUF type -> TYPE in the shader; layouts from describe.LAYOUTS, block sizes from reader
+# GGUF type -> TYPE in the shader; formats from describe.STORED_AS, block sizes from reader
 SHADER_TYPES = {"F32": 0, "F16": 1, "BF16": 2, "Q4_0": 3, "Q4_1": 4, "Q5_0": 5, "Q5_1": 6, "Q8_0": 7,
                 "Q4_K": 8, "Q5_K": 9, "Q6_K": 10}
 BLOCKS = {name: (elements, size) for name, elements, size in GGML_TYPES.values()}
@@ -85,7 +85,7 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     entry = weights.config.tensors.get(t.name)
     if entry is None:
         raise GGUFUploadError(f"tensor {t.name} is not among the model's tensors")
-    (fmt, group), (block, block_bytes) = LAYOUTS[t.type], BLOCKS[t.type]
+    (fmt, group), (block, block_bytes) = STORED_AS[t.type], BLOCKS[t.type]
     shape = tuple(int(s) for s in t.shape)
     if (fmt, shape, group) != (entry.format, entry.shape, entry.group_size if group else 0):
         raise GGUFUploadError(f"tensor {t.name}: the file's {t.type} {list(shape)} is stored as {fmt} (group {group}); "
