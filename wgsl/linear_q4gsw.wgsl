@@ -11,9 +11,6 @@
 @group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, ceil(K/2)) u8, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
-struct Params {  // graph.uniform(..., m=) in its op (tests/test_shaders.py checks)
-  m: u32,         // live rows (the op's resize hook)
-}
 @group(0) @binding(5) var<uniform> params: Params;
 
 fn group_scale(t: u32) -> f32 { return scales[t]; }
