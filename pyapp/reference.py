@@ -17,6 +17,17 @@ from .convert.gguf_check import check
 from .runtime.gguf.describe import NOT_A_WEIGHT, ROTATES_HALVES, Fields, model_config, rope_factors
 
 
+def off_tolerance(got, want, atol: float = 1e-4, rtol: float = 1e-3):
+    """The house's tolerance, per element, as ExecuTorch's tests: an element passes if abs err <= atol
+    OR rel err <= rtol (the rel denominator floored at 1e-6). (Mask of elements off, abs err, rel err),
+    flat, in float64."""
+    got = np.asarray(got, dtype=np.float64).reshape(-1)
+    want = np.asarray(want, dtype=np.float64).reshape(-1)
+    err = np.abs(got - want)
+    rel = err / np.maximum(np.abs(want), 1e-6)
+    return ~((err <= atol) | (rel <= rtol)), err, rel
+
+
 class Reference:
     """Llama (and Mistral-style) files, Qwen2 (Q/K/V biases) and Qwen3 (a RMSNorm of each Q and K
     head), with RoPE scaling by per-frequency factors (llama3's rope_freqs, or linear)."""

@@ -113,7 +113,7 @@ async def native_check(cases) -> list[str]:
         reference = Weights.allocate(device, config)
         tensors = load_file(Path(bundle) / "model.safetensors")
         where, _ = plan_arenas(config.stored())
-        for name, (arena, offset) in where.items():  # as Weights.upload places them
+        for name, (arena, offset) in where.items():  # as Weights.upload_file places them
             device.write(reference.buffers[arena], np.ascontiguousarray(tensors[name]).view(np.uint8).ravel(), offset)
         data = Path(gguf).read_bytes()
         for options in ({}, {"staging_bytes": 8192, "max_per_dim": 8}):

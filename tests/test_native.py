@@ -12,13 +12,18 @@ from pathlib import Path
 import pytest
 
 ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
-pytest.importorskip("wgpu")
+if __name__ != "__main__":
+    pytest.importorskip("wgpu")
 pytestmark = pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# PYTHONPATH: a script's sys.path starts at tests/, and this checkout's pyapp must win over an installed one
+ENV = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent), "PYTHONPATH": str(ROOT)}
+
+
 def native(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
-    return subprocess.run([sys.executable, "-m", "pyapp.native", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pyapp.native", *args], env=ENV, capture_output=True,
                           text=True, timeout=600)
 
 
@@ -32,13 +37,18 @@ def test_native_host_passes_the_op_goldens():
 
 
 def test_native_errors_are_gpu_errors_naming_the_phase():
-    code = """
-import asyncio
-from pyapp.native.device import NativeDevice
-from pyapp.runtime.gpu.device import GPUError
-from pyapp.runtime.graph.graph import Graph
+    r = subprocess.run([sys.executable, __file__, "broken"], env=ENV, capture_output=True, text=True, timeout=300,
+                       cwd=ROOT)
+    assert "GPUError:" in r.stdout and "typo_kernel" in r.stdout, r.stdout + r.stderr
 
-async def main():
+
+async def broken_kernel():
+    """A kernel that does not compile: prepare() raises a GPUError naming it (run in a process of its
+    own: wgpu reads VK_ICD_FILENAMES when it loads)."""
+    from pyapp.native.device import NativeDevice
+    from pyapp.runtime.gpu.device import GPUError
+    from pyapp.runtime.graph.graph import Graph
+
     dev = await NativeDevice.open()
     g = Graph(dev, "broken")
     t = g.output(g.scratch("t", (4,)))
@@ -48,8 +58,8 @@ async def main():
     except GPUError as e:
         print("GPUError:", e)
 
-asyncio.run(main())
-"""
-    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert "GPUError:" in r.stdout and "typo_kernel" in r.stdout, r.stdout + r.stderr
+
+if __name__ == "__main__" and sys.argv[1:] == ["broken"]:
+    import asyncio
+
+    asyncio.run(broken_kernel())

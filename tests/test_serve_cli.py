@@ -99,28 +99,31 @@ def served_url(line: str) -> str:
     return found.group(1)
 
 
+def served_style(host: str) -> tuple[str, str]:
+    """The server on host serves its style sheet: (the URL it printed, what it wrote to stderr)."""
+    with cli_server("--host", host) as (proc, line):
+        url = served_url(line)
+        with urllib.request.urlopen(url + "static/style.css", timeout=PATIENCE) as r:
+            assert r.status == 200
+    return url, proc.stderr.read()
+
+
 @pytest.mark.parametrize("host", ["::1", "[::1]"])
 def test_ipv6_loopback_serves_with_a_bracketed_url(host):
     if not ipv6_loopback():
         pytest.skip("no IPv6 loopback here")
-    with cli_server("--host", host) as (proc, line):
-        url = served_url(line)
-        assert re.fullmatch(r"http://\[::1\]:\d+/", url)
-        with urllib.request.urlopen(url + "static/style.css", timeout=PATIENCE) as r:
-            assert r.status == 200
-    assert "warning" not in proc.stderr.read()
+    url, stderr = served_style(host)
+    assert re.fullmatch(r"http://\[::1\]:\d+/", url)
+    assert "warning" not in stderr
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::"])
 def test_every_interface_prints_a_local_url_and_a_warning(host):
     if host == "::" and not ipv6_loopback():
         pytest.skip("no IPv6 here")
-    with cli_server("--host", host) as (proc, line):
-        url = served_url(line)
-        assert re.fullmatch(r"http://localhost:\d+/", url)
-        with urllib.request.urlopen(url + "static/style.css", timeout=PATIENCE) as r:
-            assert r.status == 200
-    warnings = [line for line in proc.stderr.read().splitlines() if "warning" in line]
+    url, stderr = served_style(host)
+    assert re.fullmatch(r"http://localhost:\d+/", url)
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1
     assert "every network interface" in warnings[0] and "other machines" in warnings[0]
     assert "WebGPU" in warnings[0]

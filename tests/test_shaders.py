@@ -1,5 +1,6 @@
 """Shader files: includes resolve, and every op's constants exist as `override`s in its shader."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,50 @@ def test_ops_pass_exactly_the_declared_constants():
         declared.update(m.SHADERS)
     for d in g.dispatches:
         assert set(d.constants) == set(declared[d.kernel]), d.label
+
+
+UNIFORM_BINDING = re.compile(r"@binding\((\d+)\)\s+var<uniform>\s+\w+\s*:\s*([\w<>]+)\s*;")
+STRUCT = re.compile(r"struct\s+(\w+)\s*\{([^}]*)\}")
+
+
+def uniform_layouts(text: str) -> dict[int, list[str] | None]:
+    """binding -> the field names of the struct it binds (padding `pad*` left out), or None for vec4<u32>."""
+    structs = {name: [line.split(":")[0].strip() for line in re.sub(r"//[^\n]*", "", body).split(",")
+                      if ":" in line] for name, body in STRUCT.findall(text)}
+    return {int(b): None if t == "vec4<u32>" else [f for f in structs[t] if not f.startswith("pad")]
+            for b, t in UNIFORM_BINDING.findall(text)}
+
+
+def test_uniforms_match_the_wgsl_structs():
+    """Every uniform an op binds is what its shader declares there: a graph.uniform's fields, in
+    order, are the names of the WGSL struct at that binding; a SymInt is a vec4<u32> (value in .x)."""
+    from pyapp.runtime import ops
+    from pyapp.runtime.graph.graph import Graph
+    from pyapp.runtime.graph.values import SymInt, Uniform
+
+    g = Graph(None)
+    x, y = g.input("x", (3, 64)), g.input("y", (3, 64))
+    pos, rows = g.symint("pos", 0), g.symint("rows", 3)
+    ops.linear_q4gsw(g, x, g.constant("w", (8, 32), "u8"), g.constant("s", (2, 8)), 32)
+    ops.linear_q8gaw(g, x, g.constant("w8", (8, 64), "u8"), g.constant("s8", (2, 8)), g.constant("o8", (2, 8)), 32)
+    ops.linear_f32(g, x, g.constant("wf", (8, 64)))
+    ops.add(g, x, y, rows=rows)
+    ops.silu_mul(g, x, y, rows=rows)
+    ops.rms_norm(g, x, g.constant("gamma", (64,)), 1e-5, rows=rows)
+    ops.embedding(g, g.input("tok", (3,), "i32"), g.constant("table", (10, 64)), "f32", 64, rows=rows)
+    t = g.input("t", (3, 2, 8))
+    cos, sin = g.constant("cos", (16, 4)), g.constant("sin", (16, 4))
+    ops.rope(g, t, cos, sin, pos, rows=rows)
+    q, k = g.input("q", (1, 1, 2, 8)), g.input("k", (1, 1, 1, 8))
+    ops.sdpa_with_kv_cache(g, q, k, k, *(g.state(n, (1, 4, 1, 8)) for n in ("kc", "vc")), pos, 1)
+    checked = set()
+    for d in g.dispatches:
+        layout = uniform_layouts(d.source)
+        first = len(d.writes) + len(d.reads)
+        for i, u in enumerate(d.uniforms):
+            want = list(u.index) if isinstance(u, Uniform) else None
+            assert isinstance(u, (Uniform, SymInt))
+            assert layout[first + i] == want, f"{d.label}: binding {first + i} declares {layout[first + i]}, gets {want}"
+            checked.add(d.kernel)
+    assert {"linear_q4gsw", "linear_q8gaw", "linear_f32", "add", "silu_mul", "rms_norm", "embedding", "rope",
+            "update_cache", "sdpa_compute_attn_weights"} <= checked

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from pyapp.headless import BOOT_TIMEOUT_MS, BootedPage, boot, install_module, launch
+from pyapp.reference import off_tolerance
 from pyapp.serve import Site, serve_in_thread
 
 __all__ = ["BOOT_TIMEOUT_MS", "BootedPage"]
@@ -128,13 +129,11 @@ def decode(b64: str, dtype="float32") -> np.ndarray:
 
 
 def assert_close(actual, expected, atol=1e-4, rtol=1e-3, what="output"):
-    """Per element: passes if abs err <= atol OR rel err <= rtol (rel denominator floored at 1e-6)."""
+    """Per element: passes if abs err <= atol OR rel err <= rtol (pyapp.reference.off_tolerance)."""
     actual = np.asarray(actual, dtype=np.float64).reshape(-1)
     expected = np.asarray(expected, dtype=np.float64).reshape(-1)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    err = np.abs(actual - expected)
-    rel = err / np.maximum(np.abs(expected), 1e-6)
-    bad = ~((err <= atol) | (rel <= rtol))
+    bad, err, rel = off_tolerance(actual, expected, atol, rtol)
     if bad.any():
         i = int(np.argmax(np.where(bad, err, -1)))
         raise AssertionError(f"{what}: {int(bad.sum())}/{bad.size} elements off; worst at {i}: "

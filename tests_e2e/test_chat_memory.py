@@ -50,10 +50,10 @@ def test_reuse_on_the_fused_path_with_decoding_on_the_gpu(tiny_mounted):
     """Batches of GPU-fed steps run past a stop; only the steps up to the last kept token count."""
     r = tiny_mounted.py("""
         from pyapp.runtime.page import app
-        from pyapp.runtime.model import model
+        from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = await model.load(app.session.device, "/files/tiny_kquant/", kernel_style="lanes", fused=True)
+        m = (await bundle.open_model(app.session.device, "/files/tiny_kquant/", kernel_style="lanes", fused=True)).model
         ids1 = [5, 17, 30, 8, 12, 44, 3]
         g1 = await m.generate(ids1, Sampling(), 5, reuse_cache=True)
         ids2 = ids1 + g1.generated_ids + [9, 21, 7]

@@ -2,7 +2,7 @@
 arenas the exporter's bundle gives, byte for byte: every tensor type, Qwen's permuted Q/K rows,
 f16 scales that are subnormal or -0, and big tensors' chunks and 2-D grids (forced small here).
 
-Per model: the bundle (exported on the host) goes up by Weights.upload, the GGUF (fetched into an
+Per model: the bundle (exported on the host) goes up by Weights.upload_file, the GGUF (fetched into an
 ArrayBuffer) by upload_gguf with records the host computes with gguf's own reader; both arenas
 are read back and compared in the page (inpage/gguf_repack_cases.py names the first difference).
 """

@@ -68,6 +68,7 @@ def test_chain_with_shared_scratch_matches_golden(app, single_pass):
 def test_profiler_gives_one_record_per_dispatch(app):
     r = run(app, 'profiled_chain(ARGS["wgsl"])')
     assert r["status"] == "on"
+    assert r["ticks"] == 8 and r["zero_ticks"] == 0, "the adapter has timestamp-query: every pass wrote its two"
     recs = r["records"]
     assert [x[0] for x in recs] == [0, 1, 2, 3]
     assert [x[1] for x in recs] == [f"axpb_pos#{i}" for i in range(4)]

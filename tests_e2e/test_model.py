@@ -141,11 +141,11 @@ def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, f
     gold, _ = golden(f"model_tiny_{tiny}")
     r = tiny_mounted.py("""
         from pyapp.runtime.page import app
-        from pyapp.runtime.model import model
+        from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = await model.load(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
-                             fused=ARGS["fused"])
+        m = (await bundle.open_model(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
+                             fused=ARGS["fused"])).model
         g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "fused": m.fused,
                   "kernels": sorted({d.kernel for d in m.decode_graph.dispatches})}
@@ -163,10 +163,10 @@ def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
     want = gold["generated_ids"].tolist()
     r = tiny_mounted.py("""
         from pyapp.runtime.page import app
-        from pyapp.runtime.model import model
+        from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import created
-        m = await model.load(app.session.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)
+        m = (await bundle.open_model(app.session.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)).model
         await m.generate(ARGS["ids"], Sampling(), 3)
         before = created()
         full = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)

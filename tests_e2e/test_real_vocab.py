@@ -50,13 +50,13 @@ def test_a_real_vocabulary_model_answers_as_the_reference(vocab_bundles, model_a
     want = gold["generated_ids"].tolist()
     r = model_app.py("""
         from pyapp.runtime.page import app
-        from pyapp.runtime.model import model
+        from pyapp.runtime.page import bundle
         from pyapp.runtime.model.model import Model
         from pyapp.runtime.model.sampling import Sampling
         from pyapp.runtime.page.session import ChatSession
         from pyapp.runtime.tokenizer.tokenizer import StreamDecoder
         from e2e import b64
-        m0 = await model.load(app.session.device, f"/files/vocab_{ARGS['name']}/", max_context=128)
+        m0 = (await bundle.open_model(app.session.device, f"/files/vocab_{ARGS['name']}/", max_context=128)).model
         chat = ChatSession(m0)
         ids = chat.prompt_ids(ARGS["question"], "chat", ARGS["n"])
         RESULT = {"ids": ids, "notice": chat.notice, "vocab": m0.tok.vocab_size, "runs": []}

@@ -15,7 +15,10 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> table: array<u32>;      // (V, K) as stored, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32 or placeholder
 @group(0) @binding(4) var<storage, read> offsets: array<f32>;    // (G, PADDED_N) f32 or placeholder
-@group(0) @binding(5) var<uniform> params: vec4<u32>;            // (rows, -, -, -)
+struct Params {  // graph.uniform(..., rows=) in its op (tests/test_shaders.py checks)
+  rows: u32,      // live rows
+}
+@group(0) @binding(5) var<uniform> params: Params;
 
 fn byte_at(b: u32) -> u32 {
   return (table[b >> 2u] >> ((b & 3u) * 8u)) & 0xFFu;
@@ -25,7 +28,7 @@ fn byte_at(b: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_workgroup(wid, nwg) * WG + lid.x;
-  if (i >= params.x * K) { return; }
+  if (i >= params.rows * K) { return; }
   let k = i % K;
   let n = u32(clamp(tokens[i / K], 0, i32(V) - 1));  // ids are checked on the host; never read out of bounds
   let g = (k / GS) * PADDED_N + n;

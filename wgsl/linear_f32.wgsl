@@ -10,7 +10,10 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (M, K) f32, 16-byte padded
 @group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>; // (N, K) f32, 16-byte padded
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
-@group(0) @binding(4) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
+struct Params {  // graph.uniform(..., m=) in its op (tests/test_shaders.py checks)
+  m: u32,         // live rows (the op's resize hook)
+}
+@group(0) @binding(4) var<uniform> params: Params;
 
 fn at(e: u32, from_weight: bool) -> f32 {
   if (from_weight) { return weight[e >> 2u][e & 3u]; }
@@ -23,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let idx = flat_workgroup(wid, nwg) * WG + lid.x;
   let n = idx % N;
   let m = idx / N;
-  if (m >= params.x) { return; }
+  if (m >= params.m) { return; }
   var acc = 0.0;
   if (K % 4u == 0u) {
     for (var i = 0u; i < K / 4u; i++) {

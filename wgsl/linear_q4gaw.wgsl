@@ -12,7 +12,7 @@
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> offsets: array<f32>;    // (G, PADDED_N) f32
 @group(0) @binding(5) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
-@group(0) @binding(6) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
+@group(0) @binding(6) var<uniform> params: Params;
 
 fn group_scale(t: u32) -> f32 { return scales[t]; }
 fn group_offset(t: u32) -> f32 { return offsets[t]; }

@@ -11,7 +11,7 @@
 @group(0) @binding(2) var<storage, read> weight: array<u32>;     // (N, ceil(K/2)) u8, LE words
 @group(0) @binding(3) var<storage, read> scales: array<f32>;     // (G, PADDED_N) f32
 @group(0) @binding(4) var<storage, read> bias: array<f32>;       // (N,) f32 or a placeholder
-@group(0) @binding(5) var<uniform> params: vec4<u32>;            // (M = live rows, -, -, -)
+@group(0) @binding(5) var<uniform> params: Params;
 
 fn group_scale(t: u32) -> f32 { return scales[t]; }
 fn group_offset(t: u32) -> f32 { return -8.0 * scales[t]; }

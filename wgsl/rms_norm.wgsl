@@ -11,7 +11,11 @@ override REDUCE: bool = false;
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (rows, DIM) f32
 @group(0) @binding(1) var<storage, read> x: array<f32>;          // (S, DIM) f32
 @group(0) @binding(2) var<storage, read> weight: array<f32>;     // (DIM,) f32
-@group(0) @binding(3) var<uniform> params: vec4<u32>;            // (first, rows, -, -)
+struct Params {  // graph.uniform(..., first=, rows=) in its op (tests/test_shaders.py checks)
+  first: u32,     // first row
+  rows: u32,      // live rows
+}
+@group(0) @binding(3) var<uniform> params: Params;
 
 fn sum_squares(src: u32, t: u32, threads: u32) -> f32 {
   var ss = 0.0;
@@ -34,16 +38,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         @builtin(num_workgroups) nwg: vec3<u32>) {
   if (REDUCE) {
     let r = flat_workgroup(wid, nwg);  // uniform per workgroup: the barriers stay uniform
-    if (r < params.y) {
-      let src = (params.x + r) * DIM;
+    if (r < params.rows) {
+      let src = (params.first + r) * DIM;
       red[lid.x] = sum_squares(src, lid.x, WG);
       write_row(r, src, tree(false, lid.x), lid.x, WG);
     }
     return;
   }
   let r = flat_workgroup(wid, nwg) * WG + lid.x;
-  if (r < params.y) {
-    let src = (params.x + r) * DIM;
+  if (r < params.rows) {
+    let src = (params.first + r) * DIM;
     write_row(r, src, sum_squares(src, 0u, 1u), 0u, 1u);
   }
 }

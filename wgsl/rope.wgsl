@@ -8,18 +8,22 @@ override WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read_write> t: array<f32>;    // (S, H, D) f32
 @group(0) @binding(1) var<storage, read> cos_t: array<f32>;      // (Cmax, D/2) f32
 @group(0) @binding(2) var<storage, read> sin_t: array<f32>;      // (Cmax, D/2) f32
-@group(0) @binding(3) var<uniform> params: vec4<u32>;            // (pos, rows, -, -)
+struct Params {  // graph.uniform(..., pos=, rows=) in its op (tests/test_shaders.py checks)
+  pos: u32,       // position of row 0
+  rows: u32,      // live rows
+}
+@group(0) @binding(3) var<uniform> params: Params;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let half = D / 2u;
   let idx = flat_workgroup(wid, nwg) * WG + lid.x;
-  if (idx >= params.y * H * half) { return; }
+  if (idx >= params.rows * H * half) { return; }
   let i = idx % half;
   let s = idx / (half * H);
   let e = (idx / half) * D + 2u * i;           // (s, h) row, pair i
-  let a = (params.x + s) * half + i;
+  let a = (params.pos + s) * half + i;
   let c = cos_t[a];
   let sn = sin_t[a];
   let x0 = t[e];

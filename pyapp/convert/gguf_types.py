@@ -23,9 +23,9 @@ import numpy as np
 
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
-from ..runtime.gguf.describe import LAYOUTS, SUPPORTED
+from ..runtime.gguf.describe import STORED_AS, SUPPORTED
 
-BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in LAYOUTS}
+BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in STORED_AS}
 
 
 class UnsupportedTensor(ValueError):
@@ -70,9 +70,9 @@ def _k_scales(scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stored(name, qtype, n, k, codes, scale, offset=None) -> tuple[dict, dict]:
-    """Our parts in qtype's layout (describe.LAYOUTS): codes (N, K) as nibbles (q4*) or int8 (q8*);
+    """Our parts in qtype's stored format (describe.STORED_AS): codes (N, K) as nibbles (q4*) or int8 (q8*);
     scales/offsets (N, G) -> (G, padded N)."""
-    fmt, group = LAYOUTS[qtype]
+    fmt, group = STORED_AS[qtype]
     weight = pack_nibbles(codes.reshape(n, k)) if fmt.startswith("q4") else \
         codes.reshape(n, k).astype(np.int8).view(np.uint8)
     parts = {f"{name}.qweight": weight, f"{name}.scales": group_major(scale.reshape(n, -1))}

@@ -23,51 +23,30 @@ from .device import NativeDevice
 
 # --- check: the op goldens on this device ---
 
-def _close(got, want, atol=1e-4, rtol=1e-3):
-    import numpy as np
-
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    ok = (err <= atol) | (err / np.maximum(np.abs(want), 1e-6) <= rtol)
-    return bool(ok.all()), float(err.max())
-
-
 async def _run_case(dev, path: Path):
+    """(all within tolerance, the worst abs error) of the op golden at path, or None: not an op's."""
     import numpy as np
     from safetensors import safe_open
 
-    from ..runtime import ops
-    from ..runtime.graph.graph import Graph
+    from ..reference import off_tolerance
+    from ..runtime.ops.golden import linear_graph, sdpa_graph
 
     with safe_open(str(path), "np") as f:
         t = {k: f.get_tensor(k) for k in f.keys()}
         meta = f.metadata() or {}
     op = meta.get("op", "")
-    g = Graph(dev, path.stem)
     dtype = {np.dtype("float32"): "f32", np.dtype("uint8"): "u8"}
-
-    def const(name):
-        return g.constant(name, t[name].shape, dtype[t[name].dtype], t[name].tobytes())
-
+    tensors = {k: (a.shape, dtype.get(a.dtype, "f32"), a.tobytes()) for k, a in t.items()}
     if op.startswith("linear_"):
-        x = g.input("x", t["x"].shape)
-        bias = const("bias") if "bias" in t else None
-        if op == "linear_f32":
-            out = ops.linear_f32(g, x, const("weight"), bias=bias)
-        else:
-            tables = [const(n) for n in ("scales", "offsets") if n in t]
-            out = getattr(ops, op)(g, x, const("weight"), *tables, int(meta["group_size"]), bias=bias)
-        inputs = {"x": t["x"].tobytes()}
+        g, inputs, out = linear_graph(dev, tensors, meta, name=path.stem)
     elif op == "sdpa_with_kv_cache":
-        q, k, v = (g.input(n, t[n].shape) for n in "qkv")
-        caches = [g.state(n, t[n].shape, "f32", t[n].tobytes()) for n in ("k_cache", "v_cache")]
-        out = ops.sdpa_with_kv_cache(g, q, k, v, *caches, g.symint("input_pos", int(meta["input_pos"])), q.shape[1])
-        inputs = {n: t[n].tobytes() for n in "qkv"}
+        g, inputs, out, _ = sdpa_graph(dev, tensors, meta, name=path.stem)
     else:
         return None
-    g.output(out)
     await g.prepare()
-    got = np.frombuffer((await g.execute(inputs))[out.name], np.float32)
-    return _close(got, t["expected"].reshape(-1))
+    got = np.frombuffer((await g.execute(inputs, read=[out.name]))[out.name], np.float32)
+    off, err, _ = off_tolerance(got, t["expected"])
+    return not off.any(), float(err.max())
 
 
 async def check(dirs) -> int:

@@ -37,7 +37,7 @@ async def repack_row(device, path: Path, repeat: int = 3) -> dict:
     header, data = check_gguf(path), path.read_bytes()
     records = tensor_records(header, describe(header, lambda at, n: data[at:at + n])[0])
     want = Weights.allocate(device, config)
-    for name, (arena, offset) in plan_arenas(config.stored())[0].items():  # as Weights.upload places them
+    for name, (arena, offset) in plan_arenas(config.stored())[0].items():  # as Weights.upload_file places them
         device.write(want.buffers[arena], np.ascontiguousarray(tensors[name]).view(np.uint8).ravel(), offset)
     best, got = float("inf"), None
     for _ in range(repeat):

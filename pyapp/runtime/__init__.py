@@ -1,5 +1,4 @@
-"""The part of pyapp that runs inside Pyodide, in rooms; each imports only the rooms above it
-(model.py's bundle loader, which imports page/, aside until it moves there):
+"""The part of pyapp that runs inside Pyodide, in rooms; each imports only the rooms above it:
 
   gpu/        the Device interface and its WebGPU backend, buffers, shaders, pipelines, profiler, jsffi
   graph/      values (tensors, SymInts, uniforms), dispatch nodes, the Graph

@@ -48,47 +48,30 @@ def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **g
     return g
 
 
-async def run_linear(case: str, kernel_style: str | None = None) -> str:
+def case(f) -> dict:
+    """A golden file's tensors as pyapp.runtime.ops.golden takes them."""
+    return {n: (t.shape, t.dtype, t.view) for n, t in f.tensors.items()}
+
+
+async def run_linear(case_name: str, kernel_style: str | None = None) -> str:
     """Build x -> op -> out from a linear golden file; returns the output (base64 f32)."""
-    from pyapp.runtime import ops
-    from pyapp.runtime.graph.graph import Graph
+    from pyapp.runtime.ops.golden import linear_graph
 
-    f = await golden(case)
-    op = f.metadata["op"]
-    g = Graph(device(), op, kernel_style=kernel_style)
-    x = g.input("x", f["x"].shape)
-    weight = g.constant("weight", f["weight"].shape, f["weight"].dtype, f["weight"].view)
-    tables = [g.constant(n, f[n].shape, "f32", f[n].view) for n in ("scales", "offsets") if n in f]
-    bias = g.constant("bias", f["bias"].shape, "f32", f["bias"].view) if "bias" in f else None
-    if op == "linear_f32":
-        out = g.output(ops.linear_f32(g, x, weight, bias=bias))
-    else:
-        out = g.output(getattr(ops, op)(g, x, weight, *tables, int(f.metadata["group_size"]), bias=bias))
+    f = await golden(case_name)
+    g, inputs, out = linear_graph(device(), case(f), f.metadata, kernel_style=kernel_style)
     await g.prepare()
-    return b64((await g.execute({"x": f["x"].view}))[out.name])
+    return b64((await g.execute(inputs))[out.name])
 
 
-async def run_sdpa(case: str, profile: bool = False, kernel_style: str | None = None,
+async def run_sdpa(case_name: str, profile: bool = False, kernel_style: str | None = None,
                    caches_as_inputs: bool = False) -> dict:
-    """One sdpa_with_kv_cache step from a golden file; caches live in the graph (state) or, as
-    ExecuTorch also allows, come in as graph inputs written before the step."""
-    from pyapp.runtime import ops
-    from pyapp.runtime.graph.graph import Graph
+    """One sdpa_with_kv_cache step from a golden file (pyapp.runtime.ops.golden.sdpa_graph)."""
+    from pyapp.runtime.ops.golden import sdpa_graph
 
-    f = await golden(case)
-    g = Graph(device(), "sdpa", profile=profile, kernel_style=kernel_style)
-    q, k, v = (g.input(n, f[n].shape) for n in "qkv")
-    if caches_as_inputs:
-        caches = [g.input(n, f[n].shape) for n in ("k_cache", "v_cache")]
-    else:
-        caches = [g.state(n, f[n].shape, "f32", f[n].view) for n in ("k_cache", "v_cache")]
-    pos = g.symint("input_pos", int(f.metadata["input_pos"]))
-    out = g.output(ops.sdpa_with_kv_cache(g, q, k, v, *caches, pos, q.shape[1]))
-    if "expected_k_cache" in f:
-        for c in caches:
-            g.output(c)
+    f = await golden(case_name)
+    g, inputs, out, caches = sdpa_graph(device(), case(f), f.metadata, profile=profile, kernel_style=kernel_style,
+                                        caches_as_inputs=caches_as_inputs)
     await g.prepare()
-    inputs = {n: f[n].view for n in ("q", "k", "v", *(("k_cache", "v_cache") if caches_as_inputs else ()))}
     got = await g.execute(inputs)
     return {"out": b64(got[out.name]), "caches": {c.name: b64(got[c.name]) for c in caches if c.name in got},
             "labels": [r.kernel_name for r in g.last_profile],

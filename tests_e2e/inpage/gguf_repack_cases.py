@@ -39,7 +39,8 @@ async def page_case(mount: str, gguf_url: str, records, block: int = 0, **option
     config = ModelConfig.from_json(await fetch_json(f"/files/{mount}/config.json"))
     file = await bundle.fetch_file(f"/files/{mount}/model.safetensors")
     async with device.error_scope("bundle upload"):
-        reference = Weights.upload(device, config, file)
+        reference = Weights.allocate(device, config)
+        reference.upload_file(file)
     gguf = await fetch_buffer(gguf_url)
     if not block:
         return await compare(device, config, reference, gguf, records, **options)

@@ -93,6 +93,7 @@ async def profiled_chain(wgsl: str) -> dict:
     await g.execute({"x": f["x"].view})
     recs = g.last_profile
     return {"status": g.profile_status, "table": format_table(summarize(recs)),
+            "zero_ticks": sum(t == 0 for t in g.profiler.last_ticks), "ticks": len(g.profiler.last_ticks),
             "records": [[r.idx, r.kernel_name, r.start_ns, r.end_ns, r.duration_ns, list(r.global_wg)] for r in recs]}
 
 

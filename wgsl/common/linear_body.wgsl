@@ -123,6 +123,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   let n = idx % N;
   let m0 = (idx / N) * TILE_M;
-  let m = params.x;  // live rows (the op's resize hook)
+  let m = params.m;
   if (m0 < m) { general_column(n, m0, min(TILE_M, m - m0)); }
 }

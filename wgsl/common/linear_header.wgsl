@@ -10,3 +10,7 @@ override KW: u32;                // u32 words per weight row (when ALIGNED)
 override WG: u32 = 64u;
 override DECODE: bool = false;   // M == 1 with aligned K (common/linear_body.wgsl)
 override REDUCE: bool = false;   // the same on real GPUs: a workgroup per column, WG threads over K
+
+struct Params {  // the uniform: graph.uniform(..., m=) in ops/executorch/_linear.py (tests/test_shaders.py checks)
+  m: u32,         // live rows (the op's resize hook)
+}

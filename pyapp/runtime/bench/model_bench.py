@@ -183,8 +183,8 @@ async def load_report(args: dict) -> dict:
     bundle (fetch, upload, pipelines), alternating; the GGUF model's greedy tokens; both decodes."""
     import js
 
-    from ..page.blob import BlobFile, download, load_gguf, model_parts
-    from ..model.model import load
+    from ..page import blob, bundle
+    from ..page.fetch import fetch_blob
 
     from ..page import app
 
@@ -193,20 +193,20 @@ async def load_report(args: dict) -> dict:
     out = {"runs": []}
     for _ in range(args.get("repeat", 2)):
         t0 = now()
-        blob = await download(args["gguf"])
+        file = await fetch_blob(args["gguf"])
         t1 = now()
-        await model_parts(BlobFile(blob), name)
+        await blob.model_parts(blob.BlobFile(file), name)
         t2 = now()
-        gguf, _ = await load_gguf(device, blob, name)
+        gguf = (await blob.open_model(device, file, name)).model
         t3 = now()
-        bundle = await load(device, args["bundle"])
+        bundled = (await bundle.open_model(device, args["bundle"])).model
         t4 = now()
         out["runs"].append({"gguf_fetch_ms": t1 - t0, "gguf_header_ms": t2 - t1, "gguf_open_ms": t3 - t2,
                             "bundle_fetch_upload_prepare_ms": t4 - t3})
     out["gguf_greedy_matches"] = [
         (await gguf.generate(gguf.tok.encode(p["prompt"]), Sampling(), len(p["greedy_ids"]))).generated_ids
         == p["greedy_ids"] for p in args.get("prompts", [])]
-    for label, model in (("gguf", gguf), ("bundle", bundle), ("gguf", gguf), ("bundle", bundle)):
+    for label, model in (("gguf", gguf), ("bundle", bundled), ("gguf", gguf), ("bundle", bundled)):
         out.setdefault(f"{label}_decode", []).append(await decode_rate(model, args.get("steps", 128)))
     return out
 

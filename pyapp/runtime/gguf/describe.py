@@ -20,13 +20,14 @@ import math
 import re
 import struct
 
+from ..model.config import lacks
 from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
 
 # GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/convert/gguf_types.py)
-LAYOUTS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
+STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q4_0": ("q4gsw", 32), "Q4_1": ("q4gaw", 32), "Q5_0": ("q8gsw", 32), "Q5_1": ("q8gaw", 32),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16)}
-SUPPORTED = tuple(LAYOUTS)
+SUPPORTED = tuple(STORED_AS)
 ARCHITECTURES = ("llama", "qwen2", "qwen3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
 HEAD_ROWS = re.compile(r"blk\.\d+\.attn_(q|k)(\.weight|\.bias|_norm\.weight)")
@@ -236,7 +237,7 @@ def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
     expected = expected_shapes(config, vocab, shapes)
     missing = [n for n in expected if n not in shapes and n != "output.weight"]  # no output: tied to token_embd
     if missing:
-        raise UnsupportedModel(f"GGUF lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+        raise UnsupportedModel(lacks("GGUF", missing))
     for name, sizes in expected.items():
         want = tuple(size for size, _ in sizes)
         if name in shapes and shapes[name] != want:
@@ -246,7 +247,7 @@ def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
 
 def tensor_entry(t) -> dict:
     """How a tensor is stored: its format, shape and group size (config.json's entry)."""
-    fmt, group = LAYOUTS[t.type]
+    fmt, group = STORED_AS[t.type]
     if fmt == "f32":
         return {"format": "f32", "shape": list(t.shape)}
     if len(t.shape) != 2:
@@ -264,7 +265,7 @@ def describe(header, read) -> tuple[dict, dict]:
     check_tensors(config, len(tokenizer["tokens"]), shapes)
     unsupported: dict[str, list[str]] = {}
     for t in header.tensors:
-        if t.type not in LAYOUTS:
+        if t.type not in STORED_AS:
             unsupported.setdefault(t.type, []).append(t.name)
     if unsupported:
         found = "; ".join(f"{kind} ({len(names)} tensors, e.g. {names[0]})" for kind, names in sorted(unsupported.items()))

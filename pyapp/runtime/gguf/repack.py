@@ -4,7 +4,7 @@ The page reads a GGUF file itself: each tensor's raw blocks go from the file's A
 staging buffer (queue.writeBuffer of a typed-array view: no Python copy), and one dispatch per
 chunk of whole rows writes the tensor's stored parts where `Weights` placed them: bit for bit
 what the host exporter writes (pyapp/convert/gguf_types.py; Qwen's Q/K rows in describe.pair_order). Nothing is read
-back; the caller wraps the upload in `device.error_scope`, as model.load does Weights.upload.
+back; the caller wraps the upload in `device.error_scope` (model/make.py does).
 Imports on plain CPython: a Python bytes-like stands in for the ArrayBuffer on a native device.
 """
 
@@ -16,11 +16,12 @@ from math import ceil
 
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
-from .describe import LAYOUTS, NOT_A_WEIGHT, permuted_head
-from ..ops.formats import tables, word_k
+from .describe import STORED_AS, NOT_A_WEIGHT, permuted_head
+from ..ops.formats import word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
+from ..model.config import lacks
 from ..model.weights import Weights
 
 __all__ = ["TensorRecord", "GGUFUploadError", "STAGING_BYTES", "upload_gguf", "arena_differences"]
@@ -48,7 +49,7 @@ def tensor_records(header, config: dict) -> list[TensorRecord]:
             for t in header.tensors if t.name in config["tensors"]]
 
 
-# GGUF type -> TYPE in the shader; layouts from describe.LAYOUTS, block sizes from reader
+# GGUF type -> TYPE in the shader; formats from describe.STORED_AS, block sizes from reader
 SHADER_TYPES = {"F32": 0, "F16": 1, "BF16": 2, "Q4_0": 3, "Q4_1": 4, "Q5_0": 5, "Q5_1": 6, "Q8_0": 7,
                 "Q4_K": 8, "Q5_K": 9, "Q6_K": 10}
 BLOCKS = {name: (elements, size) for name, elements, size in GGML_TYPES.values()}
@@ -84,7 +85,7 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     entry = weights.config.tensors.get(t.name)
     if entry is None:
         raise GGUFUploadError(f"tensor {t.name} is not among the model's tensors")
-    (fmt, group), (block, block_bytes) = LAYOUTS[t.type], BLOCKS[t.type]
+    (fmt, group), (block, block_bytes) = STORED_AS[t.type], BLOCKS[t.type]
     shape = tuple(int(s) for s in t.shape)
     if (fmt, shape, group) != (entry.format, entry.shape, entry.group_size if group else 0):
         raise GGUFUploadError(f"tensor {t.name}: the file's {t.type} {list(shape)} is stored as {fmt} (group {group}); "
@@ -98,14 +99,10 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
         raise GGUFUploadError(f"tensor {t.name}: {t.size} bytes, but {t.type} {list(shape)} takes {rows * row_bytes}")
     if t.head and (t.head % 2 or rows % t.head):
         raise GGUFUploadError(f"tensor {t.name}: head size {t.head} is odd or does not divide its {rows} rows")
+    p = weights.placed(t.name)
     if fmt == "f32":
-        arena, at = weights.where[t.name]
-        return _Job(t, arena, rows, k, row_bytes, k, (at // 4, 0, 0, 0))
-    arena, codes = weights.where[f"{t.name}.qweight"]
-    parts = {p: weights.where[f"{t.name}.{p}"][1] // 4 for p in tables(fmt)}
-    padded = weights.meta[f"{t.name}.scales"][0][1]
-    return _Job(t, arena, rows, k, row_bytes, k // word_k(fmt),
-                (codes // 4, parts["scales"], parts.get("offsets", 0), padded))
+        return _Job(t, p.arena, rows, k, row_bytes, k, (p.codes, 0, 0, 0))
+    return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn))
 
 
 def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING_BYTES) -> list[_Job]:
@@ -126,7 +123,7 @@ def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING
         jobs.append(job)
     missing = sorted(set(weights.config.tensors) - {j.tensor.name for j in jobs})
     if missing:
-        raise GGUFUploadError(f"the file lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
+        raise GGUFUploadError(lacks("the file", missing))
     return jobs
 
 

@@ -1,9 +1,9 @@
-"""The browser's WebGPU (navigator.gpu) as a `Device` backend: only the raw JS calls.
+"""The browser's WebGPU (navigator.gpu) as a `Device` backend: the raw JS calls and the step.
 
-Descriptors are built as Python dicts and converted once by `jsffi.js_object`. A step is
-encoded by a few lines of JS (encode.js) from arrays recorded once: each call from Python into
-JS is an FFI round trip, and a decode step has hundreds of dispatches. The device's uncaptured
-errors (a step's, which no scope awaits) are kept in `uncaptured` for the next `check()`.
+Descriptors come as Python dicts and are converted once by `jsffi`. A step is encoded by a few
+lines of JS (encode.js) from arrays recorded once: each call from Python into JS is an FFI
+round trip, and a decode step has hundreds of dispatches. The device's uncaptured errors (a
+step's, which no scope awaits) are kept in `uncaptured` for the next `check()`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from pathlib import Path
 
 import js
 from pyodide.code import run_js
-from pyodide.ffi import JsException, create_once_callable, create_proxy, to_js
+from pyodide.ffi import JsException, create_once_callable, create_proxy
 
 from .buffers import MAP_MODE_READ
-from .device import RAISED_LIMITS, REPORTED_LIMITS, SHADER_STAGE_COMPUTE, WANTED_FEATURES, Device, GPUError, \
-    WebGPUUnavailable
-from .jsffi import is_nullish, js_bytes, js_object, py_bytes
+from .device import INFO_KEYS, Device, GPUError, WebGPUUnavailable, device_request
+from .jsffi import is_nullish, js_bytes, js_object, js_typed, py_bytes
 
 __all__ = ["BrowserDevice"]
 
@@ -38,8 +37,7 @@ class BrowserDevice(Device):
     _raw_errors = (JsException,)
 
     def __init__(self, adapter, raw, info: dict):
-        super().__init__(raw, info, raw.features.values(),
-                         {name: getattr(raw.limits, name) for name in REPORTED_LIMITS})
+        super().__init__(raw, info, raw.features.values(), lambda name: getattr(raw.limits, name))
         self.adapter = adapter
         raw.lost.then(create_once_callable(self._on_lost))
         self._on_error = create_proxy(lambda event: self.uncaptured.append(_message(event.error)))
@@ -56,14 +54,11 @@ class BrowserDevice(Device):
         if is_nullish(adapter):
             raise WebGPUUnavailable("WebGPU is present but no GPU adapter is available "
                                     "(blocklisted driver or GPU disabled).")
-        have = set(adapter.features.values())
-        features = [f for f in WANTED_FEATURES if f in have and f not in exclude_features]
-        limits = {name: getattr(adapter.limits, name) for name in RAISED_LIMITS}
+        features, limits = device_request(set(adapter.features.values()), lambda name: getattr(adapter.limits, name),
+                                          exclude_features)
         raw = await adapter.requestDevice(js_object({
             "label": "pyapp", "requiredFeatures": features, "requiredLimits": limits}))
-        ai = adapter.info
-        info = {k: str(getattr(ai, k, "") or "") for k in ("vendor", "architecture", "device", "description")}
-        return cls(adapter, raw, info)
+        return cls(adapter, raw, {k: str(getattr(adapter.info, k, "") or "") for k in INFO_KEYS})
 
     def _on_lost(self, info):
         self.lost_reason = f"{info.reason}: {info.message}"
@@ -90,7 +85,7 @@ class BrowserDevice(Device):
         rec, dispatches = recording
         grids = array("I", [c for d in dispatches for c in d.grid])
         if grids:
-            rec.grids.set(to_js(memoryview(grids)))
+            rec.grids.set(js_typed(grids))
 
     def submit(self, recording, copies=(), resolve=None, label: str = "step", steps: int = 1):
         rec, _ = recording
@@ -119,25 +114,17 @@ class BrowserDevice(Device):
             raise GPUError(f"pipeline {label}: {_message(e)}{detail}") from None
 
     def _raw_bind_group_layout(self, entries, label):
-        desc = [{"binding": i, "visibility": SHADER_STAGE_COMPUTE, "buffer": {"type": kind}} for i, kind in entries]
-        bgl = self.raw.createBindGroupLayout(js_object({"label": label, "entries": desc}))
+        bgl = self.raw.createBindGroupLayout(js_object({"label": label, "entries": entries}))
         layout = self.raw.createPipelineLayout(js_object({"label": label, "bindGroupLayouts": [bgl]}))
         return bgl, layout
 
     def _raw_bind_group(self, bgl, entries, label):
-        desc = [{"binding": i, "resource": {"buffer": b, "offset": o} if n is None else
-                 {"buffer": b, "offset": o, "size": n}} for i, b, o, n in entries]
-        return self.raw.createBindGroup(js_object({"label": label, "layout": bgl, "entries": desc}))
+        return self.raw.createBindGroup(js_object({"label": label, "layout": bgl, "entries": entries}))
 
     def _raw_query_set(self, count, label):
         return self.raw.createQuerySet(js_object({"type": "timestamp", "count": count, "label": label}))
 
-    def _raw_pass_descriptor(self, label, times):
-        desc = {"label": label}
-        if times is not None:
-            query_set, begin, end = times
-            desc["timestampWrites"] = {"querySet": query_set, "beginningOfPassWriteIndex": begin,
-                                       "endOfPassWriteIndex": end}
+    def _raw_pass_descriptor(self, desc):
         return js_object(desc)
 
     def _raw_write(self, buffer, data, offset):
@@ -155,22 +142,6 @@ class BrowserDevice(Device):
             tail = js.Uint8Array.new(4)
             tail.set(data.subarray(head))
             self.raw.queue.writeBuffer(buffer, offset + head, tail)
-
-    def _raw_encoder(self, label):
-        return self.raw.createCommandEncoder(js_object({"label": label}))
-
-    def _raw_pass(self, enc, desc):
-        cpass = enc.beginComputePass(desc)
-        return cpass, cpass.setPipeline, cpass.setBindGroup, cpass.dispatchWorkgroups, cpass.end
-
-    def _raw_copy(self, enc, src, offset, dst, size):
-        enc.copyBufferToBuffer(src, offset, dst, 0, size)
-
-    def _raw_resolve(self, enc, query_set, count, dst):
-        enc.resolveQuerySet(query_set, 0, count, dst, 0)
-
-    def _raw_finish(self, enc):
-        self.raw.queue.submit(js_object([enc.finish()]))
 
     async def _raw_read(self, buffer, size):
         await buffer.mapAsync(MAP_MODE_READ, 0, size)

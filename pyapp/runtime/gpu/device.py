@@ -1,11 +1,13 @@
-"""One device interface for every WebGPU host; backends only make the raw calls.
+"""One device interface for every WebGPU host; backends make the raw calls and run a step.
 
 `Device` holds what the hosts share: the features and limits we ask for, buffer sizes,
-binding kinds, the kernel-style choice, the count of created objects (tests use it to prove
-that a step creates nothing), pass encoding, and what an error scope means. Two backends
-subclass it: `browser.BrowserDevice` (navigator.gpu through Pyodide's FFI, in the page) and
-`pyapp.native.device.NativeDevice` (wgpu-native through wgpu-py, on a host). They implement
-the `_raw_*` methods and nothing else. No `js` here: this module imports on plain CPython.
+binding kinds and descriptors (in WebGPU's spelling), the kernel-style choice, the count of
+created objects (tests use it to prove that a step creates nothing), and what an error scope
+means. Two backends subclass it: `browser.BrowserDevice` (navigator.gpu through Pyodide's FFI,
+in the page) and `pyapp.native.device.NativeDevice` (wgpu-native through wgpu-py, on a host).
+A backend implements the `_raw_*` object calls and the step: `record` a plan of passes once,
+`refresh` its grids, `submit` it (the browser encodes in JS, encode.js; the native host in
+Python). No `js` here: this module imports on plain CPython.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ RAISED_LIMITS = (
     "maxComputeWorkgroupSizeX",
 )
 REPORTED_LIMITS = RAISED_LIMITS + ("maxComputeWorkgroupsPerDimension", "maxUniformBufferBindingSize")
+INFO_KEYS = ("vendor", "architecture", "device", "description")  # of the adapter's info
 BINDING_TYPES = {"read": "read-only-storage", "write": "storage", "uniform": "uniform"}
 SHADER_STAGE_COMPUTE = 0x4  # GPUShaderStage.COMPUTE
 
@@ -42,6 +45,12 @@ class GPUError(RuntimeError):
 
 class WebGPUUnavailable(GPUError):
     """This browser has no usable WebGPU."""
+
+
+def device_request(have, limit, exclude=()) -> tuple[list[str], dict]:
+    """What a backend asks its adapter for: the wanted features it has (less `exclude`), and
+    RAISED_LIMITS at the adapter's maximum; limit(name) reads one adapter limit by WebGPU's name."""
+    return [f for f in WANTED_FEATURES if f in have and f not in exclude], {n: limit(n) for n in RAISED_LIMITS}
 
 
 def kernel_style_for(info: dict, features) -> str:
@@ -57,11 +66,12 @@ def kernel_style_for(info: dict, features) -> str:
 class Device:
     """A WebGPU device. Objects are created in build/prepare/upload, never in a step."""
 
-    def __init__(self, raw, info: dict, features, limits: dict):
+    def __init__(self, raw, info: dict, features, limit):
+        """limit(name): one of the device's limits, by WebGPU's name."""
         self.raw = raw
-        self.info = {k: str(info.get(k, "") or "") for k in ("vendor", "architecture", "device", "description")}
+        self.info = {k: str(info.get(k, "") or "") for k in INFO_KEYS}
         self.features = frozenset(features)
-        self.limits = {name: int(limits[name]) for name in REPORTED_LIMITS}
+        self.limits = {name: int(limit(name)) for name in REPORTED_LIMITS}
         self.kernel_style = kernel_style_for(info, self.features)
         self.created = Counter()
         self.lost_reason: str | None = None
@@ -93,14 +103,21 @@ class Device:
     def bind_group_layout(self, kinds: tuple[str, ...], label: str):
         """(bind group layout, pipeline layout) for buffer bindings of these kinds, in order."""
         self.created["bind_group_layout"] += 1
-        entries = [(i, BINDING_TYPES[k]) for i, k in enumerate(kinds)]
+        entries = [{"binding": i, "visibility": SHADER_STAGE_COMPUTE, "buffer": {"type": BINDING_TYPES[k]}}
+                   for i, k in enumerate(kinds)]
         return self._raw_bind_group_layout(entries, label)
 
     def bind_group(self, bgl, resources: list, label: str):
         """resources: a buffer (bound whole) or (buffer, offset, size) per binding, in order."""
         self.created["bind_group"] += 1
-        spans = [r if isinstance(r, tuple) else (r, 0, None) for r in resources]
-        return self._raw_bind_group(bgl, [(i, *span) for i, span in enumerate(spans)], label)
+        entries = []
+        for i, r in enumerate(resources):
+            buffer, offset, size = r if isinstance(r, tuple) else (r, 0, None)
+            span = {"buffer": buffer, "offset": offset}
+            if size is not None:
+                span["size"] = size
+            entries.append({"binding": i, "resource": span})
+        return self._raw_bind_group(bgl, entries, label)
 
     def query_set(self, count: int, label: str):
         self.created["query_set"] += 1
@@ -109,8 +126,11 @@ class Device:
     def pass_descriptor(self, label: str, query_set=None, index: int = 0):
         """A compute pass's descriptor, built once; with a query set the pass writes its start
         and end timestamps at query indices 2*index and 2*index + 1."""
-        times = (query_set, 2 * index, 2 * index + 1) if query_set is not None else None
-        return self._raw_pass_descriptor(label, times)
+        desc = {"label": label}
+        if query_set is not None:
+            desc["timestampWrites"] = {"querySet": query_set, "beginningOfPassWriteIndex": 2 * index,
+                                       "endOfPassWriteIndex": 2 * index + 1}
+        return self._raw_pass_descriptor(desc)
 
     # --- steps ---
 
@@ -119,41 +139,19 @@ class Device:
         self._raw_write(buffer, data, offset)
 
     def record(self, passes):
-        """Keep a plan of passes [(descriptor, [dispatch, ...])] in the form `submit` encodes
+        """A plan of passes [(descriptor, [dispatch, ...])], kept in the form `submit` encodes
         fastest. A dispatch is anything with `.pipeline`, `.bind_group` and `.grid` (x, y, z)."""
-        return passes
+        raise NotImplementedError
 
     def refresh(self, recording):
         """Dispatches of a recording changed their grids (a resize hook ran)."""
+        raise NotImplementedError
 
     def submit(self, recording, copies=(), resolve=None, label: str = "step", steps: int = 1):
-        """Encode the recorded passes `steps` times, then buffer copies [(src, offset, dst, size)] and a
-        timestamp resolve (query set, count, resolve buffer, read buffer); one submit."""
-        try:
-            enc = self._raw_encoder(label)
-            for _ in range(steps):
-                self._encode(enc, recording)
-            for src, offset, dst, size in copies:
-                self._raw_copy(enc, src, offset, dst, align(size))
-            if resolve is not None:
-                query_set, count, resolve_buf, read_buf = resolve
-                self._raw_resolve(enc, query_set, count, resolve_buf)
-                self._raw_copy(enc, resolve_buf, 0, read_buf, count * 8)
-            self._raw_finish(enc)
-        except self._raw_errors as e:  # a backend that reports errors where they happen
-            raise GPUError(f"{label}: {e}") from None
-
-    def _encode(self, enc, passes):
-        for desc, dispatches in passes:
-            cpass, set_pipeline, set_bind_group, dispatch, end = self._raw_pass(enc, desc)
-            current = None
-            for d in dispatches:
-                if d.pipeline is not current:  # consecutive nodes often share one (k/v, rope q/k)
-                    set_pipeline(d.pipeline)
-                    current = d.pipeline
-                set_bind_group(0, d.bind_group)
-                dispatch(*d.grid)
-            end()
+        """Encode the recorded passes `steps` times, then buffer copies [(src, offset, dst, size)]
+        (sizes rounded up to 4 bytes) and a timestamp resolve (query set, count, resolve buffer,
+        read buffer, which gets count * 8 bytes); one submit."""
+        raise NotImplementedError
 
     def check(self, phase: str):
         """Raise the first error the device reported outside any scope (a step's), if any."""
@@ -204,40 +202,21 @@ class Device:
         raise NotImplementedError
 
     def _raw_bind_group_layout(self, entries, label):
-        """entries: [(binding, buffer type)] -> (bind group layout, pipeline layout)."""
+        """entries: GPUBindGroupLayoutEntry dicts -> (bind group layout, pipeline layout)."""
         raise NotImplementedError
 
     def _raw_bind_group(self, bgl, entries, label):
-        """entries: [(binding, buffer, offset, size or None for the whole buffer)]."""
+        """entries: GPUBindGroupEntry dicts; a resource without "size" binds the rest of its buffer."""
         raise NotImplementedError
 
     def _raw_query_set(self, count, label):
         raise NotImplementedError
 
-    def _raw_pass_descriptor(self, label, times):
-        """times: None or (query set, beginning index, end index)."""
+    def _raw_pass_descriptor(self, desc):
+        """desc: a GPUComputePassDescriptor dict -> the backend's form of it, made once."""
         raise NotImplementedError
 
     def _raw_write(self, buffer, data, offset):
-        raise NotImplementedError
-
-    def _raw_encoder(self, label):
-        raise NotImplementedError
-
-    def _raw_pass(self, enc, desc):
-        """Begin a compute pass: (pass, set_pipeline, set_bind_group, dispatch, end), the methods
-        taken once (in the page each attribute lookup on a JS object is an FFI round trip)."""
-        raise NotImplementedError
-
-    def _raw_copy(self, enc, src, offset, dst, size):
-        """Copy `size` bytes of src from `offset` to the start of dst."""
-        raise NotImplementedError
-
-    def _raw_resolve(self, enc, query_set, count, dst):
-        raise NotImplementedError
-
-    def _raw_finish(self, enc):
-        """Finish the encoder and submit its command buffer."""
         raise NotImplementedError
 
     async def _raw_read(self, buffer, size) -> bytes:

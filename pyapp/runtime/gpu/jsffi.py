@@ -30,6 +30,11 @@ def js_bytes(data):
     return to_js(memoryview(data).cast("B"))
 
 
+def js_typed(data):
+    """A Python array as the JS typed array of its item type (copied): array("I") -> Uint32Array."""
+    return to_js(memoryview(data))
+
+
 def py_bytes(array_buffer) -> bytes:
     """Copy a JS ArrayBuffer (small: uniforms, logits, timestamps) into Python bytes."""
     return js.Uint8Array.new(array_buffer).to_bytes()

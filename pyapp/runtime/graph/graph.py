@@ -95,11 +95,12 @@ class Graph:
         """A small zero tensor bound where an optional operand (a bias) is absent."""
         return self.tensors.get("_absent") or self.constant("_absent", (4,), "f32")
 
-    def external(self, name, shape, dtype, buffer, offset: int | None = None) -> Tensor:
+    def external(self, name, shape, dtype, buffer, offset: int | None = None, fed: bool = False) -> Tensor:
         """A tensor whose buffer already exists (weights, caches shared between graphs); with an
-        offset (a multiple of 256), the tensor is that slice of the buffer."""
+        offset (a multiple of 256), the tensor is that slice of the buffer. A `fed` one also takes
+        data through execute's inputs (a slot the GPU writes too, that the host may set)."""
         t = self._add(name, shape, dtype, "external")
-        t.buffer = buffer
+        t.buffer, t.fed = buffer, fed
         if offset is not None:
             t.offset, t.span = offset, align(t.nbytes, 16)
         return t
@@ -137,9 +138,10 @@ class Graph:
 
     def dispatch(self, kernel: str, *, writes, reads=(), uniforms=(), workgroups=1,
                  shader: str | None = None, source: str | None = None, constants=None,
-                 local_size=(64, 1, 1), aliases=()) -> Dispatch:
+                 local_size=(64, 1, 1), aliases=(), variant: str = "") -> Dispatch:
         """Append one dispatch node. `shader` names wgsl/<shader>.wgsl (`aliases`: (include,
-        file) pairs it is loaded with); `source` is custom WGSL."""
+        file) pairs it is loaded with); `source` is custom WGSL. `variant` names the variant of
+        the kernel the op chose, for its label."""
         if (shader is None) == (source is None):
             raise ValueError(f"{kernel}: give exactly one of shader= or source=")
         if self.prepared:
@@ -151,7 +153,7 @@ class Graph:
                 raise ValueError(f"{kernel}: {v!r} is not a tensor of graph {self.name}")
         text = shaders.load(shader, tuple(aliases)) if shader is not None else source
         d = Dispatch(len(self.dispatches), kernel, text, list(writes), list(reads), list(uniforms),
-                     dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups)
+                     dict(constants or {}), tuple(local_size), self.max_per_dim, workgroups, variant=variant)
         self.dispatches.append(d)
         return d
 
@@ -300,15 +302,15 @@ class Graph:
 
     def _write_input(self, name: str, data):
         t = self.tensors.get(name)
-        if t is None or t.role != "input":
-            inputs = [n for n, v in self.tensors.items() if v.role == "input"]
+        if t is None or not (t.role == "input" or t.fed):
+            inputs = [n for n, v in self.tensors.items() if v.role == "input" or v.fed]
             raise KeyError(f"{self.name}: {name!r} is not an input; inputs are {inputs}")
         size = _byte_length(data)
         fits = size <= t.nbytes and size % DTYPES[t.dtype][0] == 0 if t.dynamic else size == t.nbytes
         if not fits:
             want = f"at most {t.nbytes}" if t.dynamic else f"{t.nbytes}"
             raise ValueError(f"input {t!r} needs {want} bytes, got {size}")
-        self.device.write(t.buffer, data)
+        self.device.write(t.buffer, data, t.offset)
         for s in self.symints.values():
             if s.source == name:
                 s.set(_element(data, t.dtype, s.source_index))

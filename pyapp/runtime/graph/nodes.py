@@ -38,13 +38,15 @@ class Dispatch:
     grid: tuple[int, int, int] = (1, 1, 1)
     pipeline: object = None
     bind_group: object = None
+    variant: str = ""  # which of the kernel's variants the op chose (a team flavor, a decode path)
 
     def __post_init__(self):
         self.set_workgroups(self.workgroups)
 
     @property
     def label(self) -> str:
-        return f"{self.kernel}#{self.node}"
+        """<kernel>#<node>, or <kernel>[<variant>]#<node>: profiles group by what precedes the #."""
+        return f"{self.kernel}[{self.variant}]#{self.node}" if self.variant else f"{self.kernel}#{self.node}"
 
     @property
     def bindings(self) -> list:

@@ -25,6 +25,7 @@ class Tensor:
     buffer: object = None
     offset: int = 0               # an external slice: where it starts in `buffer`
     span: int | None = None       # an external slice: bytes bound (None: the whole buffer)
+    fed: bool = False             # an external the host writes through execute's inputs, as an input
 
     @property
     def root(self) -> "Tensor":

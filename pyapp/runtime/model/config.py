@@ -1,7 +1,8 @@
 """A bundle's config.json, parsed once into dataclasses (llama2.c's Config, typed).
 
 The exporter (pyapp/export.py) writes config.json; the page, the benchmarks and the native
-host read it through `ModelConfig.from_json`, and nothing else indexes the raw dict.
+host read it through `ModelConfig.from_json`. The raw dict is indexed elsewhere only where a
+GGUF's description makes it (gguf/describe.py, gguf/repack.tensor_records), before this parse.
 """
 
 from __future__ import annotations
@@ -71,3 +72,8 @@ class ModelConfig:
     def stored(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Every stored tensor's (shape, dtype)."""
         return {k: v for name, e in self.tensors.items() for k, v in e.stored(name).items()}
+
+
+def lacks(source: str, missing: list[str]) -> str:
+    """How a bundle, a GGUF or a file without some of the model's tensors is said: a few named."""
+    return f"{source} lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}"

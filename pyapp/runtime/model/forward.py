@@ -7,9 +7,10 @@ model on ExecuTorch's ops (linear_q4gsw & co., sdpa_with_kv_cache: 19 dispatches
 as the reference path the fused one is measured and checked against.
 
 Every graph has the SymInts input_pos (first position of this step), rows (live rows) and
-last_row (the row whose logits are wanted), the input "tokens", and the outputs "next_token"
-(u32: the argmax id, then its logit's bits) and "logits" (1, vocab) f32. A `sampled` graph
-ends in the sampler (ops/fused/sample.py) instead of the argmax: the same outputs, the id drawn.
+last_row (the row whose logits are wanted), the input "tokens" (on the fused decode graph the
+slot next_token writes, fed by the host for a step's first token), and the outputs "next_token"
+(u32: the argmax id, then its logit's bits) and "logits" (1, vocab) f32. A `sampled` graph ends
+in the sampler (ops/fused/sample.py) instead of the argmax: the same outputs, the id drawn.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sample
     last, one = g.symint("last_row", s - 1), g.symint("one", 1)
     token = g.external("next_token", (4,), "u32", sh.token, offset=0)  # where the next step reads
     tokens = (g.input("tokens", (s,), "i32", dynamic=True) if s > 1 else    # (S,) i32
-              g.external("tokens", (1,), "i32", sh.token, offset=0))
+              g.external("tokens", (1,), "i32", sh.token, offset=0, fed=True))  # the slot next_token writes
     rope = g.external("rope", (2, sh.cmax, d // 2), "f32", sh.rope)
     x = embed(g, c, w, tokens, rows)
     for i in range(c.n_layers):

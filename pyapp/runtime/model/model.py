@@ -85,7 +85,6 @@ class Model:
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
-        self.from_store = False  # the weights came from the browser's store, not a download (page/store.py)
         self.tally = KernelTally()
         self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
         self.shared = self._shared()
@@ -149,10 +148,6 @@ class Model:
         g.symints["last_row"].set(len(ids) - 1)
         if "step" in g.symints:
             g.symints["step"].set(0)
-        tokens = g.tensors["tokens"]
-        if tokens.role != "input":  # the fused decode step reads the token slot the GPU writes
-            g.upload(tokens, array("i", ids))
-            return {}
         return {"tokens": array("i", ids)}
 
     def _launch(self, g: Graph, ids: list[int], want_logits: bool, result: Generation | None = None):
@@ -175,7 +170,8 @@ class Model:
     async def prefill(self, ids: list[int], want_logits: bool, should_stop=None, sampled: bool = False) -> dict | None:
         """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
         between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
-        one before (4 bytes read), which lets a Stop click through within a chunk's time."""
+        one before (its next_token read: 8 bytes, 16 on the fused path), which lets a Stop click
+        through within a chunk's time."""
         if self.pos + len(ids) > self.cmax:
             raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
@@ -241,7 +237,8 @@ class Model:
 
         Unless the settings are plain greedy (Sampling.argmax) the GPU samples, seeded with
         sampling.seed or a random seed (result.seed). record_logits keeps every step's logits
-        (tests); otherwise decoding reads 4 bytes a token.
+        (tests); otherwise decoding reads next_token a step (8 bytes, 16 on the fused path), or
+        the ring of token ids a GPU-fed submit (256 bytes).
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
@@ -336,35 +333,3 @@ def common_prefix(a: list[int], b: list[int]) -> int:
         n += 1
     return n
 
-
-async def load(device, base_url: str, *, on_progress=None, store=None, profile: bool = False,
-               max_context: int = 2048, kernel_style: str | None = None, fused: bool | None = None):
-    """A bundle (config, tokenizer, weights) from base_url, or from `store` (page.store.ModelStore)
-    where it keeps the files, uploaded, built and prepared."""
-    import json
-
-    import js
-
-    from ..page import bundle
-    from ..gpu.jsffi import py_bytes
-    from ..page.store import fetch_bundle
-
-    def report(label):
-        return on_progress and (lambda done, total: on_progress(label, done, total))
-
-    files, manifest, from_store, in_store = await fetch_bundle(base_url, store, report("Downloading weights"))
-    config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
-    tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
-    file = bundle.parse(files.pop("model.safetensors"))
-    async with device.error_scope("upload weights"):
-        weights = Weights.upload(device, config, file, report("Uploading to the GPU"))
-    del file  # the fetched ArrayBuffer can go: every tensor now lives in its GPU buffer
-    model = Model(device, config, weights, tokenizer, profile=profile, max_context=max_context,
-                  kernel_style=kernel_style, fused=fused)
-    if on_progress:
-        on_progress("Compiling kernels", 0, 1)
-    await model.prepare()
-    model.from_store = from_store
-    if in_store and not from_store:
-        await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
-    return model

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
-from .config import ModelConfig
+from .config import ModelConfig, lacks
 from ..ops.formats import plan_arenas, tables
 
 FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}  # FMT_* in wgsl/common/fused.wgsl
@@ -64,23 +64,20 @@ class Weights:
         return cls(device, config, {a: device.buffer(n, STORAGE | COPY_DST | COPY_SRC, f"weights:{a}")
                                     for a, n in sizes.items()})
 
-    @classmethod
-    def upload(cls, device, config: ModelConfig, file, on_progress=None) -> "Weights":
+    def upload_file(self, file, on_progress=None):
         """From a parsed bundle file (pyapp.runtime.page.bundle): every tensor into its arena slot."""
-        weights = cls.allocate(device, config)
-        missing = sorted(set(weights.meta) - set(file.tensors))
+        missing = sorted(set(self.meta) - set(file.tensors))
         if missing:
-            raise ValueError(f"the bundle lacks tensors {missing[:4]}{' ...' if len(missing) > 4 else ''}")
-        total = sum(int(file.tensors[n].view.byteLength) for n in weights.meta)
+            raise ValueError(lacks("the bundle", missing))
+        total = sum(int(file.tensors[n].view.byteLength) for n in self.meta)
         done = 0
-        for name in weights.meta:
+        for name in self.meta:
             t = file.tensors[name]
-            arena, offset = weights.where[name]
-            device.write(weights.buffers[arena], t.view, offset)
+            arena, offset = self.where[name]
+            self.device.write(self.buffers[arena], t.view, offset)
             done += int(t.view.byteLength)
             if on_progress:
                 on_progress(done, total)
-        return weights
 
     @classmethod
     def filled(cls, device, config: ModelConfig, byte: int = 0x11) -> "Weights":

@@ -17,15 +17,14 @@ import hashlib
 
 import js
 
-from ..model.config import ModelConfig
-from .fetch import fetch_ok
-from ..gguf.reader import GGUFError, parse
 from ..gguf.describe import NOT_A_WEIGHT, UnsupportedModel, describe
+from ..gguf.reader import GGUFError, parse
 from ..gguf.repack import TensorRecord, tensor_records, upload_gguf
 from ..gpu.jsffi import py_bytes
-from .store import sha256
+from ..model.config import ModelConfig
+from ..model.make import make_model
 from ..tokenizer.tokenizer import Tokenizer
-from ..model.weights import Weights
+from .store import Opened, sha256
 
 BLOCK = 64 << 20  # bytes read (and hashed) at a time
 HEADER = 8 << 20  # the first guess at a header's size; it doubles until the header fits...
@@ -104,27 +103,6 @@ async def read_header(source: BlobFile, name: str):
             n *= 2
 
 
-async def download(url: str, on_progress=None):
-    """The file at url as a Blob, its bytes counted as they arrive (the browser keeps a big blob
-    on disk, not in memory)."""
-    response = (await fetch_ok(url)).js_response
-    total = int(response.headers.get("Content-Length") or 0)
-    branches = response.body.tee()
-    blob = js.Response.new(branches[0]).blob()  # one branch becomes the Blob...
-    reader, done = branches[1].getReader(), 0  # ...the other only counts
-    while not (chunk := await reader.read()).done:
-        done += int(chunk.value.length)
-        if on_progress:
-            on_progress(done, total or done)
-    return await blob
-
-
-async def remote_version(url: str) -> str:
-    """What identifies the file at url now (size, ETag, Last-Modified), from a HEAD request: no bytes."""
-    headers = (await fetch_ok(url, method="HEAD", cache="no-store")).js_response.headers
-    return " ".join(str(headers.get(h) or "") for h in ("Content-Length", "ETag", "Last-Modified"))
-
-
 async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokenizer, list[TensorRecord]]:
     """The config, tokenizer and tensor records of a GGUF; GGUFError or UnsupportedModel name the
     file and the fault."""
@@ -141,27 +119,22 @@ async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokeniz
     return ModelConfig.from_json({**config, "source": {"file": name}}), Tokenizer(tokenizer), records
 
 
-async def load_gguf(device, blob, name: str, *, on_progress=None, expect_key: str = "", **model_args):
-    """(A Model from the GGUF in blob: parsed, uploaded and repacked on the GPU, prepared; the
-    file's content key). With expect_key, a file with another key raises DamagedCopy."""
-    from ..model.model import Model
-
+async def open_model(device, blob, name: str, *, on_progress=None, expect_key: str = "", **model_args) -> Opened:
+    """The GGUF in blob: parsed, uploaded and repacked on the GPU, built and prepared (model/make.py),
+    with the file's content key; model_args go to Model. With expect_key, a file with another key
+    raises DamagedCopy."""
     source = BlobFile(blob)
     config, tokenizer, records = await model_parts(source, name)
-    weights = Weights.allocate(device, config)
-    async with device.error_scope("upload weights"):
-        await upload_gguf(device, weights, source, records,
-                          on_progress and (lambda done, total: on_progress("Uploading to the GPU", done, total)))
-    key = await source.content_key()
-    if expect_key and key != expect_key:
-        device.destroy(weights.buffers.values())
-        raise DamagedCopy(f"{name}: the browser's copy is damaged (content key {key[:16]}…, kept as "
-                          f"{expect_key[:16]}…)")
-    model = Model(device, config, weights, tokenizer, **model_args)
-    if on_progress:
-        on_progress("Compiling kernels", 0, 1)
-    await model.prepare()
-    return model, key
+    opened = Opened(None)
+
+    async def upload(weights, progress):
+        await upload_gguf(device, weights, source, records, progress)
+        opened.key = await source.content_key()
+        if expect_key and opened.key != expect_key:
+            raise DamagedCopy(f"{name}: the browser's copy is damaged (content key {opened.key[:16]}…, kept as "
+                              f"{expect_key[:16]}…)")
+    opened.model = await make_model(device, config, tokenizer, upload, on_progress=on_progress, **model_args)
+    return opened
 
 
-__all__ = ["BlobFile", "DamagedCopy", "GGUFError", "download", "load_gguf", "model_parts", "remote_version"]
+__all__ = ["BlobFile", "DamagedCopy", "GGUFError", "model_parts", "open_model"]

@@ -1,4 +1,5 @@
-"""Read safetensors files in the page: fetch -> ArrayBuffer -> typed-array views, no copies.
+"""An exported bundle in the page: its safetensors read as typed-array views (fetch -> ArrayBuffer,
+no copies), and the model it makes (`open_model`).
 
 Format: 8-byte little-endian header length, a JSON header {name: {dtype, shape,
 data_offsets}, "__metadata__": {str: str}}, then the raw bytes. Tensors come back as JS
@@ -12,8 +13,12 @@ from dataclasses import dataclass
 
 import js
 
-from .fetch import fetch_buffer
 from ..gpu.jsffi import py_bytes
+from ..model.config import ModelConfig
+from ..model.make import make_model, phase
+from ..tokenizer.tokenizer import Tokenizer
+from .fetch import fetch_buffer
+from .store import Opened, fetch_bundle
 
 DTYPES = {"F32": "f32", "I32": "i32", "U32": "u32", "I64": "i64", "U8": "u8"}
 
@@ -61,3 +66,18 @@ def parse(buffer) -> TensorFile:
 
 async def fetch_file(url: str, on_progress=None) -> TensorFile:
     return parse(await fetch_buffer(url, on_progress))
+
+
+async def open_model(device, base_url: str, *, on_progress=None, store=None, **model_args) -> Opened:
+    """The bundle at base_url, or from `store` (page.store.ModelStore) where it keeps the files:
+    uploaded, built and prepared (model/make.py); model_args go to Model."""
+    files, manifest, from_store, in_store = await fetch_bundle(base_url, store, phase(on_progress, "Downloading weights"))
+    config = ModelConfig.from_json(json.loads(py_bytes(files["config.json"])))
+    tokenizer = Tokenizer(json.loads(py_bytes(files["tokenizer.json"])))
+
+    def upload(weights, progress):  # the fetched ArrayBuffer goes with it: every tensor now lives on the GPU
+        weights.upload_file(parse(files.pop("model.safetensors")), progress)
+    model = await make_model(device, config, tokenizer, upload, on_progress=on_progress, **model_args)
+    if in_store and not from_store:
+        await store.remember(config.title, manifest, str(js.URL.new(base_url, js.location.href).href))
+    return Opened(model, from_store)

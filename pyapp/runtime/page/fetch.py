@@ -35,6 +35,18 @@ async def fetch_json(url: str):
     return await (await fetch_ok(url)).json()
 
 
+async def _stream(body, total: int, on_progress=None, keep=None):
+    """Read a response body (a ReadableStream) to its end, reporting (done, total) bytes as chunks
+    arrive (total: the bytes so far when the length is unknown); keep(chunk, at) takes each."""
+    reader, done = body.getReader(), 0
+    while not (chunk := await reader.read()).done:
+        if keep:
+            keep(chunk.value, done)
+        done += int(chunk.value.length)
+        if on_progress:
+            on_progress(done, total or done)
+
+
 async def fetch_buffer(url: str, on_progress=None):
     """GET url into a JS ArrayBuffer, reporting (done, total) bytes as chunks arrive."""
     import js
@@ -44,13 +56,23 @@ async def fetch_buffer(url: str, on_progress=None):
     if not total or on_progress is None:  # no length or nobody watching: one piece
         return await response.arrayBuffer()
     data = js.Uint8Array.new(total)
-    reader = response.body.getReader()
-    done = 0
-    while True:
-        chunk = await reader.read()
-        if chunk.done:
-            break
-        data.set(chunk.value, done)  # copied JS-side, never through Python
-        done += int(chunk.value.length)
-        on_progress(done, total)
+    await _stream(response.body, total, on_progress, data.set)  # copied JS-side, never through Python
     return data.buffer
+
+
+async def fetch_blob(url: str, on_progress=None):
+    """The file at url as a Blob, its bytes counted as they arrive (the browser keeps a big blob
+    on disk, not in memory)."""
+    import js
+
+    response = (await fetch_ok(url)).js_response
+    branches = response.body.tee()
+    blob = js.Response.new(branches[0]).blob()  # one branch becomes the Blob, the other only counts
+    await _stream(branches[1], int(response.headers.get("Content-Length") or 0), on_progress)
+    return await blob
+
+
+async def remote_version(url: str) -> str:
+    """What identifies the file at url now (size, ETag, Last-Modified), from a HEAD request: no bytes."""
+    headers = (await fetch_ok(url, method="HEAD", cache="no-store")).js_response.headers
+    return " ".join(str(headers.get(h) or "") for h in ("Content-Length", "ETag", "Last-Modified"))

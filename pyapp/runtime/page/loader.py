@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import js
 
-from . import view
+from . import bundle, view
 from ..gguf.reader import GGUFError
 from ..gguf.describe import UnsupportedModel
 from .session import ChatSession
+from ..model.make import phase
 from ..model.weights import ModelTooLarge
 
 
@@ -24,9 +25,7 @@ class NotKept(LookupError):
 
 async def load_bundle(page, url: str, address: dict | None = None) -> bool:
     """The exported bundle at url (pyapp.serve's model, or a static site's); `page` is app.Page."""
-    from ..model.model import load
-
-    return await _start(page, f"the model from {url}", lambda: load(
+    return await _start(page, f"the model from {url}", lambda: bundle.open_model(
         page.device, url, on_progress=view.show_progress, store=page.store, profile=page.profile), address)
 
 
@@ -45,22 +44,18 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
         return await load_bundle(page, entry["url"], {"kept": kept})
 
     async def make():
-        from .blob import DamagedCopy, download, remote_version
-
-        def progress(label):
-            return lambda done, total: view.show_progress(label, done, total)
+        from . import blob as gguf
+        from .fetch import fetch_blob, remote_version
 
         def load(blob, name, expect_key=""):
-            from .blob import load_gguf
-
-            return load_gguf(page.device, blob, name, on_progress=view.show_progress, expect_key=expect_key,
-                             profile=page.profile)
+            return gguf.open_model(page.device, blob, name, on_progress=view.show_progress, expect_key=expect_key,
+                                   profile=page.profile)
 
         if file is not None:
-            model, key = await load(file, str(file.name))
-            if store and await store.keep_gguf(file, key, str(file.name)):
-                address["kept"] = key  # a file cannot be opened again by a reload: its kept copy can
-            return model
+            opened = await load(file, str(file.name))
+            if store and await store.keep_gguf(file, opened.key, str(file.name)):
+                address["kept"] = opened.key  # a file cannot be opened again by a reload: its kept copy can
+            return opened
         version = None
         if url:
             try:
@@ -71,10 +66,10 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
             blob = await store.blob(entry["id"])
             try:
                 if blob is not None and int(blob.size) == entry["bytes"]:
-                    model, _ = await load(blob, entry["name"], entry["id"])
-                    model.from_store = True
-                    return model
-            except (DamagedCopy, GGUFError):  # it ran when it was kept: now it is damaged
+                    opened = await load(blob, entry["name"], entry["id"])
+                    opened.from_store = True
+                    return opened
+            except (gguf.DamagedCopy, GGUFError):  # it ran when it was kept: now it is damaged
                 pass
             await store.delete(entry["id"])  # damaged, or gone: the browser keeps it no more
         elif entry:
@@ -82,12 +77,12 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
         source = url or (entry or {}).get("url")
         if not source:
             raise NotKept("this browser no longer keeps that model: open it again by URL or file")
-        blob = await download(source, progress("Downloading the model"))
+        blob = await fetch_blob(source, phase(view.show_progress, "Downloading the model"))
         name = js.URL.new(source, js.location.href).pathname.rsplit("/", 1)[-1] or source
-        model, key = await load(blob, name)
+        opened = await load(blob, name)
         if store:
-            await store.keep_gguf(blob, key, name, source, version or "")
-        return model
+            await store.keep_gguf(blob, opened.key, name, source, version or "")
+        return opened
 
     return await _start(page, what, make, address)
 
@@ -101,7 +96,7 @@ async def _start(page, what: str, make, address: dict | None) -> bool:
     view.set_status("Loading the model…")
     t0 = js.performance.now()
     try:
-        model = await make()
+        opened = await make()
     except ModelTooLarge as e:
         view.show_error(f"This model does not fit this GPU: {e}", "model-too-large")
         return False
@@ -114,8 +109,9 @@ async def _start(page, what: str, make, address: dict | None) -> bool:
     finally:
         view.hide_progress()
     page.load_s = (js.performance.now() - t0) / 1000
+    model = opened.model
     page.chat = ChatSession(model)
-    origin = "kept by this browser" if model.from_store else "downloaded"
+    origin = "kept by this browser" if opened.from_store else "downloaded"
     view.element("model-name").textContent = (
         f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
         f"{len(model.decode_graph.dispatches)} dispatches per token · {origin}")

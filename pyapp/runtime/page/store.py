@@ -17,6 +17,7 @@ HTTPS) or one that refuses to keep a model (its quota is full) downloads it each
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import js
 
@@ -27,6 +28,15 @@ STORE = "pyapp-models"
 KEY = "/pyapp-models/"  # request URLs of the entries: the page's origin + KEY + ...
 INDEX = KEY + "index/"
 BUNDLE = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+@dataclass
+class Opened:
+    """What a loader (page/bundle.py, page/blob.py) hands back: the model, and what the store knows of it."""
+
+    model: object
+    from_store: bool = False  # every byte came from this browser's store: none was downloaded
+    key: str = ""             # a GGUF's content key, which its kept copy is filed under
 
 
 class BadDownload(RuntimeError):

@@ -1,6 +1,6 @@
-"""What the three group-quantized linears share: checks, output allocation, the dispatch.
+"""What the four group-quantized linears share: checks, output allocation, the dispatch.
 
-All three consume their packed layouts (runtime/ops/formats.py) as stored, no prepack, and flatten
+All four consume their packed layouts (runtime/ops/formats.py) as stored, no prepack, and flatten
 x's leading dims into M. The lanes paths have no barriers (SwiftShader runs them very slowly,
 docs/design.md); the REDUCE path, for real GPUs, reduces in shared memory.
 - decode (M == 1, rows start on words, K a multiple of the word's k): each invocation computes
@@ -65,7 +65,7 @@ def linear(graph, op: str, fmt: str, x, weight, quant: list, group_size: int, bi
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", m=m)
     d = graph.dispatch(op, shader=op, writes=[out], uniforms=[params],
                        reads=[x, weight, *(t for _, t in quant), bias if bias is not None else graph.placeholder()],
-                       constants=constants)
+                       constants=constants, variant="reduce" if reduce else "decode" if decode else "")
 
     def grid(r: int) -> int:
         if reduce:

@@ -64,7 +64,7 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
     items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
-                       aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),),
+                       aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
                                   "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
 
