@@ -5,7 +5,7 @@ pressing keys and reloading; every assertion is about what the page shows. Greed
 import json
 import time
 
-from conftest import BOOT_TIMEOUT_MS
+from conftest import BOOT_TIMEOUT_MS, install_inpage
 from pyapp.headless import boot
 
 DONE = "document.body.dataset.busy === '0' && document.getElementById('stats').dataset.reason"
@@ -169,7 +169,7 @@ def test_chats_and_settings_survive_a_reload_answers_are_safe_markdown_and_forge
              "messages": [{"role": "user", "content": "Show me."}, {"role": "assistant", "content": HOSTILE}]}]
     page.evaluate("""(extra) => { const chats = JSON.parse(localStorage.getItem('pyapp.chats'));
                                   localStorage.setItem('pyapp.chats', JSON.stringify(chats.concat(extra))); }""", kept)
-    boot(page, page.url, BOOT_TIMEOUT_MS)  # a reload
+    install_inpage(boot(page, page.url, BOOT_TIMEOUT_MS))  # a reload (the in-page helpers go with it)
     page.wait_for_function("document.querySelectorAll('#output .msg').length === 2")
     assert messages(page)[0] == ["user", "Name a color."] and page.input_value("#temperature") == "0.3"
     page.click("#history summary")
@@ -198,7 +198,7 @@ def test_chats_and_settings_survive_a_reload_answers_are_safe_markdown_and_forge
     page.click("#forget")
     page.wait_for_function("document.getElementById('status').textContent.includes('no longer keeps')")
     assert page.input_value("#temperature") == "0.7"
-    boot(page, page.url, BOOT_TIMEOUT_MS)
+    install_inpage(boot(page, page.url, BOOT_TIMEOUT_MS))
     assert messages(page) == [] and page.input_value("#temperature") == "0.7"
     assert json.loads(page.evaluate("localStorage.getItem('pyapp.chats') || '[]'")) == []
 
@@ -252,7 +252,7 @@ def test_deleting_the_running_model_asks_first_and_a_reload_starts_the_default(m
     page.click(tiny)
     page.wait_for_function("!document.querySelector(\"#kept-list\").textContent.includes('tiny_kquant')")
     assert "gguf=" not in page.url
-    boot(page, page.url, BOOT_TIMEOUT_MS)  # the reload starts the default model, with no error
+    install_inpage(boot(page, page.url, BOOT_TIMEOUT_MS))  # the reload starts the default model, with no error
     assert "tiny" not in page.inner_text("#model-name") and page.is_hidden("#open-error")
     assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.cfg.basename") == "smollm2"
 
@@ -261,7 +261,7 @@ def test_deleting_the_running_model_asks_first_and_a_reload_starts_the_default(m
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=BOOT_TIMEOUT_MS)
     assert "no longer keeps that model" in page.inner_text("#open-error")
     assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.cfg.basename") == "smollm2"
-    boot(page, base, BOOT_TIMEOUT_MS)
+    install_inpage(boot(page, base, BOOT_TIMEOUT_MS))  # later tests find the page as it was booted
 
 
 def test_the_page_fits_400_px_without_scrolling_sideways(model_app):
