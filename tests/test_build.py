@@ -37,7 +37,8 @@ def test_the_site_holds_what_the_page_loads_and_nothing_else(site):
     config = page_config(site)
     wheels = {f"wheels/{p.name}" for p in [micropip_wheel(), *page_wheels()]}
     assert files_in(site) == {"index.html", MARKER, *(f"pyodide/{n}" for n in PYODIDE_FILES),
-                              "static/boot.js", "static/style.css", "static/screenshot.png", *wheels, config["wheel"]}
+                              "static/boot.js", "static/style.css", "static/screenshot.png",
+                              "static/screenshot-narrow.png", *wheels, config["wheel"]}
     for name in PYODIDE_FILES:
         assert (site / "pyodide" / name).read_bytes() == (pyodide_dir() / name).read_bytes()
     assert (site / "static/boot.js").read_bytes() == (WEB / "boot.js").read_bytes()

@@ -150,7 +150,8 @@ def test_cli_help_and_bad_mount(capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
-    assert "--mount" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "--mount" in out and "--cors" in out
     import argparse
     with pytest.raises(argparse.ArgumentTypeError, match="not a directory"):
         parse_mount(f"x={tmp_path}/missing")
@@ -231,3 +232,21 @@ def test_head_answers_like_get_without_a_body(served):
     assert headers["Accept-Ranges"] == "bytes" and headers["ETag"] == get(url)[1]["ETag"]
     status, _, body = get(url, method="HEAD", If_None_Match=headers["ETag"])
     assert (status, body) == (304, b"")
+
+
+def test_cors_lets_other_origins_read_the_files_only_when_asked(served, tmp_path):
+    """--cors: every reply allows any origin and exposes the validators and ranges; a preflight
+    gets 204. Without it, no CORS header and OPTIONS is not implemented."""
+    (tmp_path / "m.gguf").write_bytes(b"GGUF" + bytes(60))
+    assert "Access-Control-Allow-Origin" not in get(served + "/files/data/a.safetensors")[1]
+    assert get(served + "/files/data/a.safetensors", "OPTIONS")[0] == 501
+    server, url = serve_in_thread(Site(mounts={"models": tmp_path}, cors=True))
+    try:
+        status, headers, body = get(url + "/files/models/m.gguf", Range="bytes=0-3", Origin="http://elsewhere")
+        assert status == 206 and body == b"GGUF" and headers["Access-Control-Allow-Origin"] == "*"
+        assert "Content-Range" in headers["Access-Control-Expose-Headers"]
+        status, headers, _ = get(url + "/files/models/m.gguf", "OPTIONS", Origin="http://elsewhere",
+                                 Access_Control_Request_Method="GET", Access_Control_Request_Headers="range")
+        assert status == 204 and "Range" in headers["Access-Control-Allow-Headers"]
+    finally:
+        server.shutdown()

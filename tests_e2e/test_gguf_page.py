@@ -111,18 +111,20 @@ def test_a_gguf_from_a_file_and_ones_that_fail(browser, tmp_path):
         page.on("request", lambda r: requests.append((r.method, r.url)))
         booted = boot(page, base + "/")
         page.set_input_files("#gguf-file", str(tmp_path / "notes.gguf"))
-        page.wait_for_function("!document.getElementById('error').hidden")
-        assert "notes.gguf: not a GGUF file (magic b'thes')" in page.inner_text("#error")
+        page.wait_for_function("!document.getElementById('open-error').hidden")
+        assert page.inner_text("#open-error") == (  # in words, beside the form: no Python repr
+            "The GGUF notes.gguf cannot run here: not a GGUF file: it starts with \u201cthes\u201d, "
+            "where a GGUF starts with \u201cGGUF\u201d")
 
         with static_server(tmp_path) as elsewhere:  # another origin, which sends no CORS headers
             page.fill("#gguf-url", f"{elsewhere}/notes.gguf")
             page.click("#open-url button")
-            page.wait_for_function("document.getElementById('error').textContent.includes('CORS')")
-        assert f"{elsewhere}/notes.gguf: " in page.inner_text("#error")
+            page.wait_for_function("document.getElementById('open-error').textContent.includes('CORS')")
+        assert page.inner_text("#open-error").count(f"{elsewhere}/notes.gguf") == 1
 
         page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
         wait_started(page, "tiny_qwen3.gguf")
-        assert page.is_hidden("#error") and answers(booted, golden("qwen3"))
+        assert page.is_hidden("#open-error") and answers(booted, golden("qwen3"))
         assert "kept=" in page.url
 
         requests.clear()

@@ -59,6 +59,7 @@ def test_prompt_past_one_prefill_chunk(model_app):
         m = app.session.model
         small = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, prefill_rows=16)
         await small.prepare()
+        small.prefill_chunk_s = None  # chunks of prefill_rows, not sized by their time
         g = await small.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"chunks": small.prefill_graph.executions, "ids": g.generated_ids,
                   "logits": [b64(x) for x in g.logits]}
@@ -85,13 +86,14 @@ def test_chat_in_the_page_answers_as_the_reference(model_app):
     page.fill("#prompt", meta["question"])
     page.select_option("#mode", "chat")
     page.fill("#temperature", "0")
+    page.fill("#repeat-penalty", "1")  # the reference's greedy tokens have no penalty
     page.fill("#max-tokens", "32")
     page.click("#generate")
-    page.wait_for_function("document.body.dataset.busy === '0' && document.getElementById('stats').textContent.includes('stopped')",
+    page.wait_for_function("document.body.dataset.busy === '0' && document.getElementById('stats').dataset.reason",
                            timeout=300_000)
-    assert meta["text"].strip() in page.inner_text("#output")
+    assert meta["text"].strip() in page.inner_text("#output .msg.assistant .text")
     stats = page.inner_text("#stats")
-    assert "stopped: eos" in stats and "decode" in stats and "prefill" in stats
+    assert stats.endswith("end of answer") and "tokens/s" in stats and "from the cache" in stats
 
 
 def test_sampling_is_seeded_and_top_k_one_is_greedy(model_app):
@@ -224,7 +226,7 @@ def test_a_model_with_every_tensor_type(browser, tmp_path):
 
 def submit_and_wait(page, until: str):
     """Click Generate and wait until the page is idle and the JS condition `until` holds."""
-    page.evaluate("document.getElementById('stats').textContent = ''")
+    page.evaluate("document.getElementById('stats').removeAttribute('data-reason')")
     page.click("#generate")
     page.wait_for_function(f"document.body.dataset.busy === '0' && ({until})", timeout=300_000)
 
@@ -238,6 +240,8 @@ def submit_and_wait(page, until: str):
     ("#top-p", "0", "Top-p must be above 0 and at most 1, got '0'"),
     ("#seed", "x1", "Seed must be a whole number, got 'x1'"),
     ("#max-tokens", "0", "Max new tokens must be within 1..2048, got '0'"),
+    ("#min-p", "2", "Min-p must be within 0..1, got '2'"),
+    ("#repeat-penalty", "0", "Repeat penalty must be above 0 and at most 10, got '0'"),
 ])
 def test_settings_name_the_field_and_refuse_what_is_not_a_number(model_app, field, value, message):
     page = model_app.page
@@ -249,8 +253,11 @@ def test_settings_name_the_field_and_refuse_what_is_not_a_number(model_app, fiel
         page.click("#generate")
         page.wait_for_function("document.getElementById('status').textContent.startsWith('Check the settings')",
                                timeout=30_000)
-        assert page.inner_text("#status") == f"Check the settings: {message}."
+        assert page.inner_text(f"{field}-error") == message  # said next to its field, which has the focus
+        assert page.get_attribute(field, "aria-invalid") == "true"
+        assert page.evaluate("document.activeElement.id") == field[1:]
         assert page.inner_text("#output") == "" and page.evaluate("document.body.dataset.busy") == "0"
+        assert page.input_value("#prompt") == "Hello"  # nothing typed is lost
     finally:
         page.fill(field, page.evaluate(f"document.querySelector('{field}').defaultValue"))
 
@@ -271,8 +278,8 @@ def test_a_failed_turn_leaves_no_trace_and_its_error_clears(model_app):
     history = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.chat.messages")
     assert history == []
     page.fill("#prompt", "Hi")
-    submit_and_wait(page, "document.getElementById('stats').textContent.includes('stopped')")
-    assert not page.is_visible("#error") and "stopped" in page.inner_text("#stats")
+    submit_and_wait(page, "document.getElementById('stats').dataset.reason")
+    assert not page.is_visible("#error") and "tokens/s" in page.inner_text("#stats")
     roles = model_app.py("from pyapp.runtime.page import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
     assert roles == ["user", "assistant"]
     page.fill("#max-tokens", "64")
@@ -299,7 +306,7 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
         page.fill("#max-tokens", "2")
         page.fill("#temperature", "0")
         page.fill("#prompt", "Hi")
-        submit_and_wait(page, "document.getElementById('stats').textContent.includes('stopped')")
+        submit_and_wait(page, "document.getElementById('stats').dataset.reason")
         status = page.inner_text("#status")
         assert "Note: the model's chat template does not render (TemplateSyntaxError" in status
         assert "a plain Role: text prompt is used instead" in status and not page.is_visible("#error")

@@ -59,6 +59,8 @@ def test_a_reload_starts_the_model_from_the_browser(browser, tiny_bundles):
         assert "manifest.json" in page.fetched and "kept by this browser" in page.inner_text("#model-name")
         assert booted.py(GENERATE, **args) == gold["generated_ids"].tolist()[:6]
 
+        page.once("dialog", lambda dialog: dialog.accept())  # "Delete ... from this browser?"
+        page.click("#tab-models")
         page.click("#kept-list button.delete")
         page.wait_for_function("document.querySelectorAll('#kept-list li').length === 0")
         assert page.inner_text("#kept-summary") == "none yet"

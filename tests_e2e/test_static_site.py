@@ -75,7 +75,7 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
     build_site(tmp_path / "site", "--model", str(HERE / "goldens" / "tiny_mixed.gguf"))
     with static_server(tmp_path / "site") as base, booted_site(browser, base + "/") as booted:
         page = booted.page
-        assert "layers" in page.inner_text("#model-name")
+        assert "context" in page.inner_text("#model-name")
         # The tiny vocabulary cannot spell the golden's prompt from text (its token "t2" has no
         # path from bytes), so the prompt box's text encodes to the golden's ids here.
         text = booted.py("""
@@ -88,11 +88,12 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
         page.select_option("#mode", "completion")
         page.fill("#prompt", text)
         page.fill("#temperature", "0")
+        page.fill("#repeat-penalty", "1")  # the reference's greedy tokens have no penalty
         page.fill("#max-tokens", str(len(want)))
         page.click("#generate")
         page.wait_for_function("document.body.dataset.busy === '0' && "
-                               "document.getElementById('stats').textContent.includes('stopped')", timeout=120_000)
+                               "document.getElementById('stats').dataset.reason", timeout=120_000)
         answer = booted.py("from pyapp.runtime.page import app\nRESULT = app.session.model.tok.decode(ARGS['ids'])", ids=want)
         assert page.inner_text("#output") == text + answer
-        assert f"generated {len(want)} tokens" in page.inner_text("#stats")
+        assert f"answer {len(want)} tokens" in page.inner_text("#stats")
         assert_only_served_from(booted, base)

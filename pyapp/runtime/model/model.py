@@ -34,6 +34,10 @@ from ..tokenizer.tokenizer import Tokenizer
 from .weights import Weights
 
 MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tokens)
+# A prefill chunk aims at this much GPU time, so Stop lands within about two chunks (two are in
+# flight) on any GPU: 128 rows take ~37 s on a slow one and ~15 ms on an H100.
+PREFILL_CHUNK_S = 0.2
+FIRST_PREFILL_CHUNK = 8  # rows of the first chunk a model runs: it runs alone, and its time sizes the next
 
 
 @dataclass
@@ -52,13 +56,11 @@ class Generation:
     seed: int | None = None                       # the sampler's seed (given, or drawn at random)
     decode_read_bytes: int = 0                    # read back by the decode submits
 
+    prefilled_tokens: int = 0  # of prompt_ids: those whose keys and values the prefill computed (less on a stop)
+
     @property
     def prefill_tokens_per_s(self) -> float:
         return self.prefilled_tokens / self.prefill_s if self.prefill_s else 0.0
-
-    @property
-    def prefilled_tokens(self) -> int:
-        return len(self.prompt_ids) - self.reused_tokens
 
     @property
     def decode_tokens_per_s(self) -> float:
@@ -82,6 +84,13 @@ class Model:
         self.fused = self.kernel_style != "lanes" if fused is None else fused
         self.cmax = min(max_context, config.context_length)
         self.prefill_rows = prefill_rows
+        # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
+        # SymInt runs fewer): each chunk's measured time sizes the next (PREFILL_CHUNK_S);
+        # prefill_chunk_s None keeps chunks of prefill_rows
+        self.prefill_chunk = min(FIRST_PREFILL_CHUNK, prefill_rows)
+        self.prefill_chunk_s: float | None = PREFILL_CHUNK_S
+        self._chunk_timed = False  # until a chunk was timed, one runs at a time
+        self._chunk_times: dict[int, float] = {}  # rows -> seconds of the latest chunk of that size
         self.profile = profile
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
@@ -167,31 +176,53 @@ class Model:
         """One step of the host's: submit, then read its next token (and logits)."""
         return await self._finish(self._launch(g, ids, want_logits, result))
 
-    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None, sampled: bool = False) -> dict | None:
-        """Run ids from self.pos on; the last chunk's outputs, or None when should_stop() said so
-        between chunks. Two chunks are in flight: the GPU runs one while the host waits for the
-        one before (its next_token read: 8 bytes, 16 on the fused path), which lets a Stop click
-        through within a chunk's time."""
+    async def prefill(self, ids: list[int], want_logits: bool, should_stop=None, sampled: bool = False,
+                      on_progress=None) -> dict | None:
+        """Run ids from self.pos on (through the sampled graphs if `sampled`); the last chunk's
+        outputs, or None when should_stop() said so between chunks (self.pos then says how far it
+        ran). Two chunks are in flight (once one was timed: the first runs alone): the GPU runs one
+        while the host waits for the one before (its next_token read: 8 bytes, 16 on the fused
+        path), which lets a Stop click through within a chunk's time. on_progress(done, total)
+        follows each finished chunk."""
         if self.pos + len(ids) > self.cmax:
             raise ValueError(f"the prompt ({len(ids)} tokens) does not fit the context of {self.cmax}")
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
         if bad:
             raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
         prefill, decode = self._pair(sampled)
-        rows = self.prefill_rows if prefill is not None else 1
-        flight: deque = deque()
-        for start in range(0, len(ids), rows):
+        start_pos = self.pos
+        flight: deque = deque()  # (launch, rows)
+        done, start, last = 0, 0, time.perf_counter()
+        out: dict = {}  # the latest finished chunk's outputs
+
+        async def finish():
+            nonlocal done, last, out
+            launch, n = flight.popleft()
+            out = await self._finish(launch)
+            now = time.perf_counter()
+            self._time_chunk(n, now - last)  # the GPU ran this chunk since the one before ended
+            done, last = done + n, now
+            if on_progress:
+                on_progress(done, len(ids))
+
+        while start < len(ids):
+            timed = self.prefill_chunk_s is not None
+            rows = 1 if prefill is None else self.prefill_chunk if timed else self.prefill_rows
             chunk = ids[start:start + rows]
             graph = prefill if len(chunk) > 1 else decode
-            flight.append(self._launch(graph, chunk, want_logits and start + rows >= len(ids)))
-            if len(flight) == 2:
-                await self._finish(flight.popleft())
+            if not flight:
+                last = time.perf_counter()
+            flight.append((self._launch(graph, chunk, want_logits and start + rows >= len(ids)), len(chunk)))
+            start += len(chunk)
+            if len(flight) == 2 or (timed and not self._chunk_timed):
+                await finish()
                 if should_stop and should_stop():
-                    await self._finish(flight.popleft())
+                    while flight:
+                        await finish()
+                    self.pos = start_pos + done
                     return None
-        out = {}
         while flight:
-            out = await self._finish(flight.popleft())
+            await finish()
         return out
 
     def _pair(self, sampled: bool) -> tuple:
@@ -209,6 +240,27 @@ class Model:
             history[p % HIST] = prompt_ids[p]
         self.device.write(self.shared.history, history)
         return seed
+
+    def _time_chunk(self, rows: int, seconds: float):
+        """Size the next prefill chunk from the chunks' times: PREFILL_CHUNK_S worth of rows. Two
+        sizes timed give a chunk's fixed cost (encoding, the LM head: seconds on SwiftShader)
+        and its cost per row; where the fixed cost passes half the target, a chunk takes twice
+        it, so a slow device keeps half its prefill speed rather than stopping quicker."""
+        if self.prefill_chunk_s is None or rows < 2 or seconds <= 0:
+            return
+        target = self.prefill_chunk_s
+        rows_next = rows * target / seconds
+        times = self._chunk_times
+        times.pop(rows, None)
+        if times:
+            other, other_s = next(reversed(times.items()))  # the latest chunk of another size
+            per_row = (seconds - other_s) / (rows - other)
+            fixed = max(0.0, seconds - per_row * rows)
+            # a chunk's time that does not grow with its rows is all fixed cost: take them all
+            rows_next = max(target - fixed, fixed) / per_row if per_row > 0 else self.prefill_rows
+        times[rows] = seconds
+        self.prefill_chunk = max(2, min(self.prefill_rows, int(rows_next)))
+        self._chunk_timed = True
 
     # --- generation ---
 
@@ -230,7 +282,7 @@ class Model:
 
     async def generate(self, prompt_ids: list[int], sampling: Sampling, max_new_tokens: int,
                        on_token=None, should_stop=None, record_logits: bool = False,
-                       stop_at_eos: bool = True, reuse_cache: bool = False) -> Generation:
+                       stop_at_eos: bool = True, reuse_cache: bool = False, on_prefill=None) -> Generation:
         """Prefill the prompt, then decode until EOS, max tokens, or a stop (which also works
         between prefill chunks). The prefill starts at 0, or with reuse_cache after the prefix
         the cache already holds (the prompt's last token always runs: it gives the first logits).
@@ -238,7 +290,8 @@ class Model:
         Unless the settings are plain greedy (Sampling.argmax) the GPU samples, seeded with
         sampling.seed or a random seed (result.seed). record_logits keeps every step's logits
         (tests); otherwise decoding reads next_token a step (8 bytes, 16 on the fused path), or
-        the ring of token ids a GPU-fed submit (256 bytes).
+        the ring of token ids a GPU-fed submit (256 bytes). on_prefill(done, total) follows the
+        prompt's chunks.
         """
         if not prompt_ids:
             raise ValueError("the prompt is empty")
@@ -256,8 +309,9 @@ class Model:
 
         want = record_logits
         t0 = time.perf_counter()
-        out = await self.prefill(result.prompt_ids[reused:], want, should_stop, sampled)
+        out = await self.prefill(result.prompt_ids[reused:], want, should_stop, sampled, on_prefill)
         result.prefill_s = time.perf_counter() - t0
+        result.prefilled_tokens = self.pos - reused
         result.prefill_profile, self.tally = self.tally, KernelTally()
         if out is None:
             result.stop_reason = "stopped"

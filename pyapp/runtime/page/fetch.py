@@ -14,9 +14,11 @@ async def fetch_ok(url: str, **options):
     request raises FileNotFoundError naming the URL (and CORS, where that is the likely cause)."""
     try:
         response = await pyfetch(url, **options)
-        response.raise_for_status()
     except OSError as e:
         raise FileNotFoundError(f"{url}: {e}{_cors_hint(url, e)}") from None
+    if not response.ok:  # said in words, with the URL once (raise_for_status repeats it)
+        reason = f" ({response.status_text})" if response.status_text else ""
+        raise FileNotFoundError(f"{url}: the server answered {response.status}{reason}")
     return response
 
 

@@ -9,6 +9,8 @@ finds the file unchanged (or the server unreachable), with no model bytes fetche
 
 from __future__ import annotations
 
+import re
+
 import js
 
 from . import bundle, view
@@ -88,36 +90,34 @@ async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
 
 
 async def _start(page, what: str, make, address: dict | None) -> bool:
-    view.clear_error()
-    if page.chat is not None:  # its GPU memory goes first: two models may not fit at once
-        page.chat.model.close()
-        page.chat = None
-        view.element("app").hidden = True
+    """Open the new model first; only when it runs does it replace the old one, whose chat carries
+    over. On a failure the old model and its conversation stay, and the error is said beside the
+    open form."""
+    view.clear_open_error()
     view.set_status("Loading the model…")
     t0 = js.performance.now()
     try:
         opened = await make()
     except ModelTooLarge as e:
-        view.show_error(f"This model does not fit this GPU: {e}", "model-too-large")
+        view.show_open_error(f"{what[0].upper()}{what[1:]} does not fit this GPU: {in_words(e, what)}", "model-too-large")
         return False
     except (GGUFError, UnsupportedModel) as e:
-        view.show_error(f"This model cannot run here: {e}", "model")
+        view.show_open_error(f"{what[0].upper()}{what[1:]} cannot run here: {in_words(e, what)}", "model")
         return False
     except Exception as e:
-        view.show_error(f"Could not load {what}: {e}", "model")
+        view.show_open_error(f"Could not open {what}: {in_words(e, what)}", "model")
         return False
     finally:
         view.hide_progress()
     page.load_s = (js.performance.now() - t0) / 1000
     model = opened.model
+    old = page.chat
     page.chat = ChatSession(model)
-    origin = "kept by this browser" if opened.from_store else "downloaded"
-    view.element("model-name").textContent = (
-        f"Model: {model.cfg.title} · {model.cfg.n_layers} layers · context {model.cmax} tokens · "
-        f"{len(model.decode_graph.dispatches)} dispatches per token · {origin}")
-    view.element("output").replaceChildren()
-    view.element("stats").textContent = ""
-    view.element("app").hidden = False
+    if old is not None:  # its GPU memory goes now; the conversation goes on with the new model
+        page.chat.messages, page.chat.system = old.messages, old.system
+        old.model.close()
+    page.from_store = opened.from_store
+    view.show_model(model, from_store=page.from_store)
     if address is not None:  # a reload opens the same model (other parameters, e.g. profile=1, stay)
         query = js.URLSearchParams.new(js.location.search)
         for key in ("gguf", "kept"):
@@ -126,3 +126,18 @@ async def _start(page, what: str, make, address: dict | None) -> bool:
             query.set(key, value)
         js.history.replaceState(None, "", "?" + str(query.toString()))
     return True
+
+
+def in_words(error: Exception, what: str) -> str:
+    """An error's message for a person: the file or URL said once (the message often starts
+    with it, and `what` names it already), byte strings shown as text."""
+    text = str(error)
+    for name in sorted({what.split(" ", 2)[-1], what.rsplit("/", 1)[-1]}, key=len, reverse=True):
+        if name and text.startswith(name + ": "):
+            text = text[len(name) + 2:]
+            break
+    magic = re.search(r"not a GGUF file \(magic b'(.*?)'\)", text)
+    if magic:
+        text = text.replace(magic.group(0), f"not a GGUF file: it starts with \u201c{magic.group(1)}\u201d, "
+                                             "where a GGUF starts with \u201cGGUF\u201d")
+    return text

@@ -130,56 +130,153 @@ def show_kept_models(models: list[dict], can_keep: bool, on_delete, on_start):
 
 
 class SettingsError(ValueError):
-    """A settings field that does not hold what it should, named as the page labels it."""
+    """A settings field that does not hold what it should, named as the page labels it; `field` is its id."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def read_number(id_: str, label: str, whole: bool, lo: float | None = None, hi: float | None = None,
-                low_open: bool = False):
-    """The field's number (an empty field takes its default), or SettingsError naming the field."""
+                low_open: bool = False, empty=None):
+    """The field's number (an empty field gives `empty`, or its default when that is None), or
+    SettingsError naming the field."""
     field = element(id_)
-    raw = str(field.value).strip() or str(field.defaultValue)
+    raw = str(field.value).strip()
+    if not raw and empty is not None:
+        return empty
+    raw = raw or str(field.defaultValue)
     kind = "a whole number" if whole else "a number"
     try:
         value = float(raw)
     except ValueError:
-        raise SettingsError(f"{label} must be {kind}, got {raw!r}") from None
+        raise SettingsError(f"{label} must be {kind}, got {raw!r}", id_) from None
     if not math.isfinite(value) or (whole and value != int(value)):
-        raise SettingsError(f"{label} must be {'a finite number' if not whole else kind}, got {raw!r}")
+        raise SettingsError(f"{label} must be {'a finite number' if not whole else kind}, got {raw!r}", id_)
     if (lo is not None and (value < lo or (low_open and value == lo))) or (hi is not None and value > hi):
         low = f"{'above' if low_open else 'at least'} {lo:g}"
         bounds = low if hi is None else f"{low} and at most {hi:g}" if low_open else f"within {lo:g}..{hi:g}"
-        raise SettingsError(f"{label} must be {bounds}, got {raw!r}")
+        raise SettingsError(f"{label} must be {bounds}, got {raw!r}", id_)
     return int(value) if whole else value
 
 
+NO_SEED = -1  # read_settings' seed for an empty field: the page draws one
+
+
 def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
-    """(sampling, max new tokens) from the form, each field checked."""
-    sampling = Sampling(temperature=read_number("temperature", "Temperature", False, 0, 5),
-                        top_k=read_number("top-k", "Top-k", True, 0, vocab_size),
-                        top_p=read_number("top-p", "Top-p", False, 0, 1, low_open=True),
-                        seed=read_number("seed", "Seed", True, 0, 2**63 - 1))
-    return sampling, read_number("max-tokens", "Max new tokens", True, 1, context)
+    """(sampling, max new tokens) from the form, each field checked; every bad field is marked
+    next to itself (aria-invalid, its message) and the first one gets the focus."""
+    fields = [("temperature", lambda: read_number("temperature", "Temperature", False, 0, 5)),
+              ("top_k", lambda: read_number("top-k", "Top-k", True, 0, vocab_size)),
+              ("top_p", lambda: read_number("top-p", "Top-p", False, 0, 1, low_open=True)),
+              ("min_p", lambda: read_number("min-p", "Min-p", False, 0, 1)),
+              ("repeat_penalty", lambda: read_number("repeat-penalty", "Repeat penalty", False, 0, 10, low_open=True)),
+              ("repeat_last_n", lambda: read_number("repeat-last-n", "Repeat window", True, 0, context)),
+              ("seed", lambda: read_number("seed", "Seed", True, 0, 2**63 - 1, empty=NO_SEED)),
+              ("max_new", lambda: read_number("max-tokens", "Max new tokens", True, 1, context))]
+    values, errors = {}, []
+    for name, read in fields:
+        try:
+            values[name] = read()
+        except SettingsError as e:
+            errors.append(e)
+    for input_ in js.document.querySelectorAll("#settings input"):
+        mark_field(str(input_.id), next((str(e) for e in errors if e.field == input_.id), ""))
+    if errors:
+        element(errors[0].field).focus()
+        raise errors[0]
+    max_new = values.pop("max_new")
+    return Sampling(**values), max_new
 
 
-class Transcript:
-    """One turn in #output: the user's text, then the answer streamed in as it comes."""
+def mark_field(id_: str, message: str):
+    """A field's error next to it (and aria-invalid), or none."""
+    field, note = element(id_), element(f"{id_}-error")
+    if message:
+        field.setAttribute("aria-invalid", "true")
+        field.setAttribute("aria-describedby", f"{id_}-error")
+    else:
+        field.removeAttribute("aria-invalid")
+    if note is not None:
+        note.textContent = message
 
-    def __init__(self, text: str, mode: str, assistant: str, fresh: bool):
-        out = element("output")
-        if fresh:
-            out.replaceChildren()
-        turn = js.document.createElement("div")
-        turn.className = "turn"
-        label = js.document.createElement("b")
-        label.textContent = "" if mode == "completion" else "You: "
-        turn.append(label, js.document.createTextNode(text + ("" if mode == "completion" else "\n")))
-        if mode != "completion":
-            answer_label = js.document.createElement("b")
-            answer_label.textContent = f"{assistant}: "
-            turn.append(answer_label)
-        self.answer = js.document.createTextNode("")
-        turn.append(self.answer)
-        out.append(turn)
 
-    def append(self, text: str):
-        self.answer.appendData(text)
+def show_tab(name: str):
+    """The chat or the models-and-settings panel."""
+    for tab, panel in (("chat", "chat-panel"), ("models", "models-panel")):
+        element(f"tab-{tab}").setAttribute("aria-selected", "true" if tab == name else "false")
+        element(panel).hidden = tab != name
+
+
+def show_open_error(message: str, code: str):
+    """A model that did not open: said beside the open form, which comes into view."""
+    box = element("open-error")
+    box.textContent = message
+    box.hidden = False
+    set_status("The model did not open: see Models.")
+    set_state("error", code)
+    show_tab("models")
+
+
+def clear_open_error():
+    element("open-error").hidden = True
+    element("open-error").textContent = ""
+    js.document.body.removeAttribute("data-error")
+
+
+def show_model(model, rate: float = 0.0, from_store: bool = False):
+    """The model line: what a person cares about (name, size, context, speed, where it came from)."""
+    size = sum(model.weights.sizes.values())
+    parts = [model.cfg.title, f"{size / 1e6:,.0f} MB on the GPU", f"context {model.cmax:,} tokens"]
+    if rate:
+        parts.append(f"{rate:.1f} tokens/s")
+    parts.append("kept by this browser" if from_store else "downloaded")
+    element("model-name").textContent = " · ".join(parts)
+    element("app").hidden = False
+
+
+def show_chat_list(chats: list[dict], current: str):
+    """Past chats, the latest first: a button each (data-id; app.py listens on the list)."""
+    items = []
+    for c in chats:
+        item = js.document.createElement("li")
+        if c["id"] == current:
+            item.className = "current"
+        button = js.document.createElement("button")
+        button.type = "button"
+        button.dataset.id = c["id"]
+        button.textContent = c.get("title") or "(untitled)"
+        item.append(button)
+        items.append(item)
+    if not items:
+        empty = js.document.createElement("li")
+        empty.className = "muted"
+        empty.textContent = "No kept chats yet."
+        items.append(empty)
+    element("chat-list").replaceChildren(*items)
+
+
+def show_known_models(known, hosted: bool):
+    """Models known to run: name, size, what for, a link to the file and an Open button that
+    tries this site's models/ folder; and the next step on a site that serves none."""
+    rows = []
+    for k in known:
+        link = js.document.createElement("a")
+        link.href = f"https://huggingface.co/{k.repo}"
+        link.rel = "noopener noreferrer"
+        link.target = "_blank"
+        link.textContent = k.file
+        open_ = js.document.createElement("button")
+        open_.type = "button"
+        open_.dataset.file = k.file
+        open_.textContent = "Open"
+        cell = js.document.createElement("span")
+        cell.append(link, js.document.createTextNode(" "), open_)
+        rows.append((k.name, f"{k.size_mb} MB", k.good_for, cell))
+    fill_table(element("known-models"), rows, header=("model", "size", "good for", "file"))
+    element("known-next").textContent = (
+        "Open tries the file in this site's models/ folder (a static site's, from pyapp.build). " +
+        ("" if hosted else "This site serves no model of its own: download a file from its link, then pick it "
+                           "above or drop it on the page. ") +
+        "To serve your models to a page on another site: python -m pyapp.serve --cors --mount models=DIR "
+        "(then open http://that-host:8000/files/models/FILE.gguf).")

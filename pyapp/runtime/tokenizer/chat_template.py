@@ -60,3 +60,21 @@ def prompt(tok, messages: list[dict]) -> tuple[str, str]:
         return render(tok.chat_template, messages, bos_token=bos, eos_token=eos), ""
     except ChatTemplateError as e:
         return e.fallback, str(e)
+
+
+def default_system(tok) -> str:
+    """The system prompt the model's template writes when the chat has none ("" if it writes
+    none): the text found where a system message's content would go."""
+    mark_s, mark_u = "\ue000", "\ue001"  # private-use characters no template writes itself
+    try:
+        with_system, _ = prompt(tok, [{"role": "system", "content": mark_s}, {"role": "user", "content": mark_u}])
+        without, _ = prompt(tok, [{"role": "user", "content": mark_u}])
+    except Exception:  # a template that refuses a system message has no default to show
+        return ""
+    before, sep, after = with_system.partition(mark_s)
+    if not sep or not before or not without.startswith(before):
+        return ""
+    end = after.split(mark_u)[0]  # what follows the system content, up to the question
+    rest = without[len(before):]
+    cut = rest.find(end) if end else -1
+    return rest[:cut].strip() if cut > 0 else ""
