@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-BUNDLE_FORMAT = "pyapp-bundle-2"  # 2: Qwen Q/K rows reordered into RoPE pairs; older bundles are exported again
+BUNDLE_FORMAT = "pyapp-bundle-3"  # 2: Qwen Q/K rows in RoPE pairs; 3: llama.cpp's BOS default; older are exported again
 BUNDLE_FILES = ("model.safetensors", "config.json", "tokenizer.json")
 HASHED_ON_REUSE = ("config.json", "tokenizer.json")
 
