@@ -13,7 +13,6 @@ turn running and waits for it to end, so an answer never lands in a history it w
 from __future__ import annotations
 
 import asyncio
-import random
 import sys
 from dataclasses import dataclass, field
 
@@ -157,8 +156,6 @@ async def on_generate(text: str | None = None):
     except view.SettingsError:
         view.set_status("Check the settings: the field marked in red says what it needs.")
         return
-    if sampling.seed == view.NO_SEED:
-        sampling.seed = random.randrange(2**31)  # shown in the stats, so a turn can be had again
     view.clear_error()
     if typed:
         box.value = ""

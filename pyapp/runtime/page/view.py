@@ -186,6 +186,8 @@ def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
         element(errors[0].field).focus()
         raise errors[0]
     max_new = values.pop("max_new")
+    if values["seed"] == NO_SEED:
+        values["seed"] = None  # the model draws one and reports it (Generation.seed)
     return Sampling(**values), max_new
 
 
