@@ -47,11 +47,10 @@ def reference_draws(gguf, settings: dict, prompt: list[int], got: list[int]) -> 
 
 def run_sampled(page, tiny, style, fused):
     return page.py("""
-        from pyapp.runtime.page import app
-        from pyapp.runtime.model import model
+        from pyapp.runtime.page import app, bundle
         from pyapp.runtime.model.sampling import Sampling
-        m = await model.load(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
-                             fused=ARGS["fused"])
+        m = (await bundle.open_model(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
+                                     fused=ARGS["fused"])).model
         out = []
         for d in ARGS["settings"]:
             if "logit_bias" in d:
