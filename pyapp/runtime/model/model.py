@@ -189,7 +189,9 @@ class Model:
         bad = [i for i in ids if not 0 <= i < self.tok.vocab_size]
         if bad:
             raise ValueError(f"token ids {bad[:5]} are outside the vocabulary of {self.tok.vocab_size}")
-        prefill, decode = self._pair(sampled)
+        # only the last chunk samples: the sampler writes its draw into the history slot of the
+        # position after its row, where an earlier chunk's row is followed by a prompt token
+        prefill = self._pair(False)[0]
         start_pos = self.pos
         flight: deque = deque()  # (launch, rows)
         done, start, last = 0, 0, time.perf_counter()
@@ -209,7 +211,8 @@ class Model:
             timed = self.prefill_chunk_s is not None
             rows = 1 if prefill is None else self.prefill_chunk if timed else self.prefill_rows
             chunk = ids[start:start + rows]
-            graph = prefill if len(chunk) > 1 else decode
+            pair = self._pair(sampled and start + len(chunk) >= len(ids))
+            graph = pair[0] if len(chunk) > 1 else pair[1]
             if not flight:
                 last = time.perf_counter()
             flight.append((self._launch(graph, chunk, want_logits and start + rows >= len(ids)), len(chunk)))
