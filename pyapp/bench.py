@@ -84,7 +84,7 @@ from pyapp.runtime.model.model import Model
 from pyapp.runtime.model.sampling import Sampling
 from pyapp.runtime.page import app
 from pyapp.runtime.page.session import ChatSession
-m = app.session.model
+m = app.page.model
 fused = m.fused if ARGS["path"] is None else ARGS["path"] == "fused"
 style = ARGS["kernel_style"] or m.kernel_style
 if (fused, style) != (m.fused, m.kernel_style):  # the other path or style over the same weights
@@ -102,9 +102,9 @@ except ValueError as e:
 else:
     RESULT = {"prompt_ids": ids, "generated_ids": g.generated_ids, "path": "fused" if m.fused else "ops",
               "kernel_style": m.kernel_style, "text": m.tok.decode(g.generated_ids, skip_control=True),
-              "load_s": app.session.load_s, "prefill_tokens_per_s": g.prefill_tokens_per_s,
+              "load_s": app.page.load_s, "prefill_tokens_per_s": g.prefill_tokens_per_s,
               "decode_tokens_per_s": g.decode_tokens_per_s, "stop_reason": g.stop_reason, "kernels": g.kernels,
-              "adapter": app.session.device.info, "seed": g.seed,
+              "adapter": app.page.device.info, "seed": g.seed,
               "readback_bytes_per_token": g.decode_read_bytes / max(len(g.generated_ids) - 1, 1),
               "dispatches_per_token": len(m.decode_graph.dispatches)}
 """

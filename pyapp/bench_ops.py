@@ -28,7 +28,7 @@ def main(argv=None):
         res = page.py("""
             from pyapp.runtime.page import app
             from pyapp.runtime.bench import op_bench
-            dev = app.session.device
+            dev = app.page.device
             RESULT = {"adapter": dev.info, "rows": await op_bench.run(dev, ARGS["repeat"], ARGS["only"]),
                       "passes": await op_bench.pass_modes(dev, ARGS["repeat"])}
         """, timeout_ms=600_000, repeat=args.repeat, only=args.only)

@@ -12,7 +12,7 @@ from pyapp.runtime.model.model import Model
 from pyapp.runtime.model.sampling import Sampling
 from pyapp.runtime.page.session import ChatSession
 from e2e import b64
-m0 = app.session.model
+m0 = app.page.model
 m = Model(m0.device, m0.cfg, m0.weights, m0.tok, max_context=ARGS.get("cmax", 256), prefill_rows=16,
           fused=ARGS["fused"])
 await m.prepare()
@@ -53,7 +53,7 @@ def test_reuse_on_the_fused_path_with_decoding_on_the_gpu(tiny_mounted):
         from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = (await bundle.open_model(app.session.device, "/files/tiny_kquant/", kernel_style="lanes", fused=True)).model
+        m = (await bundle.open_model(app.page.device, "/files/tiny_kquant/", kernel_style="lanes", fused=True)).model
         ids1 = [5, 17, 30, 8, 12, 44, 3]
         g1 = await m.generate(ids1, Sampling(), 5, reuse_cache=True)
         ids2 = ids1 + g1.generated_ids + [9, 21, 7]

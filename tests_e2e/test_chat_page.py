@@ -9,7 +9,7 @@ from conftest import BOOT_TIMEOUT_MS, install_inpage
 from pyapp.headless import boot
 
 DONE = "document.body.dataset.busy === '0' && document.getElementById('stats').dataset.reason"
-HISTORY = "from pyapp.runtime.page import app\nRESULT = app.session.chat.messages"
+HISTORY = "from pyapp.runtime.page import app\nRESULT = app.page.chat.messages"
 
 
 def settle(page):
@@ -94,10 +94,10 @@ def test_clear_during_an_answer_stops_it_and_the_next_prompt_is_only_the_new_que
     r = model_app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.tokenizer import chat_template as chat
-        tok, m = app.session.model.tok, app.session.model
+        tok, m = app.page.model.tok, app.page.model
         text, _ = chat.prompt(tok, [{"role": "user", "content": "What is 2+2?"}])
         ids = tok.encode(text, add_bos=False)
-        RESULT = {"ids": ids, "cached": m.cached_ids[:len(ids)], "history": app.session.chat.messages}
+        RESULT = {"ids": ids, "cached": m.cached_ids[:len(ids)], "history": app.page.chat.messages}
     """)
     assert r["cached"] == r["ids"]  # the model was given this question alone, not the cleared story
     assert [x["role"] for x in r["history"]] == ["user", "assistant"]
@@ -136,7 +136,7 @@ def test_regenerate_edit_and_the_system_prompt(model_app):
     history = model_app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.tokenizer import chat_template as chat
-        c = app.session.chat
+        c = app.page.chat
         RESULT = chat.prompt(c.model.tok, c._rendered())[0]
     """)
     assert "You are a pirate." in history and "named SmolLM" not in history
@@ -226,7 +226,7 @@ def test_stop_during_a_long_prompt_lands_soon_and_counts_what_ran(model_app):
     ran = int(stats.split(" of ")[0].rsplit(", ", 1)[1])
     assert done <= ran < total
     assert page.input_value("#prompt") == long and messages(page) == []  # the question is not lost
-    chunk = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.prefill_chunk")
+    chunk = model_app.py("from pyapp.runtime.page import app\nRESULT = app.page.model.prefill_chunk")
     # SwiftShader here: chunks sized to ~0.2 s each; the stop waits for at most the two in flight
     assert chunk < 128 and waited < 15, (chunk, waited, stats)
     print(f"stop took {waited:.1f} s; prefill chunk {chunk} rows; {ran} of {total} prompt tokens ran")
@@ -254,13 +254,13 @@ def test_deleting_the_running_model_asks_first_and_a_reload_starts_the_default(m
     assert "gguf=" not in page.url
     install_inpage(boot(page, page.url, BOOT_TIMEOUT_MS))  # the reload starts the default model, with no error
     assert "tiny" not in page.inner_text("#model-name") and page.is_hidden("#open-error")
-    assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.cfg.basename") == "smollm2"
+    assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.page.model.cfg.basename") == "smollm2"
 
     base = page.url.split("?")[0]
     page.goto(base + "?kept=gone")  # an address naming a model no longer kept: said, and the default runs
     page.wait_for_function("document.body.dataset.state === 'ready'", timeout=BOOT_TIMEOUT_MS)
     assert "no longer keeps that model" in page.inner_text("#open-error")
-    assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.cfg.basename") == "smollm2"
+    assert model_app.py("from pyapp.runtime.page import app\nRESULT = app.page.model.cfg.basename") == "smollm2"
     install_inpage(boot(page, base, BOOT_TIMEOUT_MS))  # later tests find the page as it was booted
 
 

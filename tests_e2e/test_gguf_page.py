@@ -16,7 +16,7 @@ from test_static_site import build_site, static_server
 GENERATE = """
 from pyapp.runtime.page import app
 from pyapp.runtime.model.sampling import Sampling
-g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
+g = await app.page.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
 RESULT = g.generated_ids
 """
 
@@ -71,7 +71,7 @@ def test_a_gguf_by_url_then_from_the_store(browser, tmp_path):
             assert "downloaded" in page.inner_text("#model-name") and answers(booted, golden("kquant"))
 
         # another model: the first one's GPU memory is freed before it loads
-        booted.py("import builtins\nfrom pyapp.runtime.page import app\nbuiltins.OLD_MODEL = app.session.model")
+        booted.py("import builtins\nfrom pyapp.runtime.page import app\nbuiltins.OLD_MODEL = app.page.model")
         page.set_input_files("#gguf-file", str(HERE / "goldens" / "tiny_qwen3.gguf"))
         wait_started(page, "tiny_qwen3.gguf")
         assert answers(booted, golden("qwen3")) and len(page.query_selector_all("#kept-list li")) == 2
@@ -92,7 +92,7 @@ WRITE_TO_THE_OLD_MODEL = """
 import builtins
 from pyapp.runtime.page import app
 from pyapp.runtime.gpu.device import GPUError
-device, arena = app.session.device, next(iter(builtins.OLD_MODEL.weights.buffers.values()))
+device, arena = app.page.device, next(iter(builtins.OLD_MODEL.weights.buffers.values()))
 try:
     async with device.error_scope("a write to the closed model"):
         device.write(arena, bytes(16))
@@ -154,4 +154,30 @@ def test_a_gguf_dropped_on_the_page(browser, tmp_path):
         wait_started(page, "tiny_mixed.gguf")
         assert not page.evaluate("document.body.classList.contains('dragging')")
         assert answers(booted, golden("mixed")) and not booted.errors
+        page.close()
+
+
+def test_a_known_models_open_button_opens_the_sites_copy(browser, tmp_path):
+    """A known model's Open tries the file of that name in the site's models/ folder: one that is
+    there opens and answers; one that is not is named beside the form and the running model stays."""
+    from pyapp.runtime.page.known_models import KNOWN
+
+    there, missing = KNOWN[0].file, KNOWN[1].file
+    build_site(tmp_path / "site")
+    (tmp_path / "site" / "models").mkdir()
+    shutil.copy(HERE / "goldens" / "tiny_kquant.gguf", tmp_path / "site" / "models" / there)  # its bytes, that name
+    with static_server(tmp_path / "site") as base:
+        page = browser.new_page()
+        booted = boot(page, base + "/")
+        page.click("#tab-models")
+        page.click(f"#known-models button[data-file='{there}']")
+        wait_started(page, there)
+        assert answers(booted, golden("kquant")) and page.is_hidden("#open-error")
+
+        page.click("#tab-models")
+        page.click(f"#known-models button[data-file='{missing}']")
+        page.wait_for_function("!document.getElementById('open-error').hidden")
+        assert missing in page.inner_text("#open-error") and "answered 404" in page.inner_text("#open-error")
+        assert there in page.inner_text("#model-name") and answers(booted, golden("kquant"))
+        assert not booted.errors, booted.errors
         page.close()

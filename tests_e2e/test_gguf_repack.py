@@ -96,7 +96,7 @@ def test_an_unsupported_type_is_named_in_the_page(repack):
         from pyapp.runtime.gguf.repack import GGUFUploadError, upload_gguf
         from pyapp.runtime.model.weights import Weights
 
-        device = app.session.device
+        device = app.page.device
         config = ModelConfig.from_json(await fetch_json(f"/files/{ARGS['mount']}/config.json"))
         weights, gguf = Weights.allocate(device, config), await fetch_buffer(ARGS["gguf"])
         try:

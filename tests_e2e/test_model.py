@@ -29,7 +29,7 @@ def run_greedy(page, prompt_ids, n):
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64, created
         before = created()
-        g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        g = await app.page.model.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "reason": g.stop_reason,
                   "new_objects": {k: v - before.get(k, 0) for k, v in created().items()}}
     """, ids=prompt_ids, n=n)
@@ -56,7 +56,7 @@ def test_prompt_past_one_prefill_chunk(model_app):
         from pyapp.runtime.model.model import Model
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = app.session.model
+        m = app.page.model
         small = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, prefill_rows=16)
         await small.prepare()
         small.prefill_chunk_s = None  # chunks of prefill_rows, not sized by their time
@@ -74,7 +74,7 @@ def test_tokenizer_in_the_page_matches_the_reference(model_app):
     cases = json.loads((Path(__file__).parents[1] / "tests" / "data" / "tokenizer_smollm2.json").read_text())["cases"]
     got = model_app.py("""
         from pyapp.runtime.page import app
-        RESULT = [app.session.model.tok.encode(t) for t in ARGS["texts"]]
+        RESULT = [app.page.model.tok.encode(t) for t in ARGS["texts"]]
     """, texts=[c["text"] for c in cases])
     assert got == [c["ids"] for c in cases]
 
@@ -101,7 +101,7 @@ def test_sampling_is_seeded_and_top_k_one_is_greedy(model_app):
     r = model_app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.model.sampling import Sampling
-        m = app.session.model
+        m = app.page.model
         ids = ARGS["ids"]
         a = await m.generate(ids, Sampling(temperature=0.9, top_k=20, top_p=0.9, seed=1), 6)
         b = await m.generate(ids, Sampling(temperature=0.9, top_k=20, top_p=0.9, seed=1), 6)
@@ -116,7 +116,7 @@ def test_stop_and_bad_input_are_handled(model_app):
     r = model_app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.model.sampling import Sampling
-        m = app.session.model
+        m = app.page.model
         seen = []
         async def on_token(t):
             seen.append(t)
@@ -146,7 +146,7 @@ def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, f
         from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = (await bundle.open_model(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
+        m = (await bundle.open_model(app.page.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
                              fused=ARGS["fused"])).model
         g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "fused": m.fused,
@@ -168,7 +168,7 @@ def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
         from pyapp.runtime.page import bundle
         from pyapp.runtime.model.sampling import Sampling
         from e2e import created
-        m = (await bundle.open_model(app.session.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)).model
+        m = (await bundle.open_model(app.page.device, "/files/tiny_mixed/", kernel_style="subgroups", fused=True)).model
         await m.generate(ARGS["ids"], Sampling(), 3)
         before = created()
         full = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
@@ -196,7 +196,7 @@ def test_smollm2_on_the_fused_path(model_app):
         from pyapp.runtime.model.model import Model
         from pyapp.runtime.model.sampling import Sampling
         from e2e import b64
-        m = app.session.model
+        m = app.page.model
         fused = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, fused=True)
         await fused.prepare()
         g = await fused.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
@@ -275,12 +275,12 @@ def test_a_failed_turn_leaves_no_trace_and_its_error_clears(model_app):
     assert page.is_visible("#error")
     assert "not valid Unicode (U+D800, a lone surrogate" in page.inner_text("#error")
     assert "Error(" not in page.inner_text("#error")  # words, not an exception's repr
-    history = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.chat.messages")
+    history = model_app.py("from pyapp.runtime.page import app\nRESULT = app.page.chat.messages")
     assert history == []
     page.fill("#prompt", "Hi")
     submit_and_wait(page, "document.getElementById('stats').dataset.reason")
     assert not page.is_visible("#error") and "tokens/s" in page.inner_text("#stats")
-    roles = model_app.py("from pyapp.runtime.page import app\nRESULT = [m['role'] for m in app.session.chat.messages]")
+    roles = model_app.py("from pyapp.runtime.page import app\nRESULT = [m['role'] for m in app.page.chat.messages]")
     assert roles == ["user", "assistant"]
     page.fill("#max-tokens", "64")
 
@@ -298,8 +298,8 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
     assert text == ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
                     "<|start_header_id|>assistant<|end_header_id|>\n\n")
     page = model_app.page
-    original = model_app.py("from pyapp.runtime.page import app\nRESULT = app.session.model.tok.chat_template")
-    model_app.py("from pyapp.runtime.page import app\napp.session.model.tok.chat_template = '{% for %}'")
+    original = model_app.py("from pyapp.runtime.page import app\nRESULT = app.page.model.tok.chat_template")
+    model_app.py("from pyapp.runtime.page import app\napp.page.model.tok.chat_template = '{% for %}'")
     try:
         page.click("#clear")
         page.select_option("#mode", "chat")
@@ -311,5 +311,5 @@ def test_the_page_renders_chat_templates_with_jinja_and_says_when_one_fails(mode
         assert "Note: the model's chat template does not render (TemplateSyntaxError" in status
         assert "a plain Role: text prompt is used instead" in status and not page.is_visible("#error")
     finally:
-        model_app.py("from pyapp.runtime.page import app\napp.session.model.tok.chat_template = ARGS['t']", t=original)
+        model_app.py("from pyapp.runtime.page import app\napp.page.model.tok.chat_template = ARGS['t']", t=original)
         page.fill("#max-tokens", "64")

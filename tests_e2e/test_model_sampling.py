@@ -49,7 +49,7 @@ def run_sampled(page, tiny, style, fused):
     return page.py("""
         from pyapp.runtime.page import app, bundle
         from pyapp.runtime.model.sampling import Sampling
-        m = (await bundle.open_model(app.session.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
+        m = (await bundle.open_model(app.page.device, f"/files/tiny_{ARGS['tiny']}/", kernel_style=ARGS["style"],
                                      fused=ARGS["fused"])).model
         out = []
         for d in ARGS["settings"]:
@@ -120,7 +120,7 @@ def test_smollm2_samples_as_the_reference(model_app):
     runs = model_app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.model.sampling import Sampling
-        RESULT = [(await app.session.model.generate(ARGS["ids"], Sampling(**d), 10, stop_at_eos=False)).generated_ids
+        RESULT = [(await app.page.model.generate(ARGS["ids"], Sampling(**d), 10, stop_at_eos=False)).generated_ids
                   for d in ARGS["settings"]]
     """, ids=prompt, settings=settings)
     counted = [0, 0]

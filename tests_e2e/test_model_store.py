@@ -16,7 +16,7 @@ BUNDLE_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 GENERATE = """
 from pyapp.runtime.page import app
 from pyapp.runtime.model.sampling import Sampling
-g = await app.session.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
+g = await app.page.model.generate(ARGS["ids"], Sampling(), ARGS["n"], stop_at_eos=False)
 RESULT = g.generated_ids
 """
 

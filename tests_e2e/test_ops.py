@@ -140,8 +140,8 @@ def test_op_benchmark_runs_in_the_page(app):
     r = app.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.bench import op_bench
-        RESULT = {"rows": await op_bench.run(app.session.device, 2, "sdpa"),
-                  "passes": await op_bench.pass_modes(app.session.device, 2)}
+        RESULT = {"rows": await op_bench.run(app.page.device, 2, "sdpa"),
+                  "passes": await op_bench.pass_modes(app.page.device, 2)}
     """)
     assert [row["dispatches"] for row in r["rows"]] == [5, 5]
     for row in r["rows"]:

@@ -56,7 +56,7 @@ def test_a_real_vocabulary_model_answers_as_the_reference(vocab_bundles, model_a
         from pyapp.runtime.page.session import ChatSession
         from pyapp.runtime.tokenizer.tokenizer import StreamDecoder
         from e2e import b64
-        m0 = (await bundle.open_model(app.session.device, f"/files/vocab_{ARGS['name']}/", max_context=128)).model
+        m0 = (await bundle.open_model(app.page.device, f"/files/vocab_{ARGS['name']}/", max_context=128)).model
         chat = ChatSession(m0)
         ids = chat.prompt_ids(ARGS["question"], "chat", ARGS["n"])
         RESULT = {"ids": ids, "notice": chat.notice, "vocab": m0.tok.vocab_size, "runs": []}

@@ -80,7 +80,7 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
         # path from bytes), so the prompt box's text encodes to the golden's ids here.
         text = booted.py("""
             from pyapp.runtime.page import app
-            tok, ids = app.session.model.tok, list(ARGS["ids"])
+            tok, ids = app.page.model.tok, list(ARGS["ids"])
             RESULT = text = tok.decode(ids)
             encode = tok.encode
             tok.encode = lambda t, add_bos=None: list(ids) if t == text else encode(t, add_bos)
@@ -93,7 +93,7 @@ def test_the_site_with_a_model_answers_as_the_reference(browser, tmp_path):
         page.click("#generate")
         page.wait_for_function("document.body.dataset.busy === '0' && "
                                "document.getElementById('stats').dataset.reason", timeout=120_000)
-        answer = booted.py("from pyapp.runtime.page import app\nRESULT = app.session.model.tok.decode(ARGS['ids'])", ids=want)
+        answer = booted.py("from pyapp.runtime.page import app\nRESULT = app.page.model.tok.decode(ARGS['ids'])", ids=want)
         assert page.inner_text("#output") == text + answer
         assert f"answer {len(want)} tokens" in page.inner_text("#stats")
         assert_only_served_from(booted, base)

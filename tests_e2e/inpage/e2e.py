@@ -19,11 +19,11 @@ def b64(data: bytes) -> str:
 
 
 def device():
-    return app.session.device
+    return app.page.device
 
 
 def created() -> dict:
-    return dict(app.session.device.created)
+    return dict(app.page.device.created)
 
 
 def axpb_graph(wgsl: str, n: int, scale: float, *, chain: int = 1, dev=None, **graph_options):

@@ -35,7 +35,7 @@ async def page_case(mount: str, gguf_url: str, records, block: int = 0, **option
     from pyapp.runtime.model.config import ModelConfig
     from pyapp.runtime.page.fetch import fetch_buffer, fetch_json
 
-    device = app.session.device
+    device = app.page.device
     config = ModelConfig.from_json(await fetch_json(f"/files/{mount}/config.json"))
     file = await bundle.fetch_file(f"/files/{mount}/model.safetensors")
     async with device.error_scope("bundle upload"):

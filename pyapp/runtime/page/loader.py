@@ -26,13 +26,13 @@ class NotKept(LookupError):
 
 
 async def load_bundle(page, url: str, address: dict | None = None) -> bool:
-    """The exported bundle at url (pyapp.serve's model, or a static site's); `page` is app.Page."""
+    """The exported bundle at url (pyapp.serve's model, or a static site's); `page` is state.PageState."""
     return await _start(page, f"the model from {url}", lambda: bundle.open_model(
         page.device, url, on_progress=view.show_progress, store=page.store, profile=page.profile), address)
 
 
 async def open_gguf(page, *, url: str = "", file=None, kept: str = "") -> bool:
-    """A GGUF from url, from a File, or kept under an id; `page` is app.Page."""
+    """A GGUF from url, from a File, or kept under an id; `page` is state.PageState."""
     what = f"the GGUF {url or (file.name if file else 'kept by this browser')}"
     address = {"gguf": url} if url else {"kept": kept} if kept else {}
     store = page.store

@@ -7,7 +7,7 @@ the answer), its oldest turns are dropped, and `notice` says so. The system prom
 Regenerate and edit cut the history back to a question (`cut`) and run it again; the cache
 reuses whatever prefix the new prompt shares with what it holds.
 
-The page (app.py) shows what this produces; the tests and the benchmarks drive it directly.
+The page (turn.py, history.py) shows what this produces; the tests and the benchmarks drive it directly.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every change of the history redraws it from the ChatSession's messages, so what 
 is what the next prompt holds. Answers are Markdown (markdown.py), built as DOM nodes from a
 tree of allowed tags with text nodes only: no HTML from the model is ever parsed. The buttons
 (Copy an answer or a code block, Edit a question) carry data-action and data-index, and one
-listener on #output handles them all (app.py), so a redraw makes no proxies.
+listener on #output handles them all (history.py), so a redraw makes no proxies.
 """
 
 from __future__ import annotations

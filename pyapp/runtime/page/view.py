@@ -238,7 +238,7 @@ def show_model(model, rate: float = 0.0, from_store: bool = False):
 
 
 def show_chat_list(chats: list[dict], current: str):
-    """Past chats, the latest first: a button each (data-id; app.py listens on the list)."""
+    """Past chats, the latest first: a button each (data-id; history.py listens on the list)."""
     items = []
     for c in chats:
         item = js.document.createElement("li")
