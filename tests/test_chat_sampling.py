@@ -2,6 +2,7 @@
 GPU's algorithm) is seeded and honours top-k, top-p, min-p, the penalties and the bias."""
 
 import math
+import re
 import struct
 
 import jinja2
@@ -11,7 +12,8 @@ import pytest
 from pyapp import sampling_reference as ref
 from pyapp.runtime.tokenizer import chat_template
 from pyapp.runtime.model.sampling import Sampling
-from pyapp.runtime.ops.fused.sample import BIAS, SETTINGS_BYTES, pack_settings
+from pyapp.runtime.gpu import shaders
+from pyapp.runtime.ops.fused.sample import BIAS, SETTINGS_BYTES, SETTINGS_FIELDS, pack_settings
 
 SMOL_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -148,11 +150,18 @@ def test_settings_pack_as_the_shader_reads_them():
     assert len(words) == SETTINGS_BYTES
     head = struct.unpack_from("<fIfffffIIIII", words)
     assert head[1] == 40 and head[7] == 64 and head[8:11] == (3, 2 ** 8, 2)
-    assert struct.unpack_from("<2I", words, 48) == (2, 9)
-    assert struct.unpack_from("<2f", words, 48 + 4 * BIAS) == (1.5, -math.inf)
+    assert struct.unpack_from("<IfIf", words, 48) == (2, 1.5, 9, -math.inf)  # (id, value), by id
+    assert struct.unpack_from("<If", words, SETTINGS_BYTES - 8) == (0, 0.0)
     assert struct.unpack_from("<I", pack_settings(Sampling(temperature=1.0, repeat_last_n=64), 100, 1), 28) == (0,)
     for bad in ({100: 1.0}, {1: math.nan}, {i: 1.0 for i in range(BIAS + 1)}):
         with pytest.raises(ValueError, match="logit bias"):
             pack_settings(Sampling(temperature=1.0, logit_bias=bad), 100, 1)
     with pytest.raises(ValueError, match="repeat_last_n"):
         pack_settings(Sampling(temperature=1.0, repeat_last_n=5000, repeat_penalty=1.1), 100, 1)
+
+
+def test_the_settings_fields_are_the_shaders_struct():
+    """pack_settings writes the fields the shader's `Settings` struct declares, in its order."""
+    body = re.search(r"struct Settings \{([^}]*)\}", shaders.load("sample")).group(1)
+    fields = [line.split(":")[0].strip() for line in re.sub(r"//[^\n]*", "", body).split(",") if ":" in line]
+    assert tuple(fields) == SETTINGS_FIELDS

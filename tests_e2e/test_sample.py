@@ -44,6 +44,11 @@ def peaked(v: int, rng) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def coarse(v: int, rng) -> np.ndarray:
+    """Peaked logits on a grid of 0.5: ties everywhere, at the top-k and top-p boundaries too."""
+    return np.round(peaked(v, rng) * 2.0) / 2.0
+
+
 def flat(v: int, rng) -> np.ndarray:
     return rng.uniform(-0.5, 0.5, v).astype(np.float32)
 
@@ -61,11 +66,11 @@ SETTINGS = [
 
 @pytest.mark.parametrize("style", STYLES)
 def test_tokens_equal_the_reference(app, style):
-    """Many seeds and positions per setting, peaked and flat logits of odd sizes; history for the
-    penalties. Each draw is its own submit here (draws=1), as in the model."""
+    """Many seeds and positions per setting, peaked, tied and flat logits of odd sizes; history
+    for the penalties. Each draw is its own submit here (draws=1), as in the model."""
     rng = np.random.default_rng(5)
     compared = skipped = 0
-    for v, make in ((1013, peaked), (4099, flat), (49152, peaked)):
+    for v, make in ((1013, peaked), (4099, flat), (8191, coarse), (49152, peaked)):
         logits = make(v, rng)
         history = rng.integers(0, min(v, 64), 80).tolist()
         history[-1] = int(np.argmax(logits))  # the favourite was just said: the penalties matter

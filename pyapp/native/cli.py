@@ -69,8 +69,8 @@ async def check(dirs) -> int:
 
 
 def bundle_weights(dev, bundle: Path, config, pattern: bool):
-    """The bundle's weights on this device: the real ones from model.safetensors, or a byte
-    pattern (speed does not depend on the values, and a real bundle may be too big to carry)."""
+    """The bundle's weights on this device: the real ones from model.safetensors, or random
+    bytes (Weights.filled: a real bundle may be too big to carry)."""
     from safetensors import safe_open
 
     from ..runtime.model.weights import Weights
@@ -164,7 +164,7 @@ def main(argv=None):
     mdl = sub.add_parser("model", help="the model's speed (and, with --golden, its answers) on this GPU")
     mdl.add_argument("bundle", type=Path, help="a bundle folder from pyapp.export")
     mdl.add_argument("--weights", choices=["real", "pattern"], default="real",
-                     help="the bundle's weights, or a byte pattern of the same shapes (needs only config.json)")
+                     help="the bundle's weights, or random bytes of the same shapes (needs only config.json)")
     mdl.add_argument("--path", choices=["fused", "ops", "both"], default="both",
                      help="the fused fast path, the ExecuTorch-op graph, or both side by side")
     mdl.add_argument("--golden", action="append", default=[], metavar="FILE",

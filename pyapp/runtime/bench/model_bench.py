@@ -4,7 +4,7 @@ here, the DevTools driver on a lent GPU machine (its GEN_FILE calls `report`).
 Everything is measured side by side in one run, alternating, so a ratio holds on a noisy
 machine: the fused path against the ExecuTorch-op graph over the same weights, greedy decode
 against sampled decode (the sampler on the GPU: SAMPLED), decode at short and long context,
-prefill of a long prompt, and models of real shapes with pattern weights (SHAPES:
+prefill of a long prompt, and models of real shapes with random weights (SHAPES:
 Llama-3.2-1B, Llama-3.1-8B, Qwen2.5-0.5B with its 151,936 vocabulary; `shapes_report`); and
 (`load_report`) a GGUF opened in the page against its exported bundle.
 """
@@ -77,7 +77,7 @@ def shape_config(kind: str) -> ModelConfig:
                         p + "ffn_down.weight": TensorEntry("q4gsw", (dim, ffn))})
         if bias:
             tensors.update({p + f"attn_{t}.bias": TensorEntry("f32", (n,)) for t, n in (("q", q), ("k", kv), ("v", kv))})
-    return ModelConfig(name=f"{name} shapes (pattern weights)", n_layers=layers, dim=dim, n_heads=heads,
+    return ModelConfig(name=f"{name} shapes (random weights)", n_layers=layers, dim=dim, n_heads=heads,
                        n_kv_heads=kv_heads, head_dim=hd, ffn_dim=ffn, context_length=131072, rope_theta=500000.0,
                        norm_eps=1e-5, tied_embeddings=tied, tensors=tensors, qkv_bias=bias,
                        arch="qwen2" if bias else "llama")
@@ -99,7 +99,7 @@ async def decode_report(model: Model, steps: int, others=()) -> dict:
 
 
 async def shape_model(model: Model, kind: str, max_context: int = 2048) -> Model:
-    """SHAPES[kind] with pattern weights on model's device, prepared (its tokenizer borrowed)."""
+    """SHAPES[kind] with random weights (Weights.filled) on model's device, prepared (its tokenizer borrowed)."""
     cfg = shape_config(kind)
     big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=max_context)
     await big.prepare()
@@ -111,10 +111,10 @@ async def shapes_report(args: dict) -> dict:
     keys, default all; steps, default 64), one at a time (each freed before the next)."""
     from ..page import app
 
-    out = {"adapter": app.session.device.info}
+    out = {"adapter": app.page.device.info}
     for kind in args.get("shapes", list(SHAPES)):
         t0 = time.perf_counter()
-        big = await shape_model(app.session.model, kind)
+        big = await shape_model(app.page.model, kind)
         out[kind] = {"prepare_s": time.perf_counter() - t0, "dispatches": len(big.decode_graph.dispatches),
                      **await decode_report(big, args.get("steps", 64))}
         big.close()
@@ -151,14 +151,77 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
     return out
 
 
+async def sampler_report(args: dict) -> dict:
+    """The sampler's candidate path (ops/fused/sample.py) against reading the whole row every
+    time, side by side over the same weights, alternating: greedy and SAMPLED decoding of the
+    page's model and of SHAPES (args: shapes, default all; steps, default 64)."""
+    from ..ops.fused import sample
+    from ..page import app
+
+    async def pair(m: Model) -> dict:
+        models = {}
+        for on in (True, False):
+            sample.CANDIDATES = on
+            models[on] = Model(m.device, m.cfg, m.weights, m.tok, max_context=m.cmax)
+            await models[on].prepare()
+        sample.CANDIDATES = True
+        r = await decode_report(models[True], args.get("steps", 64), [("decode_whole_row", models[False])])
+        for key, sampling in SAMPLED.items():  # the whole row's sampled decoding, alternating with greedy
+            w = await decode_rate(models[False], args.get("steps", 64), sampling=sampling)
+            r[f"{key}_whole_row"] = {**w, "vs_greedy": w["tok_s"] / r["decode"]["tok_s"]}
+        for model in models.values():
+            model.close(weights=False)
+        return r
+
+    out = {"adapter": app.page.device.info, "smollm2": await pair(app.page.model)}
+    for kind in args.get("shapes", list(SHAPES)):
+        big = await shape_model(app.page.model, kind)
+        out[kind] = await pair(big)
+        big.close()
+    return out
+
+
+async def prefill_chunk_report(args: dict) -> dict:
+    """Prefill in chunks sized by time (Model.prefill_chunk_s, the default) against chunks of
+    the prefill graph's rows, alternating (args: tokens, default 1024; shapes, default
+    ["llama_1b"]): prefill tokens/s, and how long a Stop asked after the first chunk took."""
+    from ..page import app
+
+    async def one(m: Model, chunk_s) -> dict:
+        m.prefill_chunk_s = chunk_s
+        prompt = [(1000 + i * 7) % 20000 % m.tok.vocab_size for i in range(args.get("tokens", 1024))]
+        rate = await prefill_rate(m, len(prompt))
+        asked = []
+        g = await m.generate(prompt, Sampling(), 4, should_stop=lambda: bool(asked),
+                             on_prefill=lambda done, total: asked or asked.append(time.perf_counter()))
+        return {"prefill_tok_s": rate, "stop_s": time.perf_counter() - asked[0], "prefilled": g.prefilled_tokens,
+                "chunk_rows": m.prefill_chunk}
+
+    out = {}
+    models = [("smollm2", app.page.model)]
+    for kind in args.get("shapes", ["llama_1b"]):
+        models.append((kind, await shape_model(app.page.model, kind)))
+    for name, m in models:
+        kept = m.prefill_chunk_s
+        for label, chunk_s in (("timed", kept), ("whole", None)) * 2:
+            r = await one(m, chunk_s)
+            best = out.setdefault(name, {}).get(label)
+            if best is None or r["prefill_tok_s"] > best["prefill_tok_s"]:
+                out[name][label] = r
+        m.prefill_chunk_s = kept
+        if m is not app.page.model:
+            m.close()
+    return out
+
+
 async def page_report(args: dict) -> dict:
     """What a driver asks the booted page for (args: prompts [{prompt, greedy_ids?}], steps, ctx,
     prefill, llama): the adapter, greedy ids per prompt, `report`, and with ?profile=1 the
     per-kernel GPU time of a greedy and of a sampled decode."""
     from ..page import app
 
-    m = app.session.model
-    out = {"adapter": app.session.device.info, "load_s": app.session.load_s, "prompts": []}
+    m = app.page.model
+    out = {"adapter": app.page.device.info, "load_s": app.page.load_s, "prompts": []}
     for p in args.get("prompts", []):
         want = p.get("greedy_ids")
         g = await m.generate(m.tok.encode(p["prompt"]), Sampling(), len(want) if want else 16)
@@ -188,7 +251,7 @@ async def load_report(args: dict) -> dict:
 
     from ..page import app
 
-    device, now = app.session.device, js.performance.now
+    device, now = app.page.device, js.performance.now
     name = args["gguf"].rsplit("/", 1)[-1]
     out = {"runs": []}
     for _ in range(args.get("repeat", 2)):

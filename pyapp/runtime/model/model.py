@@ -138,15 +138,17 @@ class Model:
         for g in self.graphs:
             await g.prepare()
 
-    def close(self):
-        """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and its
-        weights), before the page opens another model. The model is not run again."""
+    def close(self, weights: bool = True):
+        """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and, unless
+        weights=False (another model shares them), its weights), before the page opens another
+        model. The model is not run again."""
         for g in self.graphs:
             g.release()
         s = self.shared
         self.device.destroy([*(b for pair in s.caches for b in pair),
                              *(b for b in (s.rope, *s.rope_pair, s.token, s.settings, s.history) if b is not None)])
-        self.device.destroy(self.weights.buffers.values())
+        if weights:
+            self.device.destroy(self.weights.buffers.values())
 
     # --- steps driven by the host ---
 

@@ -10,6 +10,7 @@ and maxBufferSize; a model that does not is refused, naming the arena.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
@@ -80,10 +81,13 @@ class Weights:
                 on_progress(done, total)
 
     @classmethod
-    def filled(cls, device, config: ModelConfig, byte: int = 0x11) -> "Weights":
-        """Weights of the right shapes filled with one byte pattern: for speed runs, not answers."""
+    def filled(cls, device, config: ModelConfig, seed: int = 1) -> "Weights":
+        """Weights of the right shapes filled with seeded random bytes for speed runs, not answers.
+        Varied, so logits differ as a real model's do (the sampler's time depends on how many
+        tie); each byte in 0x30..0x3F, so read as f32 or f16 every scale and value is finite."""
         weights = cls.allocate(device, config)
-        piece = bytes([byte]) * min(max(weights.sizes.values()), 1 << 24)  # written in pieces of 16 MiB at most
+        size = min(max(weights.sizes.values()), 1 << 24)  # written in pieces of 16 MiB at most
+        piece = random.Random(seed).randbytes(size).translate(bytes(0x30 | (b & 0x0F) for b in range(256)))
         for arena, size in weights.sizes.items():
             for at in range(0, size, len(piece)):
                 device.write(weights.buffers[arena], memoryview(piece)[:min(len(piece), size - at)], at)

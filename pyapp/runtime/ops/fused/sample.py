@@ -24,9 +24,12 @@ The chain (sampling.py's settings, written once per generation by pack_settings)
 Top-p and min-p judge the logits before the temperature, as llama.cpp does.
 
 Without sorting: top-k and top-p are radix selects over a monotone u32 key of x (4 rounds of
-8 bits in one workgroup): counts are exact integers; top-p's masses are exp(x - max) in
-fixed point (units of 2^-31, summed in 64 bits: the same in any order and every kernel
-style). Where it can differ from the fp64 reference (pyapp/sampling_reference.py): exp in
+8 bits in one workgroup): counts are exact integers. Where top-k is at most the workgroup's
+size, the k-th largest of the invocations' maxima bounds the k-th largest key from below, and
+where at most V/4 keys reach that bound, the chain after it reads only those candidates (their
+ids written in id order): ~4 passes over the row instead of ~12, the same tokens. Top-p's
+masses are exp(x - max) in fixed point (units of 2^-31, summed in 64 bits: the same in any
+order and every kernel style). Where it can differ from the fp64 reference (pyapp/sampling_reference.py): exp in
 f32 (a few ulp), a mass below 2^-31 counted as 0 (at most V * 2^-31 of the total), the
 top-p goal rounded to 24 bits, the adjusted x rounded to f32, and the draw's f32 running
 sum. Each moves a boundary by a relative 1e-5 or less (SmolLM2's vocabulary), so a token
@@ -44,12 +47,18 @@ import struct
 from ...graph.graph import SymInt
 from .._checks import OpError, expect_tensor
 
-SHADERS = {"sample": ("V", "WG", "HIST", "BIAS", "RING", "DRAWS", "ADVANCE")}
+SHADERS = {"sample": ("V", "WG", "HIST", "RING", "DRAWS", "ADVANCE", "CANDIDATES")}
 HIST = 1024   # history slots: repeat_last_n may be up to this
 BIAS = 64     # logit bias entries
-SETTINGS_BYTES = (12 + 2 * BIAS) * 4
+# the shader's `Settings` struct, in order (tests/test_chat_sampling.py checks); bias holds BIAS
+# (id, value) pairs
+SETTINGS_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "frequency_penalty",
+                   "presence_penalty", "last_n", "seed", "n_bias", "pad", "bias")
+SETTINGS_FORMAT = "<fIfffffIIIII" + "If" * BIAS
+SETTINGS_BYTES = struct.calcsize(SETTINGS_FORMAT)
 WG = {"lanes": 64}  # SwiftShader: fewer invocations make its barriers cheaper
 GPU_WG = 1024       # real GPUs, where the device allows: one workgroup reads the whole row
+CANDIDATES = True   # top-k reads only its candidates where it can (False: the whole row, to compare)
 
 
 def sample(graph, logits, tokens, settings, history, input_pos: SymInt, last_row: SymInt, *,
@@ -73,7 +82,7 @@ def sample(graph, logits, tokens, settings, history, input_pos: SymInt, last_row
     v = logits.numel
     node = len(graph.dispatches)
     vals = graph.scratch(f"{op}#{node}.vals", (v,), "f32")          # (V,) adjusted logits
-    counts = graph.state(f"{op}#{node}.counts", (v,), "u32")        # (V,) zero between runs
+    counts = graph.state(f"{op}#{node}.counts", (2 * v,), "u32")    # (2V,) penalty counts (zero between runs), candidates
     advance = ring is not None
     if not advance:  # bound but untouched: the shader has one layout
         ring = graph.scratch(f"{op}#{node}.ring", (4,), "u32")
@@ -84,8 +93,9 @@ def sample(graph, logits, tokens, settings, history, input_pos: SymInt, last_row
         "maxComputeInvocationsPerWorkgroup", 256) >= GPU_WG else 256)
     graph.dispatch(op, shader=op, writes=[tokens, ring, history, counts, vals, input_pos, step, last_row],
                    reads=[logits, settings], local_size=(wg, 1, 1),
-                   constants={"V": v, "WG": wg, "HIST": HIST, "BIAS": BIAS, "RING": ring.numel,
-                              "DRAWS": draws, "ADVANCE": int(advance)})
+                   constants={"V": v, "WG": wg, "HIST": HIST, "RING": ring.numel,
+                              "DRAWS": draws, "ADVANCE": int(advance), "CANDIDATES": int(CANDIDATES)},
+                   variant=f"wg{wg}" + (".advance" if advance else ""))
     return tokens
 
 
@@ -100,9 +110,8 @@ def pack_settings(s, vocab: int, seed: int) -> bytes:
         raise ValueError(f"repeat_last_n {s.repeat_last_n} is more than the {HIST} tokens the GPU keeps")
     if not 0 <= seed < 2 ** 64:
         raise ValueError(f"seed {seed} must be within 0..2^64-1")
-    ids = [i for i, _ in bias] + [0] * (BIAS - len(bias))
-    values = [b for _, b in bias] + [0.0] * (BIAS - len(bias))
+    pairs = [x for entry in bias for x in entry] + [0, 0.0] * (BIAS - len(bias))
     last_n = s.repeat_last_n if s.penalized else 0
-    head = struct.pack("<fIfffffIIIII", s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty,
-                       s.frequency_penalty, s.presence_penalty, last_n, seed & 0xFFFFFFFF, seed >> 32, len(bias), 0)
-    return head + struct.pack(f"<{BIAS}I{BIAS}f", *ids, *values)
+    return struct.pack(SETTINGS_FORMAT, s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty,
+                       s.frequency_penalty, s.presence_penalty, last_n, seed & 0xFFFFFFFF, seed >> 32, len(bias), 0,
+                       *pairs)
