@@ -36,13 +36,7 @@ SAFE_MARGIN = 2e-3  # top-1/top-2 logit gap the fp32 kernels cannot close (their
 
 def field(reader: GGUFReader, key: str, default=None):
     f = reader.fields.get(key)
-    if f is None:
-        return default
-    if f.types[0].name == "STRING":
-        return bytes(f.parts[f.data[0]]).decode()
-    if f.types[0].name == "ARRAY":
-        return [bytes(f.parts[i]).decode() if f.types[-1].name == "STRING" else f.parts[i][0].item() for i in f.data]
-    return f.parts[f.data[0]][0].item()
+    return default if f is None else f.contents()
 
 
 def bos_rule(reader: GGUFReader) -> bool:

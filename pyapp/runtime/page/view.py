@@ -138,13 +138,13 @@ class SettingsError(ValueError):
 
 
 def read_number(id_: str, label: str, whole: bool, lo: float | None = None, hi: float | None = None,
-                low_open: bool = False, empty=None):
-    """The field's number (an empty field gives `empty`, or its default when that is None), or
+                low_open: bool = False, optional: bool = False):
+    """The field's number (an empty field gives None if `optional`, else its default), or
     SettingsError naming the field."""
     field = element(id_)
     raw = str(field.value).strip()
-    if not raw and empty is not None:
-        return empty
+    if not raw and optional:
+        return None
     raw = raw or str(field.defaultValue)
     kind = "a whole number" if whole else "a number"
     try:
@@ -160,9 +160,6 @@ def read_number(id_: str, label: str, whole: bool, lo: float | None = None, hi: 
     return int(value) if whole else value
 
 
-NO_SEED = -1  # read_settings' seed for an empty field: the page draws one
-
-
 def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
     """(sampling, max new tokens) from the form, each field checked; every bad field is marked
     next to itself (aria-invalid, its message) and the first one gets the focus."""
@@ -172,7 +169,8 @@ def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
               ("min_p", lambda: read_number("min-p", "Min-p", False, 0, 1)),
               ("repeat_penalty", lambda: read_number("repeat-penalty", "Repeat penalty", False, 0, 10, low_open=True)),
               ("repeat_last_n", lambda: read_number("repeat-last-n", "Repeat window", True, 0, context)),
-              ("seed", lambda: read_number("seed", "Seed", True, 0, 2**63 - 1, empty=NO_SEED)),
+              # an empty seed: the model draws one and reports it (Generation.seed)
+              ("seed", lambda: read_number("seed", "Seed", True, 0, 2**63 - 1, optional=True)),
               ("max_new", lambda: read_number("max-tokens", "Max new tokens", True, 1, context))]
     values, errors = {}, []
     for name, read in fields:
@@ -186,8 +184,6 @@ def read_settings(vocab_size: int, context: int) -> tuple[Sampling, int]:
         element(errors[0].field).focus()
         raise errors[0]
     max_new = values.pop("max_new")
-    if values["seed"] == NO_SEED:
-        values["seed"] = None  # the model draws one and reports it (Generation.seed)
     return Sampling(**values), max_new
 
 

@@ -82,7 +82,7 @@ def sample(graph, logits, tokens, settings, history, input_pos: SymInt, last_row
     v = logits.numel
     node = len(graph.dispatches)
     vals = graph.scratch(f"{op}#{node}.vals", (v,), "f32")          # (V,) adjusted logits
-    counts = graph.state(f"{op}#{node}.counts", (2 * v,), "u32")    # (2V,) penalty counts (zero between runs), candidates
+    counts = graph.state(f"{op}#{node}.counts", (2 * v,), "u32")    # (2V,) penalty counts (zeroed), candidates
     advance = ring is not None
     if not advance:  # bound but untouched: the shader has one layout
         ring = graph.scratch(f"{op}#{node}.ring", (4,), "u32")
