@@ -111,7 +111,6 @@ fn bin(b: u32) -> vec2<u32> {
   return vec2<u32>(atomicLoad(&hi_bins[b]), atomicLoad(&lo_bins[b]));
 }
 
-
 // The largest key whose kept count (mass) from the top reaches goal: 4 rounds of 8 bits over
 // the kept elements. Counting, the goal is set before the call; weighing each by fixed()
 // (`mass`), it is `fraction` of the kept total, known after round 0's histogram (top-p).
