@@ -165,6 +165,7 @@ def fused_linears(save):
         fused_linear_case(save, "qkv_rope", f"mixed_r{rows}", rows, 88 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=9,
                           theta=10000.0, q_fmt="f32", k_fmt="q4gaw", v_fmt="q8gsw")
     fused_linear_case(save, "residual_linear", "q4gsw_k2048_r1", 1, 92, n=67, k=2048, fmt="q4gsw")  # Llama-sized K
+    fused_linear_case(save, "residual_linear", "q4gaw_n2051_r1", 1, 99, n=2051, k=64, fmt="q4gaw")  # WIDE_CPS teams
     # GGUF's K-quants as they are exported: Q4_K -> q4gaw/32, Q5_K -> q8gaw/32, Q6_K -> q8gsw/16
     for rows in (1, 5):
         fused_linear_case(save, "residual_linear", f"q8gaw_r{rows}", rows, 93 + rows, n=31, k=96, fmt="q8gaw")

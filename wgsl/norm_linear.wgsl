@@ -11,7 +11,8 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (1, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // the model's weight arena
-@group(0) @binding(3) var<uniform> first: vec4<u32>;             // the row to take: .x
+@group(0) @binding(3) var<storage, read> w4: array<vec4<u32>>;   // the same arena, 16 bytes a read (WIDE)
+@group(0) @binding(4) var<uniform> first: vec4<u32>;             // the row to take: .x
 
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return 1u; }

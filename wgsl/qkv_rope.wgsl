@@ -23,9 +23,10 @@ override V_FMT: u32; override V_CODES: u32; override V_SCALES: u32; override V_O
 @group(0) @binding(2) var<storage, read_write> v_cache: array<f32>;  // (CMAX, NKV) f32
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;        // (S, K) f32
 @group(0) @binding(4) var<storage, read> w: array<u32>;              // the layer's weight arena
-@group(0) @binding(5) var<storage, read> rope: array<f32>;           // cos (CMAX, HD/2), then sin
-@group(0) @binding(6) var<uniform> pos: vec4<u32>;                   // SymInt input_pos: .x
-@group(0) @binding(7) var<uniform> live: vec4<u32>;                  // rows this step: .x
+@group(0) @binding(5) var<storage, read> w4: array<vec4<u32>>;       // the same arena, 16 bytes a read (WIDE)
+@group(0) @binding(6) var<storage, read> rope: array<f32>;           // cos (CMAX, HD/2), then sin
+@group(0) @binding(7) var<uniform> pos: vec4<u32>;                   // SymInt input_pos: .x
+@group(0) @binding(8) var<uniform> live: vec4<u32>;                  // rows this step: .x
 
 fn rotate(y: vec2<f32>, p: u32, col: u32) -> vec2<f32> {
   if (!ROPE) { return y; }

@@ -10,7 +10,8 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 @group(0) @binding(0) var<storage, read_write> res: array<f32>;  // (S, N) f32, the residual stream
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32, the input a
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // the layer's weight arena
-@group(0) @binding(3) var<uniform> live: vec4<u32>;              // rows this step: .x
+@group(0) @binding(3) var<storage, read> w4: array<vec4<u32>>;   // the same arena, 16 bytes a read (WIDE)
+@group(0) @binding(4) var<uniform> live: vec4<u32>;              // rows this step: .x
 
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }

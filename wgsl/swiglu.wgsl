@@ -12,7 +12,8 @@ override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_O
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (S, N) f32
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;    // (S, K) f32
 @group(0) @binding(2) var<storage, read> w: array<u32>;          // the layer's weight arena
-@group(0) @binding(3) var<uniform> live: vec4<u32>;              // rows this step: .x
+@group(0) @binding(3) var<storage, read> w4: array<vec4<u32>>;   // the same arena, 16 bytes a read (WIDE)
+@group(0) @binding(4) var<uniform> live: vec4<u32>;              // rows this step: .x
 
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }

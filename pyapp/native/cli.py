@@ -3,6 +3,7 @@
     python -m pyapp.native check [DIR ...]   # op goldens (linear_*, sdpa_*) on this GPU
     python -m pyapp.native bench             # pyapp.runtime.bench.op_bench on this GPU
     python -m pyapp.native model BUNDLE      # the model's prefill/decode speed on this GPU
+    python -m pyapp.native model BUNDLE --shape llama_8b   # ... of a model of real shapes
     python -m pyapp.native repack X.gguf     # the page's GPU repack of a GGUF vs the exporter, and its speed
 
 Needs `wgpu` (and numpy + safetensors for `check`). On a machine without a GPU,
@@ -17,7 +18,9 @@ import json
 import sys
 from pathlib import Path
 
+from ..runtime.bench.model_bench import MIXES, SHAPES
 from ..runtime.gpu.profiler import KernelTally, format_table
+from ..runtime.ops.tuning import set_constants
 from .device import NativeDevice
 
 
@@ -94,14 +97,17 @@ async def model_run(bundle: Path, args) -> list[dict]:
 
     from ..runtime.model.config import ModelConfig
     from ..runtime.model.model import Model
-    from ..runtime.bench.model_bench import SAMPLED
+    from ..runtime.bench.model_bench import SAMPLED, shape_config
     from ..runtime.model.sampling import Sampling
     from ..runtime.tokenizer.tokenizer import Tokenizer
 
     dev = await NativeDevice.open()
-    config = ModelConfig.from_json(json.loads((bundle / "config.json").read_text()))
+    if args.shape:  # a model of real shapes, random weights (the page's model_bench.SHAPES)
+        config = shape_config(args.shape, args.mix)
+    else:
+        config = ModelConfig.from_json(json.loads((bundle / "config.json").read_text()))
     tokenizer = Tokenizer(json.loads((bundle / "tokenizer.json").read_text()))
-    weights = bundle_weights(dev, bundle, config, pattern=args.weights == "pattern")
+    weights = bundle_weights(dev, bundle, config, pattern=args.weights == "pattern" or bool(args.shape))
     rows = []
     for path in (("fused", "ops") if args.path == "both" else (args.path,)):
         t0 = time.perf_counter()
@@ -169,14 +175,19 @@ def main(argv=None):
                      help="the fused fast path, the ExecuTorch-op graph, or both side by side")
     mdl.add_argument("--golden", action="append", default=[], metavar="FILE",
                      help="a model golden (tests_e2e/goldens/model_*.safetensors) to check greedy tokens and logits")
+    mdl.add_argument("--shape", choices=sorted(SHAPES), help="instead of the bundle's model (its tokenizer is "
+                     "kept), one of real shapes with random weights (pyapp.runtime.bench.model_bench.SHAPES)")
+    mdl.add_argument("--mix", choices=sorted(MIXES), default="q4_k_m", help="--shape: how its tensors are stored")
     mdl.add_argument("--prompt-tokens", type=int, default=32)
     mdl.add_argument("--steps", type=int, default=64, help="decode steps")
     mdl.add_argument("--context", type=int, default=2048, help="KV cache positions")
     mdl.add_argument("--profile", action="store_true")
     mdl.add_argument("--style", choices=["lanes", "workgroups", "subgroups"], help="force a kernel style")
     mdl.add_argument("--json", action="store_true")
-    mdl.add_argument("--tune", action="append", default=[], metavar="NAME=INT",
-                     help="set a tuning constant of pyapp.runtime.ops: _fused.WG, attention.NSPLIT, norm_linear.TEAM_CPS, ...")
+    for p in (b, mdl):
+        p.add_argument("--tune", action="append", default=[], metavar="NAME=INT",
+                       help="set a tuning constant of pyapp.runtime.ops: _fused.WG, _fused.WIDE_LOADS, "
+                            "attention.NSPLIT, norm_linear.TEAM_CPS, ...")
     rp = sub.add_parser("repack", help="a GGUF repacked on this GPU as the page does, against the exporter")
     rp.add_argument("gguf", type=Path, nargs="+")
     rp.add_argument("--repeat", type=int, default=3, help="repacks timed (the best is shown)")
@@ -184,20 +195,11 @@ def main(argv=None):
     if args.cmd == "repack":
         sys.exit(asyncio.run(repack(args.gguf, args.repeat)))
     for item in getattr(args, "tune", []):
-        import importlib
-
         name, _, value = item.partition("=")
-        modname, _, const = name.rpartition(".")
-        module = None
-        for room in ("fused", "executorch"):
-            try:
-                module = importlib.import_module(f"pyapp.runtime.ops.{room}.{modname or '_fused'}")
-                break
-            except ImportError:
-                pass
-        if module is None or not hasattr(module, const):
-            ap.error(f"--tune {item}: no constant {const} in pyapp.runtime.ops (fused/, executorch/).{modname or '_fused'}")
-        setattr(module, const, int(value))
+        try:
+            set_constants({name: int(value)})
+        except ValueError as e:
+            ap.error(f"--tune {item}: {e}")
     if args.cmd == "model":
         rows = asyncio.run(model_run(args.bundle, args))
         for r in rows:

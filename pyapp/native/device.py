@@ -80,8 +80,11 @@ class NativeDevice(Device):
         return self.raw.create_buffer(size=size, usage=usage, label=label)
 
     def _raw_shader_module(self, code, label):
-        # naga takes subgroup builtins without WGSL's `enable subgroups;` (and rejects it)
-        return self.raw.create_shader_module(code=code.replace("enable subgroups;\n", ""), label=label)
+        # naga takes subgroup builtins without WGSL's `enable subgroups;` and knows no
+        # `subgroup_uniformity` diagnostic (it rejects both)
+        for directive in ("enable subgroups;\n", "diagnostic(off, subgroup_uniformity);\n"):
+            code = code.replace(directive, "")
+        return self.raw.create_shader_module(code=code, label=label)
 
     async def _raw_compute_pipeline(self, module, layout, constants, label):
         try:

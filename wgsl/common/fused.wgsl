@@ -92,6 +92,7 @@ fn mat_of(a: Mat, b: Mat, j: u32) -> Mat {
 }
 
 fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
+  if (WIDE) { return accumulate_wide(team, a, b, n0, row, gamma); }
   var sums = Sums(vec4<f32>(0.0), 0.0);
   let units = GS / 8u;
   for (var g = team.lane; g < K / GS; g += team.size) {
@@ -110,6 +111,103 @@ fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums
     for (var j = 0u; j < CPS * MATS; j++) {
       let so = group_of(mat_of(a, b, j), n0 + j % CPS, g);
       sums.v[j] += so.x * xq[j] + so.y * xs;
+    }
+  }
+  return sums;
+}
+
+// WIDE: the team's lanes take chunks of 32 consecutive k in turn, so that lane l reads bytes
+// next to lane l + 1's (one 16-byte read of codes a chunk for q4, two for q8) and a chunk's
+// group tables are read once or twice. Every part of the arena starts on 256 bytes and a row
+// holds K / 32 whole chunks (K % 32 == 0), so the 16-byte reads are aligned.
+struct X32 {
+  a: X8,
+  b: X8,
+  c: X8,
+  d: X8,
+}
+
+fn wv(i: u32) -> vec4<f32> {
+  return bitcast<vec4<f32>>(w4[i]);
+}
+
+fn nibbles(word: u32) -> X8 {
+  let even = vec4<f32>(unpack4xU8(word & 0x0F0F0F0Fu));
+  let odd = vec4<f32>(unpack4xU8((word >> 4u) & 0x0F0F0F0Fu));
+  return X8(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w));
+}
+
+fn bytes8(a: u32, b: u32) -> X8 {
+  return X8(vec4<f32>(unpack4xI8(a)), vec4<f32>(unpack4xI8(b)));
+}
+
+// Codes of chunk c of a row (k = 32c .. 32c + 31).
+fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
+  let n = min(row, m.n - 1u);
+  if (m.fmt == FMT_F32) {
+    let a = (m.codes + n * K) / 4u + 8u * c;
+    return X32(X8(wv(a), wv(a + 1u)), X8(wv(a + 2u), wv(a + 3u)), X8(wv(a + 4u), wv(a + 5u)), X8(wv(a + 6u), wv(a + 7u)));
+  }
+  if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
+    let a = (m.codes + n * (K / 4u)) / 4u + 2u * c;
+    let lo = w4[a];
+    let hi = w4[a + 1u];
+    return X32(bytes8(lo.x, lo.y), bytes8(lo.z, lo.w), bytes8(hi.x, hi.y), bytes8(hi.z, hi.w));
+  }
+  let q = w4[(m.codes + n * (K / 8u)) / 4u + c];
+  return X32(nibbles(q.x), nibbles(q.y), nibbles(q.z), nibbles(q.w));
+}
+
+fn x_chunk(row: u32, c: u32) -> X32 {
+  let b = row * (K / 4u) + 8u * c;
+  return X32(X8(x[b], x[b + 1u]), X8(x[b + 2u], x[b + 3u]), X8(x[b + 4u], x[b + 5u]), X8(x[b + 6u], x[b + 7u]));
+}
+
+fn gamma_chunk(at: u32, c: u32) -> X32 {
+  let a = at / 4u + 8u * c;
+  return X32(X8(wv(a), wv(a + 1u)), X8(wv(a + 2u), wv(a + 3u)), X8(wv(a + 4u), wv(a + 5u)), X8(wv(a + 6u), wv(a + 7u)));
+}
+
+fn mul8(a: X8, b: X8) -> X8 {
+  return X8(a.lo * b.lo, a.hi * b.hi);
+}
+
+fn sum8(a: X8) -> f32 {
+  return dot(a.lo + a.hi, vec4<f32>(1.0));
+}
+
+// (scale, offset) of the matrix's group holding k of row n.
+fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
+  if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
+  let t = (k / m.gs) * m.pn + min(row, m.n - 1u);
+  let s = wf(m.scales + t);
+  if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
+  if (m.fmt == FMT_Q4S) { return vec2<f32>(s, -8.0 * s); }
+  return vec2<f32>(s, 0.0);
+}
+
+fn accumulate_wide(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
+  var sums = Sums(vec4<f32>(0.0), 0.0);
+  for (var c = team.lane; c < K / 32u; c += team.size) {
+    var xc = x_chunk(row, c);
+    if (NORM) {
+      sums.ss += dot8(xc.a, xc.a) + dot8(xc.b, xc.b) + dot8(xc.c, xc.c) + dot8(xc.d, xc.d);
+      let gm = gamma_chunk(gamma, c);
+      xc = X32(mul8(xc.a, gm.a), mul8(xc.b, gm.b), mul8(xc.c, gm.c), mul8(xc.d, gm.d));
+    }
+    let xs = vec2<f32>(sum8(xc.a) + sum8(xc.b), sum8(xc.c) + sum8(xc.d));  // x' over each half
+    for (var j = 0u; j < CPS * MATS; j++) {
+      let m = mat_of(a, b, j);
+      let r = n0 + j % CPS;
+      let q = chunk_codes(m, r, c);
+      let d = vec2<f32>(dot8(xc.a, q.a) + dot8(xc.b, q.b), dot8(xc.c, q.c) + dot8(xc.d, q.d));
+      let lo = group_at(m, r, 32u * c);
+      if (m.gs % 32u == 0u) {  // the chunk is inside one group
+        sums.v[j] += lo.x * (d.x + d.y) + lo.y * (xs.x + xs.y);
+      } else {                 // groups of 16: one per half
+        let hi = group_at(m, r, 32u * c + 16u);
+        sums.v[j] += lo.x * d.x + lo.y * xs.x + hi.x * d.y + hi.y * xs.y;
+      }
     }
   }
   return sums;

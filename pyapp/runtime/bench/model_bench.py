@@ -5,7 +5,8 @@ Everything is measured side by side in one run, alternating, so a ratio holds on
 machine: the fused path against the ExecuTorch-op graph over the same weights, greedy decode
 against sampled decode (the sampler on the GPU: SAMPLED), decode at short and long context,
 prefill of a long prompt, and models of real shapes with random weights (SHAPES:
-Llama-3.2-1B, Llama-3.1-8B, Qwen2.5-0.5B with its 151,936 vocabulary; `shapes_report`); and
+Qwen2.5-0.5B with its 151,936 vocabulary, Llama-3.2-1B and 3B, Llama-3.1-8B; MIXES: how their
+tensors are stored; `shapes_report`); and
 (`load_report`) a GGUF opened in the page against its exported bundle.
 """
 
@@ -54,30 +55,46 @@ async def prefill_rate(model: Model, n: int, repeat: int = 3) -> float:
 
 
 SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary, tied head, Q/K/V biases)
-    "llama_1b": ("Llama-3.2-1B", 16, 2048, 32, 8, 64, 8192, 128256, True, False),
-    "llama_8b": ("Llama-3.1-8B", 32, 4096, 32, 8, 128, 14336, 128256, False, False),
     "qwen_0_5b": ("Qwen2.5-0.5B", 24, 896, 14, 2, 64, 4864, 151936, True, True),
+    "llama_1b": ("Llama-3.2-1B", 16, 2048, 32, 8, 64, 8192, 128256, True, False),
+    "llama_3b": ("Llama-3.2-3B", 28, 3072, 24, 8, 128, 8192, 128256, True, False),
+    "llama_8b": ("Llama-3.1-8B", 32, 4096, 32, 8, 128, 14336, 128256, False, False),
+}
+
+# How the shapes' matrices are stored: format and group size per kind of tensor.
+# q4_0: Q4_0 matrices, a Q8_0 embedding and head. q4_k_m: as llama.cpp's Q4_K_M mix reads on the
+# GPU (Q4_K -> q4gaw in groups of 32; Q6_K -> q8gsw in groups of 16: the head, V and the FFN down).
+MIXES = {
+    "q4_0": {"matrix": ("q4gsw", 32), "wide": ("q4gsw", 32), "head": ("q8gsw", 32), "embd": ("q8gsw", 32)},
+    "q4_k_m": {"matrix": ("q4gaw", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
 }
 
 
-def shape_config(kind: str) -> ModelConfig:
-    """A model of SHAPES[kind]: its matrices as q4gsw (Q4_0), the embedding and the head as q8gsw (Q8_0)."""
+def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
+    """A model of SHAPES[kind], its tensors stored as MIXES[mix] says."""
     name, layers, dim, heads, kv_heads, hd, ffn, vocab, tied, bias = SHAPES[kind]
     q, kv = heads * hd, kv_heads * hd
-    tensors = {"token_embd.weight": TensorEntry("q8gsw", (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
+    how = MIXES[mix]
+
+    def entry(kind_of: str, shape) -> TensorEntry:
+        fmt, gs = how[kind_of]
+        return TensorEntry(fmt, shape, gs)
+
+    head = "head" if tied else "embd"
+    tensors = {"token_embd.weight": entry(head, (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
     if not tied:
-        tensors["output.weight"] = TensorEntry("q8gsw", (vocab, dim))
+        tensors["output.weight"] = entry("head", (vocab, dim))
     for i in range(layers):
         p = f"blk.{i}."
         tensors.update({p + "attn_norm.weight": TensorEntry("f32", (dim,)), p + "ffn_norm.weight": TensorEntry("f32", (dim,)),
-                        p + "attn_q.weight": TensorEntry("q4gsw", (q, dim)), p + "attn_k.weight": TensorEntry("q4gsw", (kv, dim)),
-                        p + "attn_v.weight": TensorEntry("q4gsw", (kv, dim)),
-                        p + "attn_output.weight": TensorEntry("q4gsw", (dim, q)),
-                        p + "ffn_gate.weight": TensorEntry("q4gsw", (ffn, dim)), p + "ffn_up.weight": TensorEntry("q4gsw", (ffn, dim)),
-                        p + "ffn_down.weight": TensorEntry("q4gsw", (dim, ffn))})
+                        p + "attn_q.weight": entry("matrix", (q, dim)), p + "attn_k.weight": entry("matrix", (kv, dim)),
+                        p + "attn_v.weight": entry("wide", (kv, dim)),
+                        p + "attn_output.weight": entry("matrix", (dim, q)),
+                        p + "ffn_gate.weight": entry("matrix", (ffn, dim)), p + "ffn_up.weight": entry("matrix", (ffn, dim)),
+                        p + "ffn_down.weight": entry("wide", (dim, ffn))})
         if bias:
             tensors.update({p + f"attn_{t}.bias": TensorEntry("f32", (n,)) for t, n in (("q", q), ("k", kv), ("v", kv))})
-    return ModelConfig(name=f"{name} shapes (random weights)", n_layers=layers, dim=dim, n_heads=heads,
+    return ModelConfig(name=f"{name} shapes ({mix}, random weights)", n_layers=layers, dim=dim, n_heads=heads,
                        n_kv_heads=kv_heads, head_dim=hd, ffn_dim=ffn, context_length=131072, rope_theta=500000.0,
                        norm_eps=1e-5, tied_embeddings=tied, tensors=tensors, qkv_bias=bias,
                        arch="qwen2" if bias else "llama")
@@ -98,26 +115,48 @@ async def decode_report(model: Model, steps: int, others=()) -> dict:
     return out
 
 
-async def shape_model(model: Model, kind: str, max_context: int = 2048) -> Model:
-    """SHAPES[kind] with random weights (Weights.filled) on model's device, prepared (its tokenizer borrowed)."""
-    cfg = shape_config(kind)
-    big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=max_context)
+async def shape_model(model: Model, kind: str, max_context: int = 2048, mix: str = "q4_k_m") -> Model:
+    """SHAPES[kind] with random weights (Weights.filled) on model's device, prepared (its tokenizer
+    borrowed); kind "page" is the page's own model, rebuilt over its weights."""
+    if kind == "page":
+        big = Model(model.device, model.cfg, model.weights, model.tok, max_context=max_context)
+    else:
+        cfg = shape_config(kind, mix)
+        big = Model(model.device, cfg, Weights.filled(model.device, cfg), model.tok, max_context=max_context)
     await big.prepare()
     return big
 
 
 async def shapes_report(args: dict) -> dict:
-    """Greedy against sampled decoding on models of real shapes (args: shapes, a list of SHAPES
-    keys, default all; steps, default 64), one at a time (each freed before the next)."""
+    """Greedy decoding of models of real shapes (args: shapes, SHAPES keys or "page", default
+    all; mix, default q4_k_m; steps, default 64; ctx, decode also after these many tokens; tune,
+    {variant: {constant: value}} (ops/tuning.py), the variants' graphs built and measured in turn,
+    twice, the better run kept; sampled, also SAMPLED decoding). Per shape and variant: decode
+    tokens/s, weights on the GPU and the bandwidth their reads take at that rate."""
+    from ..ops.tuning import tuned
     from ..page import app
 
-    out = {"adapter": app.page.device.info}
+    page = app.page.model
+    variants = args.get("tune") or {"as is": {}}
+    context = max([2048, *(n + args.get("steps", 64) + 8 for n in args.get("ctx", ()))])
+    out = {"adapter": app.page.device.info, "kernel_style": page.kernel_style}
     for kind in args.get("shapes", list(SHAPES)):
-        t0 = time.perf_counter()
-        big = await shape_model(app.page.model, kind)
-        out[kind] = {"prepare_s": time.perf_counter() - t0, "dispatches": len(big.decode_graph.dispatches),
-                     **await decode_report(big, args.get("steps", 64))}
-        big.close()
+        rows = out[kind] = {}
+        for _ in range(2):
+            for name, settings in variants.items():
+                with tuned(settings):
+                    m = await shape_model(page, kind, context, args.get("mix", "q4_k_m"))
+                gpu_bytes = sum(m.weights.sizes.values())
+                r = {"dispatches": len(m.decode_graph.dispatches), "weights_gpu_bytes": gpu_bytes,
+                     "decode": await decode_rate(m, args.get("steps", 64), repeat=2)}
+                for n in args.get("ctx", ()):
+                    r[f"ctx{n}"] = await decode_rate(m, args.get("steps", 64), ctx=n, repeat=1)
+                if args.get("sampled"):
+                    r["sampled_decode"] = await decode_rate(m, args.get("steps", 64), sampling=SAMPLED["sampled_decode"])
+                r["weights_tb_s"] = gpu_bytes * r["decode"]["tok_s"] / 1e12
+                m.close(weights=kind != "page")
+                if r["decode"]["tok_s"] > rows.get(name, {}).get("decode", {}).get("tok_s", 0):
+                    rows[name] = r
     return out
 
 

@@ -44,17 +44,25 @@ def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
     return {"x": _filled(m * k, "f32", 0.5)}
 
 
-def _fused_linear(g: Graph, k: int, n: int, gs: int = 32):
-    """The model's fused residual_linear (res += a @ W^T) on a q4gsw W in an arena."""
+def _fused_linear(g: Graph, k: int, n: int, fmt: str = "q4gsw", gs: int = 32, head: bool = False):
+    """The model's fused residual_linear (res += a @ W^T) on W in an arena; or with `head`, its
+    norm_linear (the final norm and the LM head: out = RMSNorm(a) @ W^T)."""
     from ..model.weights import Placed
 
-    codes = n * formats.row_bytes("q4gsw", k)
-    tables = formats.groups(k, gs) * formats.padded_n(n) * 4
-    at = -(-codes // formats.ARENA_ALIGN) * formats.ARENA_ALIGN
-    arena = g.constant("arena", ((at + tables) // 4,), "u32", _filled(at + tables, "u8", 0x11))
-    res, a = g.input("res", (1, n)), g.input("a", (1, k))
-    g.output(ops.residual_linear(g, res, a, arena, Placed("w", "q4gsw", n, k, gs, 0, at // 4, 0, formats.padded_n(n)),
-                                 g.symint("rows", 1)))
+    codes = -(-n * formats.row_bytes(fmt, k) // formats.ARENA_ALIGN) * formats.ARENA_ALIGN
+    table = -(-formats.groups(k, gs) * formats.padded_n(n) * 4 // formats.ARENA_ALIGN) * formats.ARENA_ALIGN
+    offsets = codes + table if len(formats.tables(fmt)) == 2 else 0
+    gamma = codes + table * len(formats.tables(fmt))
+    size = gamma + 4 * k
+    arena = g.constant("arena", (size // 4,), "u32", _filled(size, "u8", 0x11))
+    w = Placed("w", fmt, n, k, gs, 0, codes // 4, offsets // 4, formats.padded_n(n))
+    a = g.input("a", (1, k))
+    if head:
+        one = g.symint("one", 1)
+        g.output(ops.norm_linear(g, a, arena, gamma // 4, w, g.symint("first", 0), one, eps=1e-5, name="logits"))
+        return {"a": _filled(k, "f32", 0.5)}
+    res = g.input("res", (1, n))
+    g.output(ops.residual_linear(g, res, a, arena, w, g.symint("rows", 1)))
     return {"res": _filled(n, "f32", 0.0), "a": _filled(k, "f32", 0.5)}
 
 
@@ -85,6 +93,10 @@ LARGE_CASES = [
     ("linear_q4gsw", "M=1 4096->4096", lambda g: _linear(g, "linear_q4gsw", 1, 4096, 4096)),
     ("linear_q4gsw", "M=1 8192->8192", lambda g: _linear(g, "linear_q4gsw", 1, 8192, 8192)),
     ("residual_linear", "M=1 8192->8192 (fused, q4gsw)", lambda g: _fused_linear(g, 8192, 8192)),
+    ("residual_linear", "M=1 4096->14336 (fused, q4gaw)", lambda g: _fused_linear(g, 4096, 14336, "q4gaw")),
+    ("residual_linear", "M=1 14336->4096 (fused, q8gsw/16)", lambda g: _fused_linear(g, 14336, 4096, "q8gsw", 16)),
+    ("norm_linear", "M=1 4096->128256 (fused head, q8gsw/16)",
+     lambda g: _fused_linear(g, 4096, 128256, "q8gsw", 16, head=True)),
     ("linear_q4gsw", "M=128 4096->4096 (prefill)", lambda g: _linear(g, "linear_q4gsw", 128, 4096, 4096)),
     ("linear_q8gsw", "M=1 4096->128256 (LM head)", lambda g: _linear(g, "linear_q8gsw", 1, 4096, 128256)),
     ("sdpa_with_kv_cache", "decode Hq=32 Hkv=8 pos=4095", lambda g: _sdpa(g, 1, 32, 8, 128, 4096, 4095)),
@@ -118,8 +130,9 @@ async def run(device, repeat: int = 10, only: str | None = None, large: bool = F
         await g.prepare()
         walls, gpus = await _time(g, inputs, repeat)
         kernels = {s.kernel: s.total_ns for s in summarize(g.last_profile)}
+        weight_bytes = sum(nbytes(t.shape, t.dtype) for t in g.tensors.values() if t.role == "const")
         rows.append({"op": op, "shape": shape, "wall_ms": _median(walls), "gpu_ms": _median(gpus),
-                     "dispatches": len(g.dispatches), "kernels": kernels})
+                     "dispatches": len(g.dispatches), "kernels": kernels, "weight_bytes": weight_bytes})
     return rows
 
 
@@ -137,8 +150,10 @@ async def pass_modes(device, repeat: int = 10) -> dict:
 
 def print_table(info: dict, rows: list[dict], passes: dict, repeat: int):
     print(f"adapter: {info['vendor']} / {info['architecture'] or info['device']}  ({repeat} timed steps per case)")
-    print(f"{'op':<20} {'case':<30} {'wall ms':>9} {'gpu ms':>9} {'passes':>6}")
+    print(f"{'op':<20} {'case':<40} {'wall ms':>9} {'gpu ms':>9} {'passes':>6} {'weights TB/s':>12}")
     for r in rows:
-        print(f"{r['op']:<20} {r['shape']:<30} {r['wall_ms']:>9.3f} {r['gpu_ms']:>9.3f} {r['dispatches']:>6}")
+        rate = r["weight_bytes"] / r["gpu_ms"] / 1e9 if r["gpu_ms"] else 0.0
+        print(f"{r['op']:<20} {r['shape']:<40} {r['wall_ms']:>9.3f} {r['gpu_ms']:>9.3f} {r['dispatches']:>6} "
+              f"{rate:>12.2f}")
     print(f"sdpa decode, profiling off: {passes['pass_per_dispatch']:.3f} ms with a pass per dispatch, "
           f"{passes['single_pass']:.3f} ms in one pass")

@@ -10,6 +10,9 @@ format and word offsets) and splits its output into work items of CPS columns of
 A prefill graph (rows > 1) always uses teams of one: rows times columns are work enough
 without splitting K (rows per item, decoding a weight once for several rows, measured slower
 on the H100: more items in flight won).
+Teams of more than one read wide (WIDE in wgsl/common/fused.wgsl) where the shapes allow it:
+lanes take chunks of 32 k in turn, so a subgroup's reads of a row are one contiguous run of
+16-byte loads. Kernels bind the arena twice, as `w` (u32) and `w4` (vec4<u32>).
 """
 
 from math import ceil
@@ -18,13 +21,14 @@ from ...graph.graph import SymInt
 from .._checks import OpError, expect_tensor, on_change
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
-FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS")
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
+WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 
 
 def mat_constants(prefix: str) -> tuple[str, ...]:
@@ -52,6 +56,13 @@ def loop_group(op: str, weights) -> int:
     return sizes[0] if sizes else 8
 
 
+def wide(kind: str, k: int, weights, gamma: int) -> bool:
+    """Whether a team reads in 32-k chunks: teams of more than one, K % 32 == 0, every part on 16
+    bytes (arena parts start on 256) and groups of 16 or more (a half chunk inside one group)."""
+    return (bool(WIDE_LOADS) and kind != "single" and k % 32 == 0 and gamma % 4 == 0
+            and all(w.codes % 4 == 0 and (w.fmt == "f32" or w.group_size % 16 == 0) for w in weights))
+
+
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
              cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict):
     """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
@@ -66,7 +77,8 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": wg, "ITEMS": items, **constants})
+                                  "EPS": float(eps), "WG": wg, "ITEMS": items,
+                                  "WIDE": wide(kind, k, weights, constants.get("GAMMA", 0)), **constants})
 
     def resize():
         r = rows.value

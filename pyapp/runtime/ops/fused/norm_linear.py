@@ -17,7 +17,7 @@ def norm_linear(graph, x, arena, gamma, weight, first, one, *, eps: float, name:
     expect_rows(op, "x", x, k)
     check_mat(op, "W", weight, k)
     out = graph.scratch(f"{name}", (1, weight.n))  # (1, N) f32
-    dispatch(graph, op, writes=[out], reads=[x, arena], uniforms=[first], ncols=weight.n, rows_max=1, rows=one,
+    dispatch(graph, op, writes=[out], reads=[x, arena, arena], uniforms=[first], ncols=weight.n, rows_max=1, rows=one,
              k=k, cps=TEAM_CPS, norm=True, eps=eps, weights=(weight,),
              constants={"N": weight.n, "GAMMA": gamma, **weight.constants("A")})
     return out

@@ -37,7 +37,7 @@ def qkv_rope(graph, x, arena, gamma, wq, wk, wv, k_cache, v_cache, rope, input_p
     if rope.shape != (2, cmax, head_dim // 2):
         raise OpError(f"{op}: rope {rope!r} must be (2, {cmax}, {head_dim // 2})")
     q = graph.scratch(f"{name}.q", (s, nq))  # (S, Hq*D) f32
-    dispatch(graph, op, writes=[q, k_cache, v_cache], reads=[x, arena, rope], uniforms=[input_pos, rows],
+    dispatch(graph, op, writes=[q, k_cache, v_cache], reads=[x, arena, arena, rope], uniforms=[input_pos, rows],
              ncols=nq + 2 * nkv, rows_max=s, rows=rows, k=k, cps=2, norm=True, eps=eps,
              weights=(wq, wk, wv),
              constants={"NQ": nq, "NKV": nkv, "HD": head_dim, "CMAX": cmax, "GAMMA": gamma, "ROPE": apply_rope,

@@ -19,7 +19,7 @@ def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str):
     if gate.n != up.n:
         raise OpError(f"{op}: gate ({gate.n} rows) and up ({up.n} rows) differ")
     out = graph.scratch(f"{name}.out", (s, gate.n))  # (S, N) f32
-    dispatch(graph, op, writes=[out], reads=[x, arena], uniforms=[rows], ncols=gate.n, rows_max=s, rows=rows,
+    dispatch(graph, op, writes=[out], reads=[x, arena, arena], uniforms=[rows], ncols=gate.n, rows_max=s, rows=rows,
              k=k, cps=2, mats=2, norm=True, eps=eps, weights=(gate, up),
              constants={"N": gate.n, "GAMMA": gamma, **gate.constants("A"), **up.constants("B")})
     return out
