@@ -44,7 +44,7 @@ model: setup
 
 # LLM-sized linear cases are too big to commit: numpy writes them once, before the browser runs.
 large-goldens: .cache/goldens/.written
-.cache/goldens/.written: tests_e2e/make_goldens.py tests_e2e/fused_goldens.py tests_e2e/vocab_models.py pyapp/convert/quant.py tests/tiny_llama.py tests/real_tokenizers.py | setup
+.cache/goldens/.written: tests_e2e/make_goldens.py tests_e2e/op_tests/*.py tests_e2e/vocab_models.py pyapp/convert/quant.py tests/tiny_llama.py tests/real_tokenizers.py | setup
 	$(PY) tests_e2e/make_goldens.py --only large --out .cache/goldens
 	touch $@
 

@@ -44,6 +44,24 @@ def golden_cases(prefix: str) -> list[str]:
             for p in sorted(folder.glob(f"{prefix}*.safetensors"))]
 
 
+def op_cases(op_prefix: str, style: str | None = None) -> list[str]:
+    """Test ids ('mount/name') of the registered cases (op_tests/) of ops starting with op_prefix
+    whose files are written, and with no style, the $PYAPP_EXTRA_GOLDENS files of such ops (by
+    their `op` metadata); with a style, the cases that force it."""
+    from op_tests import registered
+    from safetensors import safe_open
+
+    mounts = golden_mounts()
+    ids = [f"{c.mount}/{c.name}" for c in registered(op_prefix) if (style is None or style in c.styles)
+           and c.mount in mounts and (mounts[c.mount] / f"{c.name}.safetensors").exists()]
+    if style is None and "extra" in mounts:
+        for path in sorted(mounts["extra"].glob("*.safetensors")):
+            with safe_open(str(path), "np") as f:
+                if (f.metadata() or {}).get("op", "").startswith(op_prefix):
+                    ids.append(f"extra/{path.stem}")
+    return ids
+
+
 def golden_path(case: str) -> Path:
     mount, name = case.split("/")
     return golden_mounts()[mount] / f"{name}.safetensors"

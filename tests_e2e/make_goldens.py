@@ -5,8 +5,9 @@
                                                             # kernels' cases (numpy only)
 
 References, independent of the runtime: numpy fp64 for the infrastructure kernels and for the
-linears (dequantize, then matmul in fp64) and for the model's fused kernels (norms, RoPE,
-softmax written out in numpy); torch's F.scaled_dot_product_attention (fp64) for the sdpa op. Files are safetensors (see goldens/README.md); the tests only read them. Seeds are
+model's fused kernels (norms, RoPE, softmax written out in numpy); each op's own in op_tests/
+(the linears: dequantize, then matmul in fp64; sdpa: torch's F.scaled_dot_product_attention in
+fp64). Files are safetensors (see goldens/README.md); the tests only read them. Seeds are
 fixed, so a rerun reproduces the files. `make test` writes the large linears (about 70 MB,
 too big to commit) into .cache/goldens once, before the browser runs.
 """
@@ -19,8 +20,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from fused_goldens import fused_attentions, fused_linears
-from pyapp.convert import quant
+from op_tests import write_family
 from vocab_models import vocab_models
 
 OUT = Path(__file__).resolve().parent / "goldens"
@@ -50,145 +50,6 @@ def infra():
          scale=scale)
     big = rng.standard_normal(70001).astype(np.float32)  # one workgroup each: 70001 > 65535
     save("infra_grid", {"x": big, "pos1": axpb(big, scale, 1)}, scale=scale)
-
-
-# --- linears: fp64 dequantize-then-matmul ---
-
-QUANTIZERS = {
-    "linear_q4gsw": (quant.quantize_q4gsw, quant.dequantize_q4gsw),
-    "linear_q4gaw": (quant.quantize_q4gaw, quant.dequantize_q4gaw),
-    "linear_q8gsw": (quant.quantize_q8gsw, quant.dequantize_q8gsw),
-    "linear_q8gaw": (quant.quantize_q8gaw, quant.dequantize_q8gaw),
-}
-
-
-def linear_case(op: str, lead: tuple, k: int, n: int, gs: int, bias: bool, seed: int):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((*lead, k)).astype(np.float32)
-    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32)
-    q, dq = QUANTIZERS[op]
-    packed = q(w, gs)
-    b = rng.standard_normal(n).astype(np.float32) if bias else None
-    ref = x.reshape(-1, k).astype(np.float64) @ dq(packed).T + (0 if b is None else b.astype(np.float64))
-    name = f"{op}_m{'x'.join(map(str, lead))}_k{k}_n{n}_g{gs}{'_bias' if bias else ''}"
-    save(name, {"x": x, "weight": packed.weight, "scales": packed.scales,
-                "offsets": getattr(packed, "offsets", None), "bias": b,
-                "expected": ref.reshape(*lead, n).astype(np.float32)}, op=op, group_size=gs)
-
-
-def linears():
-    seed = 10
-    for op in QUANTIZERS:
-        for lead, k, n, gs, bias in [
-            ((1,), 576, 1536, 32, False),     # SmolLM2 FFN up, decode
-            ((128,), 576, 1536, 64, True),    # prefill
-            ((1,), 1536, 576, 128, False),    # FFN down
-            ((7,), 97, 13, 32, True),         # odd K (unaligned rows), N not a multiple of 8
-            ((7,), 200, 29, 64, False),       # K not a multiple of the group
-            ((2, 3), 100, 17, 32, True),      # 3-D x
-        ]:
-            linear_case(op, lead, k, n, gs, bias, seed)
-            seed += 1
-    for i, (lead, k, n, bias) in enumerate([((1,), 576, 192, False), ((5,), 67, 11, True), ((2, 3), 64, 9, False)]):
-        rng = np.random.default_rng(300 + i)  # fp32 weights (GGUF F32/F16): plain fp64 matmul
-        x = rng.standard_normal((*lead, k)).astype(np.float32)
-        w = rng.standard_normal((n, k)).astype(np.float32)
-        b = rng.standard_normal(n).astype(np.float32) if bias else None
-        ref = x.reshape(-1, k).astype(np.float64) @ w.T.astype(np.float64) + (0 if b is None else b)
-        save(f"linear_f32_m{'x'.join(map(str, lead))}_k{k}_n{n}{'_bias' if bias else ''}",
-             {"x": x, "weight": w, "bias": b, "expected": ref.reshape(*lead, n).astype(np.float32)}, op="linear_f32")
-    for i, op in enumerate(QUANTIZERS):  # the decode path (M == 1, aligned K) at its edges
-        linear_case(op, (1,), 64, 13, 32, True, 200 + 2 * i)     # N not a multiple of 4 columns
-        linear_case(op, (1,), 200, 29, 64, False, 201 + 2 * i)   # last group partial
-
-
-def linears_large():
-    for i, (op, lead, k, n, gs) in enumerate([
-        ("linear_q4gsw", (1,), 2048, 8192, 32),
-        ("linear_q4gsw", (128,), 2048, 8192, 128),
-        ("linear_q4gsw", (1,), 8192, 2048, 64),
-        ("linear_q4gsw", (1,), 576, 49152, 32),   # LM-head rows
-        ("linear_q4gaw", (1,), 2048, 8192, 32),
-        ("linear_q8gsw", (1,), 576, 49152, 32),   # SmolLM2's tied Q8_0 LM head
-        ("linear_q8gsw", (128,), 2048, 8192, 32),
-    ]):
-        linear_case(op, lead, k, n, gs, False, 100 + i)
-
-
-# --- attention: torch F.scaled_dot_product_attention in fp64 ---
-
-def attention(q, k_cache, v_cache, pos: int, scale=None):
-    """q (1,S,Hq,D); caches (1,Cmax,Hkv,D) already updated -> (1,S,Hq,D), causal with input_pos."""
-    import torch
-    import torch.nn.functional as F
-
-    s, hq = q.shape[1], q.shape[2]
-    hkv = k_cache.shape[2]
-    ctx = pos + s
-    Q = torch.from_numpy(q[0].astype(np.float64)).transpose(0, 1)
-    K = torch.from_numpy(k_cache[0, :ctx].astype(np.float64)).transpose(0, 1).repeat_interleave(hq // hkv, 0)
-    V = torch.from_numpy(v_cache[0, :ctx].astype(np.float64)).transpose(0, 1).repeat_interleave(hq // hkv, 0)
-    mask = torch.arange(ctx)[None, :] <= (torch.arange(s)[:, None] + pos)
-    out = F.scaled_dot_product_attention(Q, K, V, attn_mask=mask, scale=scale)
-    return out.transpose(0, 1)[None].numpy().astype(np.float32)
-
-
-def sdpa_case(name, s, hq, hkv, d, cmax, pos, seed, big_logits=False, keep_caches=True):
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((1, s, hq, d)).astype(np.float32)
-    k = rng.standard_normal((1, s, hkv, d)).astype(np.float32)
-    v = rng.standard_normal((1, s, hkv, d)).astype(np.float32)
-    k_cache = rng.standard_normal((1, cmax, hkv, d)).astype(np.float32)
-    v_cache = rng.standard_normal((1, cmax, hkv, d)).astype(np.float32)
-    if big_logits:  # q.k * scale near 177: exp() overflows fp32 unless the row max is subtracted
-        a = np.sqrt(177 * np.sqrt(d) / d)
-        q = (a + 0.05 * rng.standard_normal(q.shape)).astype(np.float32)
-        k = (a + 0.05 * rng.standard_normal(k.shape)).astype(np.float32)
-        k_cache = (a + 0.05 * rng.standard_normal(k_cache.shape)).astype(np.float32)
-    new_k, new_v = k_cache.copy(), v_cache.copy()
-    new_k[0, pos:pos + s], new_v[0, pos:pos + s] = k[0], v[0]
-    expected = attention(q, new_k, new_v, pos)
-    save(f"sdpa_{name}", {"q": q, "k": k, "v": v, "k_cache": k_cache, "v_cache": v_cache, "expected": expected,
-                          "expected_k_cache": new_k if keep_caches else None,
-                          "expected_v_cache": new_v if keep_caches else None},
-         op="sdpa_with_kv_cache", input_pos=pos)
-
-
-def sdpas():
-    sdpa_case("gqa3_decode", s=1, hq=9, hkv=3, d=64, cmax=128, pos=37, seed=40)      # SmolLM2 heads
-    sdpa_case("gqa2_prefill", s=13, hq=8, hkv=4, d=32, cmax=64, pos=5, seed=41)
-    sdpa_case("mha", s=7, hq=4, hkv=4, d=16, cmax=32, pos=0, seed=42)
-    sdpa_case("odd_ctx", s=3, hq=6, hkv=2, d=24, cmax=61, pos=44, seed=43)
-    sdpa_case("big_logits", s=4, hq=2, hkv=1, d=8, cmax=16, pos=3, seed=44, big_logits=True)
-
-
-def sdpas_large():
-    sdpa_case("decode_pos4095", s=1, hq=9, hkv=3, d=64, cmax=4096, pos=4095, seed=50, keep_caches=False)
-    # QK has 32 * 128 * 1128 invocations = 72192 workgroups of 64: past 65535 in a 1-D grid
-    sdpa_case("prefill128_hq32", s=128, hq=32, hkv=8, d=64, cmax=1152, pos=1000, seed=51, keep_caches=False)
-
-
-def replay(name, steps, hq, hkv, d, cmax, seed):
-    """One sequence of steps on growing caches (start empty); each step's golden sees all before it."""
-    rng = np.random.default_rng(seed)
-    k_cache = np.zeros((1, cmax, hkv, d), np.float32)
-    v_cache = np.zeros_like(k_cache)
-    tensors, pos = {}, 0
-    for i, s in enumerate(steps):
-        q = rng.standard_normal((1, s, hq, d)).astype(np.float32)
-        k = rng.standard_normal((1, s, hkv, d)).astype(np.float32)
-        v = rng.standard_normal((1, s, hkv, d)).astype(np.float32)
-        k_cache[0, pos:pos + s], v_cache[0, pos:pos + s] = k[0], v[0]
-        tensors.update({f"q{i}": q, f"k{i}": k, f"v{i}": v, f"expected{i}": attention(q, k_cache, v_cache, pos)})
-        pos += s
-    save(f"replay_{name}", tensors, op="sdpa_replay", steps=",".join(map(str, steps)),
-         hq=hq, hkv=hkv, d=d, cmax=cmax)
-
-
-def replays():
-    replay("a", [3, 1, 1, 5, 1, 1, 2], hq=9, hkv=3, d=64, cmax=32, seed=60)
-    replay("b", [111, 1, 1, 1, 57, 1, 1], hq=4, hkv=2, d=32, cmax=192, seed=61)
-    replay("decode", [4, 1, 1, 1, 1, 1, 1, 1], hq=6, hkv=2, d=16, cmax=16, seed=62)
 
 
 # --- tokenizer and model: Hugging Face tokenizers (reference tokenizer), pyapp.reference ---
@@ -278,10 +139,12 @@ def tiny_model():
                                     "logits": np.stack(logits).astype(np.float32)}, gguf=f"tiny_{name}.gguf")
 
 
-FAMILIES = {"infra": [infra], "linear": [linears], "sdpa": [sdpas, sdpas_large, replays],
-            "large": [linears_large, lambda: fused_attentions(save), lambda: fused_linears(save),
-              lambda: vocab_models(out_dir)],
-    "tokenizer": [tokenizer_goldens],
+# The ops' goldens: each op's cases and reference live in op_tests/ (registered by family).
+FAMILIES = {"infra": [infra],
+            "linear": [lambda: write_family("linear", save)],
+            "sdpa": [lambda: write_family("sdpa", save)],
+            "large": [lambda: write_family("large", save), lambda: vocab_models(out_dir)],
+            "tokenizer": [tokenizer_goldens],
             "model": [model_goldens, tiny_model]}
 
 

@@ -1,4 +1,6 @@
-"""ExecuTorch's ops in headless Chromium against goldens computed ahead of time.
+"""ExecuTorch's ops in headless Chromium against goldens computed ahead of time: every case
+registered in op_tests/ (one module per op: its cases as data and its reference), in the
+device's kernel style and in each style a case forces.
 
 Linears: numpy fp64 dequantize-then-matmul. Attention: torch F.scaled_dot_product_attention.
 Tolerance everywhere: abs 1e-4 OR rel 1e-3 per element.
@@ -8,30 +10,30 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import assert_close, decode, golden_cases, golden_path
+from conftest import assert_close, decode, golden_path, op_cases
 
 
 def expected(case: str) -> dict:
     return load_file(golden_path(case))
 
 
-@pytest.mark.parametrize("case", golden_cases("linear_"))
+@pytest.mark.parametrize("case", op_cases("linear_"))
 def test_linear_matches_golden(app, case):
     got = app.py('from e2e import run_linear\nRESULT = await run_linear(ARGS["case"])', case=case)
     assert_close(decode(got), expected(case)["expected"], what=case)
 
 
-@pytest.mark.parametrize("case", [c for c in golden_cases("linear_q") if "_m1_" in c and not c.startswith("large/")])
+@pytest.mark.parametrize("case", op_cases("linear_", "workgroups"))
 def test_linear_workgroups_style_matches_golden(app, case):
     """The real-GPU kernel choice (a workgroup per column, shared-memory reduction), forced here
     so that Chrome's compiler and SwiftShader check it too; a real GPU picks it by itself.
-    The committed and the extra ($PYAPP_EXTRA_GOLDENS) cases; not the LLM-sized ones, whose
-    barriers SwiftShader runs too slowly (the lanes test covers them)."""
+    The committed decode cases; not the LLM-sized ones, whose barriers SwiftShader runs too
+    slowly (the lanes test covers them)."""
     got = app.py('from e2e import run_linear\nRESULT = await run_linear(ARGS["case"], "workgroups")', case=case)
     assert_close(decode(got), expected(case)["expected"], what=case)
 
 
-@pytest.mark.parametrize("case", golden_cases("sdpa_"))
+@pytest.mark.parametrize("case", op_cases("sdpa_with_kv_cache"))
 def test_sdpa_matches_golden(app, case):
     r = app.py('from e2e import run_sdpa\nRESULT = await run_sdpa(ARGS["case"])', case=case)
     gold = expected(case)
@@ -40,7 +42,7 @@ def test_sdpa_matches_golden(app, case):
         np.testing.assert_array_equal(decode(got), gold[f"expected_{name}"].reshape(-1), err_msg=name)
 
 
-@pytest.mark.parametrize("case", golden_cases("sdpa_"))
+@pytest.mark.parametrize("case", op_cases("sdpa_with_kv_cache", "workgroups"))
 def test_sdpa_workgroups_style_matches_golden(app, case):
     """The real-GPU softmax and AV (a workgroup per row), forced here so CI checks them too.
     AV splits a workgroup of 256 into stripes of D threads, so a head dim that does not divide
@@ -76,7 +78,7 @@ def steps_match(outs, golds) -> list[bool]:
     return ok
 
 
-@pytest.mark.parametrize("case", golden_cases("replay_"))
+@pytest.mark.parametrize("case", op_cases("sdpa_replay"))
 def test_replay_on_one_graph(app, case):
     r = app.py('from e2e import run_replay\nRESULT = await run_replay(ARGS["case"])', case=case)
     golds = replay_goldens(case)

@@ -1,7 +1,10 @@
-"""Goldens for the model's fused kernels (attention, residual_linear, swiglu, norm_linear, qkv_rope):
-numpy fp64 references on weights packed as runtime/model/weights.py packs them. Written at test time
-into .cache/goldens by make_goldens.py's "large" family (like the LLM-sized linears); each
-maker takes make_goldens' `save(name, tensors, **meta)`."""
+"""The model's fused kernels (attention, residual_linear, swiglu, norm_linear, qkv_rope) against
+numpy fp64 references on weights packed as runtime/model/weights.py packs them, in every kernel
+style a device may get: "lanes" (SwiftShader's own), "subgroups" and "workgroups" (real GPUs',
+forced so that CI checks them). Written at test time into .cache/goldens ("large", like the
+LLM-sized linears). The cases mix the weight formats in one arena, use odd widths (29, 37, 301,
+2,051 columns), rows 1 (decode: teams split K) and 5 (prefill: rows per item), and attention
+past 32 splits of the context, head dims 24 to 128, GQA 1 to 8."""
 
 from __future__ import annotations
 
@@ -10,6 +13,10 @@ import json
 import numpy as np
 
 from pyapp.convert import quant
+
+from . import register_op_test
+
+STYLES = ("lanes", "subgroups", "workgroups")
 
 
 def np_attention(q, k_cache, v_cache, pos: int, hq: int, hkv: int):
@@ -29,7 +36,7 @@ def np_attention(q, k_cache, v_cache, pos: int, hq: int, hkv: int):
     return out.reshape(s, hq * d).astype(np.float32)
 
 
-def fused_attention_case(save, name, s, hq, hkv, d, cmax, pos, seed, big_logits=False):
+def write_attention(save, name, *, s, hq, hkv, d, cmax, pos, seed, big_logits=False):
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((s, hq * d)).astype(np.float32)
     k_cache = rng.standard_normal((cmax, hkv * d)).astype(np.float32)
@@ -38,18 +45,19 @@ def fused_attention_case(save, name, s, hq, hkv, d, cmax, pos, seed, big_logits=
         a = np.sqrt(177 * np.sqrt(d) / d)
         q = (a + 0.05 * rng.standard_normal(q.shape)).astype(np.float32)
         k_cache = (a + 0.05 * rng.standard_normal(k_cache.shape)).astype(np.float32)
-    save(f"fused_attention_{name}", {"q": q, "k_cache": k_cache, "v_cache": v_cache,
-                                     "expected": np_attention(q, k_cache, v_cache, pos, hq, hkv)},
+    save(name, {"q": q, "k_cache": k_cache, "v_cache": v_cache,
+                "expected": np_attention(q, k_cache, v_cache, pos, hq, hkv)},
          op="attention", input_pos=pos, hq=hq, hkv=hkv)
 
 
-def fused_attentions(save):
-    fused_attention_case(save, "decode_pos1899", s=1, hq=9, hkv=3, d=64, cmax=2048, pos=1899, seed=70)  # 32 splits
-    fused_attention_case(save, "decode_d128_g8", s=1, hq=16, hkv=2, d=128, cmax=1536, pos=1400, seed=71)
-    fused_attention_case(save, "prefill13", s=13, hq=8, hkv=2, d=32, cmax=256, pos=100, seed=72)
-    fused_attention_case(save, "odd_d24", s=3, hq=6, hkv=2, d=24, cmax=61, pos=44, seed=73)
-    fused_attention_case(save, "big_logits", s=4, hq=2, hkv=1, d=8, cmax=64, pos=40, seed=74, big_logits=True)
-    fused_attention_case(save, "first_token", s=1, hq=4, hkv=4, d=16, cmax=32, pos=0, seed=75)
+register_op_test("attention", family="large", styles=STYLES, cases={
+    "fused_attention_decode_pos1899": dict(s=1, hq=9, hkv=3, d=64, cmax=2048, pos=1899, seed=70),  # 32 splits
+    "fused_attention_decode_d128_g8": dict(s=1, hq=16, hkv=2, d=128, cmax=1536, pos=1400, seed=71),
+    "fused_attention_prefill13": dict(s=13, hq=8, hkv=2, d=32, cmax=256, pos=100, seed=72),
+    "fused_attention_odd_d24": dict(s=3, hq=6, hkv=2, d=24, cmax=61, pos=44, seed=73),
+    "fused_attention_big_logits": dict(s=4, hq=2, hkv=1, d=8, cmax=64, pos=40, seed=74, big_logits=True),
+    "fused_attention_first_token": dict(s=1, hq=4, hkv=4, d=16, cmax=32, pos=0, seed=75),
+})(write_attention)
 
 
 class Arena:
@@ -108,7 +116,7 @@ def rope_np(t, pos0, theta, d):
     return out.reshape(s, width)
 
 
-def fused_linear_case(save, op, name, rows, seed, **shape):
+def write_linear(save, name, *, op, rows, seed, **shape):
 
     rng = np.random.default_rng(seed)
     arena = Arena()
@@ -153,24 +161,30 @@ def fused_linear_case(save, op, name, rows, seed, **shape):
                        expected_v_cache=v_cache)
     tensors["arena"] = arena.bytes()
     meta["mats"] = arena.mats
-    save(f"fused_{op}_{name}", tensors, op=op, spec=json.dumps(meta))
+    save(name, tensors, op=op, spec=json.dumps(meta))
 
 
-def fused_linears(save):
-    for rows in (1, 5):  # decode (teams by kernel style) and prefill (rows per item)
-        fused_linear_case(save, "residual_linear", f"q4gaw_r{rows}", rows, 80 + rows, n=29, k=96, fmt="q4gaw")
-        fused_linear_case(save, "residual_linear", f"q4gsw_r{rows}", rows, 82 + rows, n=576, k=576, fmt="q4gsw")
-        fused_linear_case(save, "residual_linear", f"f32_r{rows}", rows, 84 + rows, n=37, k=64, fmt="f32")
-        fused_linear_case(save, "swiglu", f"mixed_r{rows}", rows, 86 + rows, n=37, k=64, gate="q4gsw", up="q8gsw")
-        fused_linear_case(save, "qkv_rope", f"mixed_r{rows}", rows, 88 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=9,
-                          theta=10000.0, q_fmt="f32", k_fmt="q4gaw", v_fmt="q8gsw")
-    fused_linear_case(save, "residual_linear", "q4gsw_k2048_r1", 1, 92, n=67, k=2048, fmt="q4gsw")  # Llama-sized K
-    fused_linear_case(save, "residual_linear", "q4gaw_n2051_r1", 1, 99, n=2051, k=64, fmt="q4gaw")  # WIDE_CPS teams
+LINEARS = [  # (op, name, rows, seed, shape)
+    *((op, name, rows, seed + rows, shape) for rows in (1, 5) for op, name, seed, shape in (
+        # decode (teams by kernel style) and prefill (rows per item)
+        ("residual_linear", f"q4gaw_r{rows}", 80, dict(n=29, k=96, fmt="q4gaw")),
+        ("residual_linear", f"q4gsw_r{rows}", 82, dict(n=576, k=576, fmt="q4gsw")),
+        ("residual_linear", f"f32_r{rows}", 84, dict(n=37, k=64, fmt="f32")),
+        ("swiglu", f"mixed_r{rows}", 86, dict(n=37, k=64, gate="q4gsw", up="q8gsw")),
+        ("qkv_rope", f"mixed_r{rows}", 88, dict(k=64, d=16, hq=4, hkv=2, cmax=32, pos=9, theta=10000.0,
+                                                 q_fmt="f32", k_fmt="q4gaw", v_fmt="q8gsw")))),
+    ("residual_linear", "q4gsw_k2048_r1", 1, 92, dict(n=67, k=2048, fmt="q4gsw")),  # Llama-sized K
+    ("residual_linear", "q4gaw_n2051_r1", 1, 99, dict(n=2051, k=64, fmt="q4gaw")),  # four columns a team
     # GGUF's K-quants as they are exported: Q4_K -> q4gaw/32, Q5_K -> q8gaw/32, Q6_K -> q8gsw/16
-    for rows in (1, 5):
-        fused_linear_case(save, "residual_linear", f"q8gaw_r{rows}", rows, 93 + rows, n=31, k=96, fmt="q8gaw")
-        fused_linear_case(save, "swiglu", f"kquant_r{rows}", rows, 95 + rows, n=37, k=64, gate="q4gaw", up="q8gsw/16")
-        fused_linear_case(save, "qkv_rope", f"kquant_r{rows}", rows, 97 + rows, k=64, d=16, hq=4, hkv=2, cmax=32, pos=3,
-                          theta=500000.0, q_fmt="q4gaw", k_fmt="q8gaw", v_fmt="q8gsw/16")
-    fused_linear_case(save, "norm_linear", "q8gsw", 4, 90, n=301, k=96, fmt="q8gsw", first=2)
-    fused_linear_case(save, "norm_linear", "q4gaw_vocab", 1, 91, n=49152, k=576, fmt="q4gaw", first=0)
+    *((op, name, rows, seed + rows, shape) for rows in (1, 5) for op, name, seed, shape in (
+        ("residual_linear", f"q8gaw_r{rows}", 93, dict(n=31, k=96, fmt="q8gaw")),
+        ("swiglu", f"kquant_r{rows}", 95, dict(n=37, k=64, gate="q4gaw", up="q8gsw/16")),
+        ("qkv_rope", f"kquant_r{rows}", 97, dict(k=64, d=16, hq=4, hkv=2, cmax=32, pos=3, theta=500000.0,
+                                                  q_fmt="q4gaw", k_fmt="q8gaw", v_fmt="q8gsw/16")))),
+    ("norm_linear", "q8gsw", 4, 90, dict(n=301, k=96, fmt="q8gsw", first=2)),
+    ("norm_linear", "q4gaw_vocab", 1, 91, dict(n=49152, k=576, fmt="q4gaw", first=0)),
+]
+for fused_op in ("residual_linear", "swiglu", "qkv_rope", "norm_linear"):
+    register_op_test(fused_op, family="large", styles=STYLES, cases={
+        f"fused_{op}_{name}": dict(op=op, rows=rows, seed=seed, **shape)
+        for op, name, rows, seed, shape in LINEARS if op == fused_op})(write_linear)
