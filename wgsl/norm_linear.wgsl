@@ -19,7 +19,7 @@ fn live_rows() -> u32 { return 1u; }
 
 fn compute_item(team: Team, at: Item) {
   let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
-  let v = normed(team, accumulate(team, mat, mat, at.n0, first.x, GAMMA));
+  let v = normed(team, accumulate(team, mat, mat, at.n0, first.x, GAMMA)).v;
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {
       if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }

@@ -1,7 +1,8 @@
 // qkv_rope: the attention's input side of one layer in one dispatch. For each row m (position
 // pos + m): h = RMSNorm(x[m]); [q | k | v] = h @ [Wq | Wk | Wv]^T; RoPE on each adjacent pair of
 // q and k (llama.cpp's GGUF pairing); k and v go straight into the caches at pos + m.
-// A work item is one pair of columns (CPS = 2) of one row.
+// A work item is CPS / 2 pairs of columns of one row (two pairs where teams read WIDE; widths
+// are multiples of the head dim, so an item never straddles q, k and v).
 // #include "common/grid.wgsl"
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
@@ -48,27 +49,31 @@ fn compute_item(team: Team, at: Item) {
   } else {
     acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV, V_GS), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
   }
-  var y = normed(team, acc).xy;
-  if (HAS_BIAS) {
-    var b = Q_BIAS + at.n0;
-    if (at.n0 >= NQ + NKV) { b = V_BIAS + at.n0 - NQ - NKV; } else if (at.n0 >= NQ) { b = K_BIAS + at.n0 - NQ; }
-    y += vec2<f32>(wf(b), wf(b + 1u));
-  }
+  let v = normed(team, acc).v;
   let p = pos.x + at.row;
-  if (team.lane == 0u && at.n0 < ncols()) {
-    if (at.n0 < NQ) {
-      let r = rotate(y, p, at.n0);
-      q[at.row * NQ + at.n0] = r.x;
-      q[at.row * NQ + at.n0 + 1u] = r.y;
-    } else if (at.n0 < NQ + NKV) {
-      let c = at.n0 - NQ;
-      let r = rotate(y, p, c);
-      k_cache[p * NKV + c] = r.x;
-      k_cache[p * NKV + c + 1u] = r.y;
-    } else {
-      let c = at.n0 - NQ - NKV;
-      v_cache[p * NKV + c] = y.x;
-      v_cache[p * NKV + c + 1u] = y.y;
+  for (var pair = 0u; pair < CPS / 2u; pair++) {
+    let n = at.n0 + 2u * pair;
+    var y = vec2<f32>(v[2u * pair], v[2u * pair + 1u]);
+    if (HAS_BIAS) {
+      var b = Q_BIAS + n;
+      if (n >= NQ + NKV) { b = V_BIAS + n - NQ - NKV; } else if (n >= NQ) { b = K_BIAS + n - NQ; }
+      y += vec2<f32>(wf(b), wf(b + 1u));
+    }
+    if (team.lane == 0u && n < ncols()) {
+      if (n < NQ) {
+        let r = rotate(y, p, n);
+        q[at.row * NQ + n] = r.x;
+        q[at.row * NQ + n + 1u] = r.y;
+      } else if (n < NQ + NKV) {
+        let c = n - NQ;
+        let r = rotate(y, p, c);
+        k_cache[p * NKV + c] = r.x;
+        k_cache[p * NKV + c + 1u] = r.y;
+      } else {
+        let c = n - NQ - NKV;
+        v_cache[p * NKV + c] = y.x;
+        v_cache[p * NKV + c + 1u] = y.y;
+      }
     }
   }
 }

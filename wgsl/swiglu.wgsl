@@ -1,5 +1,6 @@
 // swiglu: the feed-forward's first half in one dispatch: h = RMSNorm(x[m]); out[m, n] =
-// silu(h . gate[n]) * (h . up[n]). A work item is CPS columns of both matrices for one row.
+// silu(h . gate[n]) * (h . up[n]). A work item is CPS columns of both matrices for one row
+// (four where teams read WIDE, two otherwise).
 // #include "common/grid.wgsl"
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
@@ -24,8 +25,8 @@ fn compute_item(team: Team, at: Item) {
   let v = normed(team, accumulate(team, gate, up, at.n0, at.row, GAMMA));
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {
-      let g = v[c];
-      if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = g / (1.0 + exp(-g)) * v[CPS + c]; }
+      let g = sum_at(v, c);
+      if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = g / (1.0 + exp(-g)) * sum_at(v, CPS + c); }
     }
   }
 }

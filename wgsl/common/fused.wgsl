@@ -77,13 +77,19 @@ fn dot8(a: X8, b: X8) -> f32 {
 }
 
 // One work item's sums over this lane's groups: v[j] = sum_k x'[row, k] * W_j[k] for its
-// columns j (CPS from a, then CPS from b when MATS == 2; CPS * MATS <= 4), ss = sum_k x[row, k]^2.
-// x' = x * gamma (the RMSNorm weight at word `gamma`) when NORM; the 1/rms factor comes later.
-// A lane takes whole groups, so each group's scale and offset apply once to its sums. No arrays:
-// everything stays in registers.
+// columns j (CPS from a, then CPS from b when MATS == 2; CPS * MATS <= 4, or <= 8 when WIDE,
+// columns 4..7 in u), ss = sum_k x[row, k]^2. x' = x * gamma (the RMSNorm weight at word
+// `gamma`) when NORM; the 1/rms factor comes later. A lane takes whole groups, so each group's
+// scale and offset apply once to its sums. No arrays: everything stays in registers.
 struct Sums {
   v: vec4<f32>,
+  u: vec4<f32>,
   ss: f32,
+}
+
+fn sum_at(s: Sums, j: u32) -> f32 {
+  if (j < 4u) { return s.v[j]; }
+  return s.u[j - 4u];
 }
 
 fn mat_of(a: Mat, b: Mat, j: u32) -> Mat {
@@ -93,7 +99,7 @@ fn mat_of(a: Mat, b: Mat, j: u32) -> Mat {
 
 fn accumulate(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
   if (WIDE) { return accumulate_wide(team, a, b, n0, row, gamma); }
-  var sums = Sums(vec4<f32>(0.0), 0.0);
+  var sums = Sums(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
   let units = GS / 8u;
   for (var g = team.lane; g < K / GS; g += team.size) {
     var xq = vec4<f32>(0.0);  // per column: sum of x' * code over the group
@@ -187,7 +193,7 @@ fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
 }
 
 fn accumulate_wide(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
-  var sums = Sums(vec4<f32>(0.0), 0.0);
+  var sums = Sums(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
   for (var c = team.lane; c < K / 32u; c += team.size) {
     var xc = x_chunk(row, c);
     if (NORM) {
@@ -202,12 +208,12 @@ fn accumulate_wide(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) ->
       let q = chunk_codes(m, r, c);
       let d = vec2<f32>(dot8(xc.a, q.a) + dot8(xc.b, q.b), dot8(xc.c, q.c) + dot8(xc.d, q.d));
       let lo = group_at(m, r, 32u * c);
-      if (m.gs % 32u == 0u) {  // the chunk is inside one group
-        sums.v[j] += lo.x * (d.x + d.y) + lo.y * (xs.x + xs.y);
-      } else {                 // groups of 16: one per half
+      var t = lo.x * (d.x + d.y) + lo.y * (xs.x + xs.y);  // the chunk is inside one group
+      if (m.gs % 32u != 0u) {                              // groups of 16: one per half
         let hi = group_at(m, r, 32u * c + 16u);
-        sums.v[j] += lo.x * d.x + lo.y * xs.x + hi.x * d.y + hi.y * xs.y;
+        t = lo.x * d.x + lo.y * xs.x + hi.x * d.y + hi.y * xs.y;
       }
+      if (j < 4u) { sums.v[j] += t; } else { sums.u[j - 4u] += t; }
     }
   }
   return sums;
@@ -231,8 +237,11 @@ fn inv_rms(ss: f32) -> f32 {
 }
 
 // The team's sums, normed: the RMSNorm factor of the row applied to the column sums.
-fn normed(team: Team, s: Sums) -> vec4<f32> {
-  return team_sum(team, s.v) * inv_rms(team_sum(team, vec4<f32>(s.ss)).x);
+fn normed(team: Team, s: Sums) -> Sums {
+  let f = inv_rms(team_sum(team, vec4<f32>(s.ss)).x);
+  var u = vec4<f32>(0.0);
+  if (CPS * MATS > 4u) { u = team_sum(team, s.u) * f; }
+  return Sums(team_sum(team, s.v) * f, u, 0.0);
 }
 
 // The kernel: each team takes this workgroup's items in turn and hands each live one to the

@@ -29,6 +29,10 @@ SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgr
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
+# Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
+# WIDE: four adjacent columns read a group's four scales as one 16-byte piece of the table.
+# 2 or 4 (2: as without WIDE).
+WIDE_TEAM_CPS = 4
 
 
 def mat_constants(prefix: str) -> tuple[str, ...]:
@@ -61,6 +65,11 @@ def wide(kind: str, k: int, weights, gamma: int) -> bool:
     bytes (arena parts start on 256) and groups of 16 or more (a half chunk inside one group)."""
     return (bool(WIDE_LOADS) and kind != "single" and k % 32 == 0 and gamma % 4 == 0
             and all(w.codes % 4 == 0 and (w.fmt == "f32" or w.group_size % 16 == 0) for w in weights))
+
+
+def reads_wide(graph, rows_max: int, k: int, weights, gamma: int = 0) -> bool:
+    """Whether this op's kernel will read WIDE: then its items may hold up to 8 sums (CPS * MATS)."""
+    return wide(flavor(graph, rows_max), k, weights, gamma)
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,

@@ -9,7 +9,8 @@ SymInts the kernel reads: nothing is rewritten per step.
 """
 
 from .._checks import OpError, expect_tensor
-from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
+from . import _fused
+from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants, reads_wide
 
 SHADERS = {"qkv_rope": FUSED_CONSTANTS + ("NQ", "NKV", "HD", "CMAX", "GAMMA", "ROPE", "HAS_BIAS", "Q_BIAS",
                                           "K_BIAS", "V_BIAS") + mat_constants("Q") + mat_constants("K")
@@ -37,8 +38,10 @@ def qkv_rope(graph, x, arena, gamma, wq, wk, wv, k_cache, v_cache, rope, input_p
     if rope.shape != (2, cmax, head_dim // 2):
         raise OpError(f"{op}: rope {rope!r} must be (2, {cmax}, {head_dim // 2})")
     q = graph.scratch(f"{name}.q", (s, nq))  # (S, Hq*D) f32
+    # one RoPE pair an item, or two where teams read wide (4 | head_dim keeps an item in one head)
+    cps = _fused.WIDE_TEAM_CPS if head_dim % 4 == 0 and reads_wide(graph, s, k, (wq, wk, wv), gamma) else 2
     dispatch(graph, op, writes=[q, k_cache, v_cache], reads=[x, arena, arena, rope], uniforms=[input_pos, rows],
-             ncols=nq + 2 * nkv, rows_max=s, rows=rows, k=k, cps=2, norm=True, eps=eps,
+             ncols=nq + 2 * nkv, rows_max=s, rows=rows, k=k, cps=cps, norm=True, eps=eps,
              weights=(wq, wk, wv),
              constants={"NQ": nq, "NKV": nkv, "HD": head_dim, "CMAX": cmax, "GAMMA": gamma, "ROPE": apply_rope,
                         "HAS_BIAS": biases is not None, **dict(zip(("Q_BIAS", "K_BIAS", "V_BIAS"), biases or (0, 0, 0))),

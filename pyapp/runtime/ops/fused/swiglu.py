@@ -5,7 +5,8 @@ x (S, K) f32; the layer's arena holds the norm weight (K,) f32 and the gate and 
 """
 
 from .._checks import OpError
-from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
+from . import _fused
+from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants, reads_wide
 
 SHADERS = {"swiglu": FUSED_CONSTANTS + ("N", "GAMMA") + mat_constants("A") + mat_constants("B")}
 
@@ -19,7 +20,8 @@ def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str):
     if gate.n != up.n:
         raise OpError(f"{op}: gate ({gate.n} rows) and up ({up.n} rows) differ")
     out = graph.scratch(f"{name}.out", (s, gate.n))  # (S, N) f32
+    cps = _fused.WIDE_TEAM_CPS if reads_wide(graph, s, k, (gate, up), gamma) else 2
     dispatch(graph, op, writes=[out], reads=[x, arena, arena], uniforms=[rows], ncols=gate.n, rows_max=s, rows=rows,
-             k=k, cps=2, mats=2, norm=True, eps=eps, weights=(gate, up),
+             k=k, cps=cps, mats=2, norm=True, eps=eps, weights=(gate, up),
              constants={"N": gate.n, "GAMMA": gamma, **gate.constants("A"), **up.constants("B")})
     return out
