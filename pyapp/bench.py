@@ -119,6 +119,10 @@ RESULT = await model_bench.page_report(ARGS)
 def print_report(r: dict):
     print(f"adapter:   {r['adapter']['vendor']} / {r['adapter']['architecture'] or r['adapter']['description']}"
           f"  ({r['kernel_style']} kernels)")
+    file_bytes = r.get("weights_file_bytes") or 0
+    print(f"GPU memory: weights {r['weights_gpu_bytes'] / 1e6:,.1f} MB"
+          + (f" (the GGUF's tensors: {file_bytes / 1e6:,.1f} MB, x{r['weights_gpu_bytes'] / file_bytes:.2f})" if file_bytes else "")
+          + f", KV cache {r['kv_cache_bytes'] / 1e6:,.1f} MB, activations {r['activation_bytes'] / 1e6:,.1f} MB")
     rows = [("fused path", r.get("decode"), r.get("prefill"), r["dispatches"])]
     if "ops_decode" in r:
         rows.append(("ExecuTorch ops", r["ops_decode"], r.get("ops_prefill"), r["ops_dispatches"]))

@@ -115,6 +115,18 @@ def test_every_type_in_one_model(tmp_path):
     assert not config["tied_embeddings"] and config["tensors"]["output.weight"]["format"] == "f32"
 
 
+@pytest.mark.parametrize("types", ["MIXED", "KQUANT"])
+def test_the_config_knows_the_files_tensor_bytes(tmp_path, types):
+    """What the GPU copy's size is measured against (pyapp.bench --report: weights_file_bytes):
+    the GGUF's bytes of the model's tensors, as gguf's reader counts them."""
+    from gguf import GGUFReader
+
+    gguf = tiny_llama.write(tmp_path / "t.gguf", types=getattr(tiny_llama, types), dim=256, ffn=512)
+    _, config, _ = export.read_gguf(gguf)
+    want = sum(int(t.n_bytes) for t in GGUFReader(gguf).tensors if t.name != "rope_freqs.weight")
+    assert config["file_tensor_bytes"] == want > 0
+
+
 def test_stored_shapes_match_the_exported_file(tmp_path):
     """The formats module's sizes (ModelConfig.stored, used for speed runs) agree with what export writes."""
     from safetensors import safe_open

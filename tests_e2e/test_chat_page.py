@@ -56,6 +56,7 @@ def test_enter_sends_shift_enter_is_a_newline_and_the_box_empties(model_app):
     assert "smollm2" in page.inner_text("#output .msg.assistant .who").lower()
     line = page.inner_text("#model-name")
     assert "MB on the GPU" in line and "context 2,048 tokens" in line and "tokens/s" in line
+    assert all(part in line for part in ("weights ", "KV cache ", "activations "))
     assert "dispatches" not in line
 
 

@@ -187,6 +187,25 @@ def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
     assert all(v == 0 for v in r["new_objects"].values()), f"generation created GPU objects: {r['new_objects']}"
 
 
+def test_the_model_reports_its_gpu_memory(model_app):
+    """What the page's model line and `pyapp.bench --report` show: the GGUF's bytes of the tensors
+    (gguf's reader counts them here), the weights as the GPU holds them, the KV caches."""
+    from gguf import GGUFReader
+
+    from pyapp.export import default_model
+
+    r = model_app.py("from pyapp.runtime.page import app\nm = app.page.model\n"
+                     "RESULT = {**m.gpu_memory(), 'cmax': m.cmax}")
+    reader = GGUFReader(default_model())
+    field = lambda key: int(reader.fields[key].contents())
+    assert r["weights_file"] == sum(int(t.n_bytes) for t in reader.tensors) > 0
+    assert r["weights"] >= r["weights_file"]  # the ops' layout re-expands some types (Q4_1 tables as f32)
+    layers, kv_heads = field("llama.block_count"), field("llama.attention.head_count_kv")
+    head_dim = field("llama.embedding_length") // field("llama.attention.head_count")
+    assert r["kv_cache"] == 2 * layers * r["cmax"] * kv_heads * head_dim * 4
+    assert r["activations"] > 0
+
+
 def test_smollm2_on_the_fused_path(model_app):
     """SmolLM2 on the fused kernels (lanes style here: SwiftShader) over the page's weights."""
     gold, _ = golden("model_smollm2_1")

@@ -146,8 +146,10 @@ async def shapes_report(args: dict) -> dict:
             for name, settings in variants.items():
                 with tuned(settings):
                     m = await shape_model(page, kind, context, args.get("mix", "q4_k_m"))
-                gpu_bytes = sum(m.weights.sizes.values())
+                mem = m.gpu_memory()
+                gpu_bytes = mem["weights"]
                 r = {"dispatches": len(m.decode_graph.dispatches), "weights_gpu_bytes": gpu_bytes,
+                     "kv_cache_bytes": mem["kv_cache"], "activation_bytes": mem["activations"],
                      "decode": await decode_rate(m, args.get("steps", 64), repeat=2)}
                 for n in args.get("ctx", ()):
                     r[f"ctx{n}"] = await decode_rate(m, args.get("steps", 64), ctx=n, repeat=1)
@@ -164,8 +166,10 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
                  llama: bool = False) -> dict:
     """The model's numbers: decode (fused and, side by side, the op graph; greedy and sampled),
     prefill, context."""
+    mem = model.gpu_memory()
     out = {"dispatches": len(model.decode_graph.dispatches), "kernel_style": model.kernel_style,
-           "fused": model.fused}
+           "fused": model.fused, "weights_gpu_bytes": mem["weights"], "weights_file_bytes": mem["weights_file"],
+           "kv_cache_bytes": mem["kv_cache"], "activation_bytes": mem["activations"]}
     other = None
     if compare and model.fused and not model.profile:
         other = Model(model.device, model.cfg, model.weights, model.tok, max_context=model.cmax, fused=False)

@@ -275,6 +275,7 @@ def describe(header, read) -> tuple[dict, dict]:
     if factors is not None:
         config["rope_freq_factors"] = factors
     config["tensors"] = {t.name: tensor_entry(t) for t in weights}
+    config["file_tensor_bytes"] = sum(t.nbytes for t in weights)  # what the GPU copy is measured against
     config["tied_embeddings"] = "output.weight" not in shapes
     config["qkv_bias"] = "blk.0.attn_q.bias" in shapes      # qwen2
     config["qk_norm"] = "blk.0.attn_q_norm.weight" in shapes  # qwen3

@@ -52,6 +52,7 @@ class Graph:
         self.params: list[Uniform] = []
         self.dispatches: list[Dispatch] = []
         self.prepared = False
+        self.buffer_bytes = 0  # set by prepare()
         self.executions = 0  # steps run so far
         self.uniform_bytes = 0  # uniform bytes the last launch wrote
         self._in_flight = 0  # launches whose results are not read yet
@@ -165,18 +166,23 @@ class Graph:
         dev = self.device
         async with dev.error_scope(f"{self.name}.prepare"):
             slots, sizes = plan_scratch(self.dispatches)
+            self.buffer_bytes = sum(sizes)  # what this graph holds on the GPU: scratch, own tensors, readbacks
             shared = [dev.buffer(n, STORAGE | COPY_SRC | COPY_DST, f"{self.name}.scratch{i}")
                       for i, n in enumerate(sizes)]
             for t in self.tensors.values():
                 if t.base is None and t.role != "external":
-                    t.buffer = shared[slots[t]] if t in slots else dev.buffer(
-                        t.nbytes, STORAGE | COPY_SRC | COPY_DST, t.name)
+                    if t in slots:
+                        t.buffer = shared[slots[t]]
+                    else:
+                        t.buffer = dev.buffer(t.nbytes, STORAGE | COPY_SRC | COPY_DST, t.name)
+                        self.buffer_bytes += t.nbytes
             for t in self.tensors.values():
                 if t.base is not None:
                     t.buffer = t.root.buffer
                 if t.is_output:  # two readback buffers: two launches may be in flight
                     self._staging[t.name] = [dev.buffer(t.nbytes, MAP_READ | COPY_DST, f"{t.name}.readback{i}")
                                              for i in range(2)]
+                    self.buffer_bytes += 2 * t.nbytes
             # All uniforms (SymInts, per-dispatch params) share one buffer: a step writes the
             # dirty span once instead of one small write per uniform. The SymInts kernels advance
             # (rewritten every step) come first, then the other SymInts, then the params.

@@ -45,6 +45,7 @@ class ModelConfig:
     rope_freq_factors: tuple[float, ...] | None = None  # llama3-style scaling: a divisor per frequency
     qkv_bias: bool = False       # qwen2: biases on Q, K and V
     qk_norm: bool = False        # qwen3: RMSNorm of each Q and K head before RoPE
+    file_tensor_bytes: int = 0   # the GGUF's bytes of these tensors (0: not known, e.g. an older bundle)
 
     @classmethod
     def from_json(cls, raw: dict) -> "ModelConfig":
@@ -58,6 +59,7 @@ class ModelConfig:
             tied_embeddings=bool(raw["tied_embeddings"]), tensors=tensors,
             source_file=(raw.get("source") or {}).get("file", ""), basename=raw.get("basename") or "",
             arch=raw.get("arch", "llama"), qkv_bias=bool(raw.get("qkv_bias")), qk_norm=bool(raw.get("qk_norm")),
+            file_tensor_bytes=int(raw.get("file_tensor_bytes") or 0),
             rope_freq_factors=tuple(raw["rope_freq_factors"]) if raw.get("rope_freq_factors") else None)
 
     @property

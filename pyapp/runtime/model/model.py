@@ -108,10 +108,15 @@ class Model:
         return [g for g in (self.decode_graph, self.prefill_graph, self.sampled_decode_graph,
                             self.sampled_prefill_graph) if g is not None]
 
+    @property
+    def cache_bytes(self) -> int:
+        """One layer's K (or V) cache: (cmax, Hkv * D) f32."""
+        return self.cmax * self.cfg.n_kv_heads * self.cfg.head_dim * 4
+
     def _shared(self) -> forward.Shared:
         """KV caches (zeroed by WebGPU), RoPE tables and the next-token slot, shared by both graphs."""
         c, dev = self.cfg, self.device
-        cache_bytes = self.cmax * c.n_kv_heads * c.head_dim * 4
+        cache_bytes = self.cache_bytes
         caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
                    dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
         cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta, c.rope_freq_factors)
@@ -137,6 +142,16 @@ class Model:
     async def prepare(self):
         for g in self.graphs:
             await g.prepare()
+
+    def gpu_memory(self) -> dict:
+        """Bytes this model holds on the GPU (after prepare): weights (and, where known, the GGUF's
+        bytes of the same tensors), KV caches, and activations (the graphs' scratch, the RoPE
+        tables, the readbacks)."""
+        c = self.cfg
+        tables = self.cmax * c.head_dim * 4  # cos and sin, (cmax, D/2) each
+        return {"weights": sum(self.weights.sizes.values()), "weights_file": c.file_tensor_bytes,
+                "kv_cache": 2 * c.n_layers * self.cache_bytes,
+                "activations": tables + sum(g.buffer_bytes for g in self.graphs)}
 
     def close(self, weights: bool = True):
         """Free the model's GPU memory now (its graphs' buffers, KV caches, tables and, unless

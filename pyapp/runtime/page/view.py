@@ -224,8 +224,10 @@ def clear_open_error():
 
 def show_model(model, rate: float = 0.0, from_store: bool = False):
     """The model line: what a person cares about (name, size, context, speed, where it came from)."""
-    size = sum(model.weights.sizes.values())
-    parts = [model.cfg.title, f"{size / 1e6:,.0f} MB on the GPU", f"context {model.cmax:,} tokens"]
+    mem = model.gpu_memory()
+    parts = [model.cfg.title, f"{(mem['weights'] + mem['kv_cache'] + mem['activations']) / 1e6:,.0f} MB on the GPU "
+             f"(weights {mem['weights'] / 1e6:,.0f}, KV cache {mem['kv_cache'] / 1e6:,.0f}, "
+             f"activations {mem['activations'] / 1e6:,.0f})", f"context {model.cmax:,} tokens"]
     if rate:
         parts.append(f"{rate:.1f} tokens/s")
     parts.append("kept by this browser" if from_store else "downloaded")
