@@ -60,16 +60,12 @@ def loop_group(op: str, weights) -> int:
     return sizes[0] if sizes else 8
 
 
-def wide(kind: str, k: int, weights, gamma: int) -> bool:
-    """Whether a team reads in 32-k chunks: teams of more than one, K % 32 == 0, every part on 16
-    bytes (arena parts start on 256) and groups of 16 or more (a half chunk inside one group)."""
-    return (bool(WIDE_LOADS) and kind != "single" and k % 32 == 0 and gamma % 4 == 0
-            and all(w.codes % 4 == 0 and (w.fmt == "f32" or w.group_size % 16 == 0) for w in weights))
-
-
 def reads_wide(graph, rows_max: int, k: int, weights, gamma: int = 0) -> bool:
-    """Whether this op's kernel will read WIDE: then its items may hold up to 8 sums (CPS * MATS)."""
-    return wide(flavor(graph, rows_max), k, weights, gamma)
+    """Whether this op's kernel reads WIDE (then its items may hold up to 8 sums, CPS * MATS):
+    teams of more than one, K % 32 == 0, every part on 16 bytes (arena parts start on 256) and
+    groups of 16 or more (a half chunk inside one group)."""
+    return (bool(WIDE_LOADS) and flavor(graph, rows_max) != "single" and k % 32 == 0 and gamma % 4 == 0
+            and all(w.codes % 4 == 0 and (w.fmt == "f32" or w.group_size % 16 == 0) for w in weights))
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
@@ -87,7 +83,7 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
                                   "EPS": float(eps), "WG": wg, "ITEMS": items,
-                                  "WIDE": wide(kind, k, weights, constants.get("GAMMA", 0)), **constants})
+                                  "WIDE": reads_wide(graph, rows_max, k, weights, constants.get("GAMMA", 0)), **constants})
 
     def resize():
         r = rows.value
