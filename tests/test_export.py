@@ -25,7 +25,7 @@ def test_each_type_roundtrips_exactly(qtype, fmt):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
-KINDS = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"]
+KINDS = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS"]
 
 
 def gguf_blocks(kind: str, rng, n: int, k: int) -> np.ndarray:
@@ -71,11 +71,11 @@ def test_unsupported_types_are_all_named_at_once(tmp_path):
     from gguf import GGMLQuantizationType as Q
 
     path = tiny_llama.write(tmp_path / "iq.gguf", dim=256, ffn=256,
-                            types={"attn_q": Q.IQ4_NL, "ffn_up": Q.Q2_K, "ffn_gate": Q.Q2_K})
+                            types={"attn_q": Q.IQ3_S, "ffn_up": Q.IQ2_XS, "ffn_gate": Q.IQ2_XS})
     with pytest.raises(export.ExportError) as e:
         export.export(path, cache=tmp_path / "cache")
     message = str(e.value)
-    assert "IQ4_NL (2 tensors, e.g. blk.0.attn_q.weight)" in message and "Q2_K (4 tensors" in message
+    assert "IQ3_S (2 tensors, e.g. blk.0.attn_q.weight)" in message and "IQ2_XS (4 tensors" in message
     assert "supported: F32, F16, BF16, Q4_0" in message and "\n" not in message
 
 

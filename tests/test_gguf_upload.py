@@ -23,7 +23,7 @@ from pyapp.runtime.model.weights import Weights
 
 HERE = Path(__file__).resolve().parent
 GOLDENS = HERE.parent / "tests_e2e" / "goldens"
-TINY = ("mixed", "kquant", "llama3", "qwen2", "qwen3")
+TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3")
 ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 
 
@@ -70,7 +70,7 @@ def changed(tensor: str, **fields):
 
 
 @pytest.mark.parametrize("change, message", [
-    (changed("blk.1.ffn_up.weight", type="Q2_K"), "tensor blk.1.ffn_up.weight has type Q2_K"),
+    (changed("blk.1.ffn_up.weight", type="IQ3_S"), "tensor blk.1.ffn_up.weight has type IQ3_S"),
     (changed("blk.0.attn_q.weight", type="Q4_1"), "tensor blk.0.attn_q.weight: the file's Q4_1 [64, 64] is stored "
                                                   "as q4gaw"),
     (changed("output.weight", size=6142), "tensor output.weight: 6142 bytes, but F16 [48, 64] takes 6144"),
@@ -123,14 +123,26 @@ async def native_check(cases) -> list[str]:
     return lines
 
 
+@pytest.mark.parametrize("name", repack_models.EDGES)
+def test_the_edge_models_carry_their_edges(tmp_path, name):
+    """The edge patterns survive the exporter, so the repack tests below meet them."""
+    from safetensors.numpy import load_file
+
+    from pyapp.export import export
+
+    bundle = export(repack_models.write_edge(tmp_path / f"tiny_{name}.gguf", name), cache=tmp_path)
+    repack_models.check_edges_are_there(load_file(bundle / "model.safetensors"))
+
+
 @pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
 def test_native_repack_equals_the_exporter(tmp_path):
     pytest.importorskip("wgpu")
     from pyapp.export import export
 
-    edge = repack_models.write_edge(tmp_path / "tiny_edge.gguf")
     cases = [(GOLDENS / f"tiny_{n}.gguf", export(GOLDENS / f"tiny_{n}.gguf", cache=tmp_path)) for n in TINY]
-    cases.append((edge, export(edge, cache=tmp_path)))
+    for name in repack_models.EDGES:
+        edge = repack_models.write_edge(tmp_path / f"tiny_{name}.gguf", name)
+        cases.append((edge, export(edge, cache=tmp_path)))
     # PYTHONPATH: a script's sys.path starts at tests/, and this checkout's pyapp must win over an installed one
     env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent), "PYTHONPATH": str(HERE.parent)}
     r = subprocess.run([sys.executable, __file__, json.dumps([[str(g), str(b)] for g, b in cases])], env=env,

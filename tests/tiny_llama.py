@@ -1,8 +1,8 @@
 """Write small llama GGUFs with gguf's own writer: every tensor type we run, in one model.
 
 Used by the exporter's unit tests and by tests_e2e/make_goldens.py (the "your own model" e2e).
-gguf quantizes the simple types itself; the K-quants (which it only dequantizes) get seeded
-random blocks whose scales give weights of about the same size as the others.
+gguf quantizes the simple types itself; the K-quants and I-quants (which it only dequantizes) get
+seeded random blocks whose scales give weights of about the same size as the others.
 """
 
 from __future__ import annotations
@@ -18,20 +18,37 @@ MIXED = {"token_embd": Q.Q8_0, "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q
 # As llama.cpp's Q4_K_M mixes them (Q6_K for the embedding, V and down), plus the 5-bit types.
 KQUANT = {"token_embd": Q.Q6_K, "attn_q": Q.Q4_K, "attn_k": Q.Q5_K, "attn_v": Q.Q6_K, "attn_output": Q.Q4_K,
           "ffn_gate": Q.Q5_0, "ffn_up": Q.Q5_1, "ffn_down": Q.Q6_K, "output": Q.Q4_K}
-K_BYTES = {Q.Q4_K: 144, Q.Q5_K: 176, Q.Q6_K: 210}
+# Types gguf only dequantizes: their bytes a block (of 256, or 32 for IQ4_NL).
+K_BYTES = {Q.Q4_K: 144, Q.Q5_K: 176, Q.Q6_K: 210, Q.Q2_K: 84, Q.Q3_K: 110, Q.IQ4_NL: 18, Q.IQ4_XS: 136}
+# The low-bit K-quants and the I-quants, with Q4_K and Q6_K (as a Q3_K_M or IQ4_XS file mixes them).
+LOWBIT = {"token_embd": Q.Q6_K, "attn_q": Q.Q3_K, "attn_k": Q.Q2_K, "attn_v": Q.IQ4_XS, "attn_output": Q.IQ4_NL,
+          "ffn_gate": Q.Q2_K, "ffn_up": Q.Q3_K, "ffn_down": Q.IQ4_XS, "output": Q.IQ4_NL}
+
+
+def _f16_field(blocks, at: int, value: float):
+    blocks[..., at:at + 2] = np.full((*blocks.shape[:2], 1), value, np.float16).view(np.uint8)
 
 
 def kquant(rng, n: int, k: int, qtype) -> np.ndarray:
-    """Valid random blocks of a K-quant (n, k/256 blocks): weights of scale about 1/sqrt(k)."""
-    blocks = rng.integers(0, 256, (n, k // 256, K_BYTES[qtype]), dtype=np.uint8)
+    """Valid random blocks of a type gguf cannot write (n, k/block blocks): every code and sub-scale
+    random, the f16 scales set so that weights are of scale about 1/sqrt(k)."""
+    block = 32 if qtype == Q.IQ4_NL else 256
+    blocks = rng.integers(0, 256, (n, k // block, K_BYTES[qtype]), dtype=np.uint8)
     unit = 1 / np.sqrt(k)
     if qtype == Q.Q6_K:  # w = d * sc * (q - 32), sc int8
         blocks[..., 192:208] = rng.integers(-63, 64, (n, k // 256, 16)).astype(np.int8).view(np.uint8)
-        blocks[..., 208:210] = np.full((n, k // 256, 1), unit / (32 * 40), np.float16).view(np.uint8)
-    else:  # w = d * sc * q - dmin * m, sc and m 6-bit: centred when dmin * m ~ d * sc * 7.5 (15.5 for 5-bit)
+        _f16_field(blocks, 208, unit / (32 * 40))
+    elif qtype in (Q.Q4_K, Q.Q5_K):  # w = d * sc * q - dmin * m, 6-bit sc, m: centred when dmin * m ~ d * sc * 7.5
         top = 15 if qtype == Q.Q4_K else 31
-        blocks[..., 0:2] = np.full((n, k // 256, 1), unit / (top * 32), np.float16).view(np.uint8)
-        blocks[..., 2:4] = np.full((n, k // 256, 1), unit / 64, np.float16).view(np.uint8)
+        _f16_field(blocks, 0, unit / (top * 32))
+        _f16_field(blocks, 2, unit / 64)
+    elif qtype == Q.Q2_K:  # w = d * sc * q - dmin * m, 2-bit q, 4-bit sc and m: centred when dmin ~ 1.5 d
+        _f16_field(blocks, 80, unit / 20)
+        _f16_field(blocks, 82, unit / 13)
+    elif qtype == Q.Q3_K:  # w = d * (sc - 32) * q, q in -4..3, 6-bit sc
+        _f16_field(blocks, 108, unit / 64)
+    else:  # IQ4_NL: w = d * v, IQ4_XS: d * (sc - 32) * v, v of the codebook (|v| <= 127)
+        _f16_field(blocks, 0, unit / 64 if qtype == Q.IQ4_NL else unit / 2000)
     return blocks.reshape(n, -1)
 
 
@@ -104,7 +121,7 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
         else:  # quantized bytes; gguf infers the element shape from them
             try:
                 data = quantize(w, qtype)
-            except NotImplementedError:  # a type gguf cannot write (IQ*, Q2_K ...): zero blocks
+            except NotImplementedError:  # a type gguf cannot write nor we run (IQ2_S ...): zero blocks
                 block, size = GGML_QUANT_SIZES[qtype]
                 data = np.zeros((shape[0], shape[1] // block * size), np.uint8)
             wr.add_tensor(name, data, raw_dtype=qtype)

@@ -161,7 +161,8 @@ def assert_close(actual, expected, atol=1e-4, rtol=1e-3, what="output"):
 @pytest.fixture(scope="session")
 def tiny_bundles(tmp_path_factory):
     """The tiny models (tests/tiny_llama.py): "mixed" has every simple type and an untied F16
-    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head;
+    head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head, "lowbit"
+    Q2_K, Q3_K, IQ4_NL and IQ4_XS with a Q6_K embedding and an IQ4_NL head;
     "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
     K head and has a head size other than width / heads."""
     from pyapp.export import export
@@ -170,7 +171,7 @@ def tiny_bundles(tmp_path_factory):
     return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
 
 
-TINY = ("mixed", "kquant", "llama3", "qwen2", "qwen3")
+TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3")
 
 
 @pytest.fixture

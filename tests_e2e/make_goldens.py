@@ -116,8 +116,8 @@ def model_goldens():
 
 def tiny_model():
     """Tiny GGUFs (tests/tiny_llama.py) and their greedy goldens: every simple type with an untied
-    F16 head; a Q4_K_M-style mix of K-quants and 5-bit types (rows of 256 and more); and the
-    architectures: Llama 3 RoPE factors, Qwen2, Qwen3."""
+    F16 head; a Q4_K_M-style mix of K-quants and 5-bit types (rows of 256 and more); the 2- and
+    3-bit K-quants with the I-quants; and the architectures: Llama 3 RoPE factors, Qwen2, Qwen3."""
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent / "tests"))
@@ -125,12 +125,12 @@ def tiny_model():
 
     from pyapp.reference import Reference
 
-    for name, shape in (("mixed", {}), ("kquant", {"dim": 256, "ffn": 512}),
+    types = {"kquant": tiny_llama.KQUANT, "lowbit": tiny_llama.LOWBIT}
+    for name, shape in (("mixed", {}), ("kquant", {"dim": 256, "ffn": 512}), ("lowbit", {"dim": 256, "ffn": 512}),
                         ("llama3", {"rope_freqs": True}),                          # RoPE scaled by factors
                         ("qwen2", {"arch": "qwen2", "qkv_bias": True}),            # biases on Q, K, V
                         ("qwen3", {"arch": "qwen3", "qk_norm": True, "head_dim": 32})):  # head norms, D != dim/H
-        types = tiny_llama.KQUANT if name == "kquant" else tiny_llama.MIXED
-        gguf = tiny_llama.write(out_dir / f"tiny_{name}.gguf", types=types, seed=7, **shape)
+        gguf = tiny_llama.write(out_dir / f"tiny_{name}.gguf", types=types.get(name, tiny_llama.MIXED), seed=7, **shape)
         ids = [5, 17, 30, 8, 12, 44, 3]
         out, logits = Reference(gguf, max_context=64).greedy(ids, 12)
         margins = [float(np.sort(step)[-1] - np.sort(step)[-2]) for step in logits]

@@ -22,7 +22,8 @@ from pyapp.serve import Site, serve_in_thread
 sys.path.insert(0, str(HERE.parent / "tests"))
 import repack_models  # noqa: E402  (tests/ holds the host helpers)
 
-MODELS = (*TINY, "edge")  # edge: tests/repack_models.py's Qwen3 of every type and edge-case scales
+EDGES = tuple(repack_models.EDGES)  # tests/repack_models.py's Qwen3s of every type and edge-case scales
+MODELS = (*TINY, *EDGES)
 SMALL = {"staging_bytes": 8192, "max_per_dim": 8}  # many chunks a tensor, grids folded onto 2-D
 
 
@@ -31,11 +32,11 @@ def repack(browser, tiny_bundles, tmp_path_factory):
     """(page, {model: (bundle mount, GGUF URL, records, GGUF path)}): a page serving each bundle and GGUF."""
     from pyapp.export import export
 
-    edge_dir = tmp_path_factory.mktemp("edge")
-    edge = repack_models.write_edge(edge_dir / "tiny_edge.gguf")
-    bundles = {**tiny_bundles, "edge": export(edge, cache=tmp_path_factory.mktemp("edge_bundle"))}
+    edge_dir, edge_cache = tmp_path_factory.mktemp("edge"), tmp_path_factory.mktemp("edge_bundle")
+    edges = {n: repack_models.write_edge(edge_dir / f"tiny_{n}.gguf", n) for n in EDGES}
+    bundles = {**tiny_bundles, **{n: export(path, cache=edge_cache) for n, path in edges.items()}}
     ggufs = {**{n: (HERE / "goldens" / f"tiny_{n}.gguf", f"/files/goldens/tiny_{n}.gguf") for n in TINY},
-             "edge": (edge, "/files/edge_gguf/tiny_edge.gguf")}
+             **{n: (path, f"/files/edge_gguf/{path.name}") for n, path in edges.items()}}
     mounts = {**golden_mounts(), "edge_gguf": edge_dir, **{f"repack_{n}": b for n, b in bundles.items()}}
     server, url = serve_in_thread(Site(mounts=mounts))
     page = browser.new_page()
@@ -88,7 +89,7 @@ def test_gpu_repack_equals_the_bundle(repack, model, options):
 def test_an_unsupported_type_is_named_in_the_page(repack):
     booted, cases = repack
     mount, gguf_url, records, _ = cases["mixed"]
-    records = [[n, "IQ4_NL" if n == "blk.1.ffn_up.weight" else t, *rest] for n, t, *rest in records]
+    records = [[n, "IQ2_XS" if n == "blk.1.ffn_up.weight" else t, *rest] for n, t, *rest in records]
     out = booted.py("""
         from pyapp.runtime.page import app
         from pyapp.runtime.model.config import ModelConfig
@@ -104,4 +105,4 @@ def test_an_unsupported_type_is_named_in_the_page(repack):
         except GGUFUploadError as e:
             RESULT = str(e)
     """, mount=mount, gguf=gguf_url, records=records)
-    assert out.startswith("tensor blk.1.ffn_up.weight has type IQ4_NL; the GPU repack handles F32, F16, BF16")
+    assert out.startswith("tensor blk.1.ffn_up.weight has type IQ2_XS; the GPU repack handles F32, F16, BF16")

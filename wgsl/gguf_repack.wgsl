@@ -1,12 +1,12 @@
 // gguf_repack: a chunk of whole rows of one GGUF tensor, raw as the file holds them, -> the
-// tensor's stored parts in its weight arena (pyapp/runtime/layout.py), bit for bit what the host
-// exporter (pyapp/gguf_types.py) writes. One invocation per stored word of a row: a code word
+// tensor's stored parts in its weight arena (pyapp/runtime/ops/formats.py), bit for bit what the host
+// exporter (pyapp/convert/gguf_types.py) writes. One invocation per stored word of a row: a code word
 // (8 nibbles, even k low, or 4 int8) or one f32; invocation w < G of a row also writes that row's
 // scale (and offset) of group w. Padding in the arena is never written.
 // f16 is decoded with integer ops (exact, subnormals kept): unpack2x16float may flush them.
 // Scales are products of an f16 and a small integer, exact in f32, so they match numpy's.
 // #include "common/grid.wgsl"
-override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf_upload.py)
+override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf/repack.py)
 override WG: u32 = 64u;
 
 const F32 = 0u;
@@ -20,6 +20,13 @@ const Q8_0 = 7u;
 const Q4_K = 8u;
 const Q5_K = 9u;
 const Q6_K = 10u;
+const Q2_K = 11u;
+const Q3_K = 12u;
+const IQ4_NL = 13u;
+const IQ4_XS = 14u;
+
+// IQ4_NL/IQ4_XS's non-linear 4-bit codebook (ggml's kvalues_iq4nl): stored as the int8 it names.
+const IQ4_VALUES = array<i32, 16>(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
 struct Params {
   k: u32,          // elements per row (1 for a vector: its elements are rows)
@@ -38,7 +45,7 @@ struct Params {
 
 fn block_elems() -> u32 {
   if (TYPE <= BF16) { return 1u; }
-  return select(32u, 256u, TYPE >= Q4_K);
+  return select(32u, 256u, TYPE >= Q4_K && TYPE != IQ4_NL);
 }
 
 fn block_bytes() -> u32 {
@@ -52,17 +59,25 @@ fn block_bytes() -> u32 {
     case Q8_0: { return 34u; }
     case Q4_K: { return 144u; }
     case Q5_K: { return 176u; }
+    case Q2_K: { return 84u; }
+    case Q3_K: { return 110u; }
+    case IQ4_NL: { return 18u; }
+    case IQ4_XS: { return 136u; }
     default: { return 210u; }  // Q6_K
   }
 }
 
 fn codes_per_word() -> u32 {
   if (TYPE <= BF16) { return 1u; }
-  return select(4u, 8u, TYPE == Q4_0 || TYPE == Q4_1 || TYPE == Q4_K);
+  return select(4u, 8u, TYPE == Q4_0 || TYPE == Q4_1 || TYPE == Q4_K || TYPE == Q2_K || TYPE == Q3_K);
 }
 
 fn group_size() -> u32 {
-  return select(32u, 16u, TYPE == Q6_K);
+  return select(32u, 16u, TYPE == Q6_K || TYPE == Q2_K || TYPE == Q3_K);
+}
+
+fn affine() -> bool {
+  return TYPE == Q4_1 || TYPE == Q5_1 || TYPE == Q4_K || TYPE == Q5_K || TYPE == Q2_K;
 }
 
 fn byte_at(b: u32) -> u32 {
@@ -106,6 +121,16 @@ fn nibble256(at: u32, e: u32) -> u32 {
   return (byte_at(at + (e >> 6u) * 32u + (e & 31u)) >> (((e >> 5u) & 1u) * 4u)) & 0xFu;
 }
 
+// Of Q2_K/Q3_K's 64 bytes at `at`: in each half of 32 bytes, bits 2j..2j+1 of byte l are element
+// j * 32 + l of that half's 128.
+fn crumb256(at: u32, e: u32) -> u32 {
+  return (byte_at(at + (e >> 7u) * 32u + (e & 31u)) >> (((e >> 5u) & 3u) * 2u)) & 3u;
+}
+
+fn iq4_value(index: u32) -> u32 {
+  return bitcast<u32>(IQ4_VALUES[index]);
+}
+
 // The stored code of element k of the row at byte `row`: a nibble, or an int8's byte (low 8 bits).
 fn code(row: u32, k: u32) -> u32 {
   let b = row + (k / block_elems()) * block_bytes();
@@ -120,6 +145,12 @@ fn code(row: u32, k: u32) -> u32 {
     case Q5_K: {  // the 5th bit of element i*32 + j is bit i of qh byte j
       return nibble256(b + 48u, e) | (((byte_at(b + 16u + (e & 31u)) >> (e >> 5u)) & 1u) << 4u);
     }
+    case Q2_K: { return crumb256(b + 16u, e); }
+    case Q3_K: {  // q - 4 unless bit e / 32 of hmask byte e % 32 is set; stored as q - 4 + 8
+      return crumb256(b + 32u, e) + 4u * ((byte_at(b + (e & 31u)) >> (e >> 5u)) & 1u) + 4u;
+    }
+    case IQ4_NL: { return iq4_value(nibble32(b + 2u, e)); }
+    case IQ4_XS: { return iq4_value(nibble32(b + 8u + (e >> 5u) * 16u, e & 31u)); }
     default: {  // Q6_K: 2 halves of 128: low nibbles from 64 bytes of ql, 2 high bits from 32 of qh
       let half = e >> 7u;
       let r = e & 127u;
@@ -142,7 +173,7 @@ fn scale_min(at: u32, j: u32) -> vec2<u32> {
 // Group g's (scale, offset) bits of the row at byte `row`; offset 0 for the symmetric formats.
 fn tables(row: u32, g: u32) -> vec2<u32> {
   switch TYPE {
-    case Q4_0, Q5_0, Q8_0: { return vec2<u32>(f16_bits(u16_at(row + g * block_bytes())), 0u); }
+    case Q4_0, Q5_0, Q8_0, IQ4_NL: { return vec2<u32>(f16_bits(u16_at(row + g * block_bytes())), 0u); }
     case Q4_1, Q5_1: {
       let b = row + g * block_bytes();
       return vec2<u32>(f16_bits(u16_at(b)), f16_bits(u16_at(b + 2u)));
@@ -152,6 +183,26 @@ fn tables(row: u32, g: u32) -> vec2<u32> {
       let sm = scale_min(b + 4u, g % 8u);
       let offset = bitcast<u32>(f16_at(b + 2u) * f32(sm.y)) ^ 0x80000000u;  // -x, -0 included
       return vec2<u32>(bitcast<u32>(f16_at(b) * f32(sm.x)), offset);
+    }
+    case Q2_K: {  // 16 sub-blocks of 16: byte s holds sc (low nibble) and m; scale d * sc, offset -(dmin * m)
+      let b = row + (g / 16u) * block_bytes();
+      let sm = byte_at(b + g % 16u);
+      let offset = bitcast<u32>(f16_at(b + 82u) * f32(sm >> 4u)) ^ 0x80000000u;
+      return vec2<u32>(bitcast<u32>(f16_at(b + 80u) * f32(sm & 0xFu)), offset);
+    }
+    case Q3_K: {  // 16 6-bit scales: 4 low bits from byte s % 8 (high nibble for s >= 8), 2 from 8 + s % 4
+      let b = row + (g / 16u) * block_bytes();
+      let s = g % 16u;
+      let low = (byte_at(b + 96u + s % 8u) >> ((s / 8u) * 4u)) & 0xFu;
+      let sc = low | (((byte_at(b + 104u + s % 4u) >> ((s / 4u) * 2u)) & 3u) << 4u);
+      return vec2<u32>(bitcast<u32>(f16_at(b + 108u) * f32(i32(sc) - 32)), 0u);
+    }
+    case IQ4_XS: {  // 8 sub-blocks of 32: 6-bit sc, 4 low bits in scales_l, 2 high in scales_h; d * (sc - 32)
+      let b = row + (g / 8u) * block_bytes();
+      let j = g % 8u;
+      let low = (byte_at(b + 4u + j / 2u) >> ((j % 2u) * 4u)) & 0xFu;
+      let sc = low | (((u16_at(b + 2u) >> (2u * j)) & 3u) << 4u);
+      return vec2<u32>(bitcast<u32>(f16_at(b) * f32(i32(sc) - 32)), 0u);
     }
     default: {  // Q6_K: 16 sub-blocks of 16, scale d * int8 sc
       let b = row + (g / 16u) * block_bytes();
@@ -202,7 +253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (w < params.k / group_size()) {
     let t = tables(row, w);
     arena[params.scales + w * params.padded_n + n] = t.x;
-    if (TYPE == Q4_1 || TYPE == Q5_1 || TYPE == Q4_K || TYPE == Q5_K) {
+    if (affine()) {
       arena[params.offsets + w * params.padded_n + n] = t.y;
     }
   }

@@ -12,9 +12,14 @@ and its small integer sub-scales, which f32 holds exactly.
   Q4_K  -> q4gaw/32   per sub-block of 32: scale d * sc, offset -dmin * m (6-bit sc, m)
   Q5_K  -> q8gaw/32   the same with 5-bit codes
   Q6_K  -> q8gsw/16   codes q - 32, per sub-block of 16: scale d * sc (int8 sc)
+  Q3_K  -> q4gsw/16   codes q (3-bit, -4..3; stored q + 8), per sub-block of 16: scale d * (sc - 32)
+  Q2_K  -> q4gaw/16   codes q (2-bit), per sub-block of 16: scale d * sc, offset -dmin * m (4-bit sc, m)
+  IQ4_NL -> q8gsw/32  codes the codebook's int8 values (IQ4_VALUES[q]), scale d
+  IQ4_XS -> q8gsw/32  the same, per sub-block of 32: scale d * (sc - 32) (6-bit sc)
   F32, F16, BF16 -> f32
 Only the order of the codes inside a block changes: GGUF keeps element j and j + 16 (or + 32)
-in one byte, we keep j and j + 1.
+in one byte, we keep j and j + 1. The I-quants' 4-bit indices become the int8 values they name,
+so they take 8 bits a code on the GPU; the 2- and 3-bit K-quants take 4.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import numpy as np
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
 from ..runtime.gguf.describe import STORED_AS, SUPPORTED
+
+# The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
+IQ4_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
 
 BLOCK = {name: block for name, block, _ in GGML_TYPES.values() if name in STORED_AS}
 
@@ -125,8 +133,50 @@ def _q6_k(name, b, n, k):
     return _stored(name, "Q6_K", n, k, q.astype(np.int16) - 32, d * sc)
 
 
+def _crumbs(qs: np.ndarray) -> np.ndarray:
+    """Q2_K/Q3_K's 64 bytes of 2-bit codes (N, B, 64) -> (N, B, 256): in each half of 32 bytes,
+    bits 2j..2j+1 of byte l are element j * 32 + l."""
+    n, b, _ = qs.shape
+    q = qs.reshape(n, b, 2, 1, 32) >> np.array([0, 2, 4, 6], np.uint8).reshape(1, 1, 1, 4, 1)
+    return (q & 3).reshape(n, b, 256)
+
+
+def _q3_scales(packed: np.ndarray) -> np.ndarray:
+    """Q3_K's 12 bytes (N, B, 12) -> the 16 6-bit sub-block scales (N, B, 16), ggml's unpacking:
+    the low 4 bits of s from byte s % 8 (the high nibble for s >= 8), the top 2 from byte 8 + s % 4."""
+    s = np.arange(16)
+    low = (packed[:, :, s % 8] >> (4 * (s // 8)).astype(np.uint8)) & 0xF
+    high = (packed[:, :, 8 + s % 4] >> (2 * (s // 4)).astype(np.uint8)) & 3
+    return (low | (high << 4)).astype(np.float32)
+
+
+def _q2_k(name, b, n, k):
+    sc = b[:, :, :16]
+    d, dmin = _f16(b, 80)[..., None], _f16(b, 82)[..., None]
+    return _stored(name, "Q2_K", n, k, _crumbs(b[:, :, 16:80]), d * (sc & 0xF), -(dmin * (sc >> 4)))
+
+
+def _q3_k(name, b, n, k):
+    high = _bits(b[:, :, :32], 8)  # bit j of hmask byte l: element j * 32 + l; clear means q - 4
+    q = _crumbs(b[:, :, 32:96]) + 4 * high  # 0..7, the value q - 4: stored as q - 4 + 8
+    return _stored(name, "Q3_K", n, k, q + 4, _f16(b, 108)[..., None] * (_q3_scales(b[:, :, 96:108]) - 32))
+
+
+def _iq4_nl(name, b, n, k):
+    return _stored(name, "IQ4_NL", n, k, IQ4_VALUES[_nibbles(b[:, :, 2:], 1)], _f16(b, 0))
+
+
+def _iq4_xs(name, b, n, k):
+    ib = np.arange(8)
+    high = (b[:, :, 2:4].copy().view("<u2").astype(np.uint32) >> (2 * ib)) & 3      # (N, B, 8)
+    low = (b[:, :, 4 + ib // 2] >> (4 * (ib % 2)).astype(np.uint8)) & 0xF
+    scale = _f16(b, 0)[..., None] * ((low | (high << 4)).astype(np.float32) - 32)
+    return _stored(name, "IQ4_XS", n, k, IQ4_VALUES[_nibbles(b[:, :, 8:], 8)], scale)
+
+
 CONVERT = {"Q4_0": (_q4_0, 18), "Q4_1": (_q4_1, 20), "Q5_0": (_q5_0, 22), "Q5_1": (_q5_1, 24),
-           "Q8_0": (_q8_0, 34), "Q4_K": (_q4_k, 144), "Q5_K": (_q5_k, 176), "Q6_K": (_q6_k, 210)}
+           "Q8_0": (_q8_0, 34), "Q4_K": (_q4_k, 144), "Q5_K": (_q5_k, 176), "Q6_K": (_q6_k, 210),
+           "Q2_K": (_q2_k, 84), "Q3_K": (_q3_k, 110), "IQ4_NL": (_iq4_nl, 18), "IQ4_XS": (_iq4_xs, 136)}
 
 
 def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> tuple[dict, dict]:

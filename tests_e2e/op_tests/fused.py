@@ -181,6 +181,14 @@ LINEARS = [  # (op, name, rows, seed, shape)
         ("swiglu", f"kquant_r{rows}", 95, dict(n=37, k=64, gate="q4gaw", up="q8gsw/16")),
         ("qkv_rope", f"kquant_r{rows}", 97, dict(k=64, d=16, hq=4, hkv=2, cmax=32, pos=3, theta=500000.0,
                                                   q_fmt="q4gaw", k_fmt="q8gaw", v_fmt="q8gsw/16")))),
+    # Q2_K -> q4gaw/16, Q3_K -> q4gsw/16, IQ4_NL/IQ4_XS -> q8gsw/32: 4-bit codes in groups of 16
+    *((op, name, rows, seed + rows, shape) for rows in (1, 5) for op, name, seed, shape in (
+        ("residual_linear", f"q4gaw16_r{rows}", 101, dict(n=29, k=96, fmt="q4gaw/16")),
+        ("swiglu", f"lowbit_r{rows}", 103, dict(n=37, k=64, gate="q4gaw/16", up="q4gsw/16")),
+        ("qkv_rope", f"lowbit_r{rows}", 105, dict(k=64, d=16, hq=4, hkv=2, cmax=32, pos=5, theta=10000.0,
+                                                  q_fmt="q4gsw/16", k_fmt="q4gaw/16", v_fmt="q8gsw")))),
+    ("residual_linear", "q4gsw16_k2048_r1", 1, 109, dict(n=67, k=2048, fmt="q4gsw/16")),
+    ("norm_linear", "q4gaw16", 4, 107, dict(n=301, k=96, fmt="q4gaw/16", first=2)),
     ("norm_linear", "q8gsw", 4, 90, dict(n=301, k=96, fmt="q8gsw", first=2)),
     ("norm_linear", "q4gaw_vocab", 1, 91, dict(n=49152, k=576, fmt="q4gaw", first=0)),
 ]

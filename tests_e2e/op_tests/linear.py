@@ -30,6 +30,10 @@ EDGES = [  # the decode path (M == 1, aligned K) at its edges
     ((1,), 64, 13, 32, True),         # N not a multiple of 4 columns
     ((1,), 200, 29, 64, False),       # last group partial
 ]
+GROUPS_OF_16 = [  # Q2_K, Q3_K (4-bit codes) and Q6_K (8-bit) sub-blocks
+    ((1,), 256, 40, 16, False),
+    ((5,), 96, 13, 16, True),
+]
 LARGE = [  # LLM-sized, written at test time
     ("linear_q4gsw", (1,), 2048, 8192, 32),
     ("linear_q4gsw", (128,), 2048, 8192, 128),
@@ -73,6 +77,7 @@ def write_quantized(save, name, *, op, lead, k, n, gs, bias, seed):
 for i, op in enumerate(QUANTIZERS):
     rows = [(*shape, 10 + 6 * i + j) for j, shape in enumerate(SHAPES)]
     rows += [(*shape, 200 + 2 * i + j) for j, shape in enumerate(EDGES)]
+    rows += [(*shape, 400 + 2 * i + j) for j, shape in enumerate(GROUPS_OF_16)]
     register_op_test(op, cases=quantized_cases(op, rows), family="linear", case_styles=workgroups_style)(write_quantized)
     register_op_test(op, family="large", cases=quantized_cases(op, [
         (lead, k, n, gs, False, 100 + j) for j, (large_op, lead, k, n, gs) in enumerate(LARGE) if large_op == op]))(

@@ -26,7 +26,8 @@ from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page
 # GGUF type -> (our stored format, group size): the codes stay as they are (pyapp/convert/gguf_types.py)
 STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q4_0": ("q4gsw", 32), "Q4_1": ("q4gaw", 32), "Q5_0": ("q8gsw", 32), "Q5_1": ("q8gaw", 32),
-           "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16)}
+           "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16),
+           "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
 ARCHITECTURES = ("llama", "qwen2", "qwen3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours

@@ -51,7 +51,7 @@ def tensor_records(header, config: dict) -> list[TensorRecord]:
 
 # GGUF type -> TYPE in the shader; formats from describe.STORED_AS, block sizes from reader
 SHADER_TYPES = {"F32": 0, "F16": 1, "BF16": 2, "Q4_0": 3, "Q4_1": 4, "Q5_0": 5, "Q5_1": 6, "Q8_0": 7,
-                "Q4_K": 8, "Q5_K": 9, "Q6_K": 10}
+                "Q4_K": 8, "Q5_K": 9, "Q6_K": 10, "Q2_K": 11, "Q3_K": 12, "IQ4_NL": 13, "IQ4_XS": 14}
 BLOCKS = {name: (elements, size) for name, elements, size in GGML_TYPES.values()}
 
 
