@@ -3,7 +3,7 @@
 Weights are dequantized by the `gguf` package's own code (not our exporter), so the e2e
 goldens check the exporter's repacking as well as the kernels. RoPE rotates as llama.cpp does:
 adjacent pairs (2i, 2i+1) for llama files (its converter permuted the Q/K rows for that pairing),
-the halves of each head (i, i + D/2) for Qwen2/Qwen3, whose rows keep the checkpoint's order.
+the halves of each head (i, i + D/2) for Qwen2/Qwen3 and Phi-3, whose rows keep the checkpoint's order.
 tests_e2e/check_reference.py compares this against Hugging Face transformers once.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .convert.gguf_check import check
-from .runtime.gguf.describe import NOT_A_WEIGHT, ROTATES_HALVES, Fields, model_config, rope_factors
+from .runtime.gguf.describe import NOT_A_WEIGHT, ROTATES_HALVES, SHORT_FACTORS, Fields, model_config, rope_factors
 
 
 def off_tolerance(got, want, atol: float = 1e-4, rtol: float = 1e-3):
@@ -29,8 +29,9 @@ def off_tolerance(got, want, atol: float = 1e-4, rtol: float = 1e-3):
 
 
 class Reference:
-    """Llama (and Mistral-style) files, Qwen2 (Q/K/V biases) and Qwen3 (a RMSNorm of each Q and K
-    head), with RoPE scaling by per-frequency factors (llama3's rope_freqs, or linear)."""
+    """Llama (and Mistral-style) files, Qwen2 (Q/K/V biases), Qwen3 (a RMSNorm of each Q and K
+    head) and Phi-3 (fused Q/K/V and gate/up), with RoPE scaling by per-frequency factors (llama3's
+    rope_freqs, linear, or Phi-3's short LongRoPE factors with their attention factor)."""
 
     def __init__(self, gguf_path: Path, max_context: int = 512):
         from gguf import GGUFReader
@@ -40,12 +41,21 @@ class Reference:
         self.cfg = model_config(Fields(header.fields), {t.name for t in header.tensors})
         data = np.memmap(gguf_path, np.uint8, mode="r")
         factors = [rope_factors(t, lambda at, n: data[at:at + n].tobytes(), self.cfg["head_dim"])
-                   for t in header.tensors if t.name == NOT_A_WEIGHT]
+                   for t in header.tensors if t.name in (NOT_A_WEIGHT, SHORT_FACTORS)]
         self.factors = np.asarray(factors[0] if factors else
                                   self.cfg.get("rope_freq_factors") or [1.0] * (self.cfg["head_dim"] // 2))
         self.w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float64).reshape(tuple(reversed(t.shape)))
                   for t in reader.tensors}
         c = self.cfg
+        for i in range(c["n_layers"]) if c["arch"] == "phi3" else ():  # Phi-3's fused Q/K/V and gate/up
+            p, q, kv = f"blk.{i}.", c["n_heads"] * c["head_dim"], c["n_kv_heads"] * c["head_dim"]
+            qkv = self.w.pop(p + "attn_qkv.weight")
+            self.w.update({p + "attn_q.weight": qkv[:q], p + "attn_k.weight": qkv[q:q + kv],
+                           p + "attn_v.weight": qkv[q + kv:]})
+            self.w[p + "ffn_gate.weight"], self.w[p + "ffn_up.weight"] = np.split(self.w[p + "ffn_up.weight"], 2)
+        # llama.cpp multiplies RoPE's cos and sin (of Q and K) by attn_factor
+        mscale = header.fields.get(f"{c['arch']}.rope.scaling.attn_factor", 1.0)
+        self.scale = mscale ** 2 / np.sqrt(c["head_dim"])
         shape = (c["n_layers"], max_context, c["n_kv_heads"], c["head_dim"])
         self.k_cache = np.zeros(shape)  # (layers, ctx, n_kv_heads, head_dim) f64
         self.v_cache = np.zeros(shape)
@@ -93,7 +103,7 @@ class Reference:
             self.v_cache[i, self.pos:ctx] = v
             keys = np.repeat(self.k_cache[i, :ctx], hq // hkv, axis=1)    # (ctx, Hq, D)
             vals = np.repeat(self.v_cache[i, :ctx], hq // hkv, axis=1)
-            scores = np.einsum("shd,chd->hsc", q, keys) / np.sqrt(d)
+            scores = np.einsum("shd,chd->hsc", q, keys) * self.scale
             scores = np.where(mask[None], scores, -np.inf)
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attn = scores / scores.sum(axis=-1, keepdims=True)

@@ -38,10 +38,30 @@ ZERO_SUBSCALES = {"Q4_K": (4, bytes(12)), "Q5_K": (4, bytes(12)),
                   "IQ4_XS": (2, bytes([0b10, 0, 0, 0, 0, 0]))}        # sub-block 0: 32 (zero), the rest -32
 
 
+def _parts(config: dict, name: str, rows: int) -> list[tuple[str, int, int]]:
+    """(name, first row, rows) of each part of a tensor: Phi-3's fused Q/K/V and gate/up, by the config."""
+    if config["arch"] == "phi3" and name.endswith(".attn_qkv.weight"):
+        layer = name[:-len(".attn_qkv.weight")]
+        q, kv = config["n_heads"] * config["head_dim"], config["n_kv_heads"] * config["head_dim"]
+        return [(f"{layer}.attn_q.weight", 0, q), (f"{layer}.attn_k.weight", q, kv),
+                (f"{layer}.attn_v.weight", q + kv, kv)]
+    if config["arch"] == "phi3" and name.endswith(".ffn_up.weight") and rows == 2 * config["ffn_dim"]:
+        layer = name[:-len(".ffn_up.weight")]
+        return [(f"{layer}.ffn_gate.weight", 0, rows // 2), (f"{layer}.ffn_up.weight", rows // 2, rows // 2)]
+    return [(name, 0, rows)]
+
+
 def records(gguf: Path, config: dict) -> list[list]:
-    """[name, type, shape (outermost first), data offset, bytes, head size to permute or 0] per tensor."""
-    return [[t.name, t.tensor_type.name, [int(s) for s in reversed(t.shape)], int(t.data_offset), int(t.n_bytes),
-             permuted_head(config, t.name)] for t in GGUFReader(str(gguf)).tensors]
+    """[name, type, shape (outermost first), data offset, bytes, head size to permute or 0] per tensor
+    (per part of a fused one), read by gguf's own reader."""
+    out = []
+    for t in GGUFReader(str(gguf)).tensors:
+        shape = [int(s) for s in reversed(t.shape)]
+        row_bytes = int(t.n_bytes) // shape[0]
+        for name, first, rows in _parts(config, t.name, shape[0]):
+            out.append([name, t.tensor_type.name, [rows, *shape[1:]], int(t.data_offset) + first * row_bytes,
+                        rows * row_bytes, permuted_head(config, name)])
+    return out
 
 
 def _patch(data: bytearray, at: int, patterns: list[int]):

@@ -289,7 +289,7 @@ def test_other_architectures_and_rope_scalings_are_refused(tmp_path):
     import gguf
 
     path = tiny_llama.write(tmp_path / "m.gguf", arch="gemma")
-    with pytest.raises(export.ExportError, match=r"architecture 'gemma' is not supported \(supported: llama, qwen2, qwen3\)"):
+    with pytest.raises(export.ExportError, match=r"architecture 'gemma' is not supported \(supported: llama, qwen2, qwen3, phi3\)"):
         export.export(path, cache=tmp_path / "c")
     reader = gguf.GGUFReader(str(tiny_llama.write(tmp_path / "l.gguf")))
     writer = gguf.GGUFWriter(str(tmp_path / "yarn.gguf"), "llama")
@@ -303,3 +303,67 @@ def test_other_architectures_and_rope_scalings_are_refused(tmp_path):
     writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
     with pytest.raises(export.ExportError, match=r"llama.rope.scaling.type='yarn' is not supported"):
         export.export(tmp_path / "yarn.gguf", cache=tmp_path / "c")
+
+
+# --- Phi-3: fused tensors split by rows, LongRoPE's short factors, refusals that name what is out ---
+
+@pytest.fixture(scope="module")
+def phi3(tmp_path_factory):
+    return tiny_llama.write(tmp_path_factory.mktemp("phi3") / "phi3.gguf", arch="phi3", dim=96, ffn=128,
+                            types=tiny_llama.MIXED, seed=7)
+
+
+def test_phi3_fused_tensors_become_their_parts(phi3):
+    """Each part, dequantized from our layout, is its rows of gguf's dequantized fused tensor
+    (Q and K rows in pairs order, as every half-rotating architecture's)."""
+    from gguf import GGUFReader
+
+    from pyapp.runtime.gguf.describe import pair_order
+
+    tensors, config, _ = export.read_gguf(phi3)
+    fused = {t.name: dequantize(t.data, t.tensor_type).reshape(tuple(reversed(t.shape)))
+             for t in GGUFReader(str(phi3)).tensors}
+    hd, q, kv, ffn = 24, 4 * 24, 2 * 24, 128
+    qkv, up = fused["blk.1.attn_qkv.weight"], fused["blk.1.ffn_up.weight"]
+    pairs = np.concatenate([h * hd + np.asarray(pair_order(hd)) for h in range(4)])
+    parts = {"attn_q": qkv[:q][pairs], "attn_k": qkv[q:q + kv][pairs[:kv]], "attn_v": qkv[q + kv:],
+             "ffn_gate": up[:ffn], "ffn_up": up[ffn:]}
+    for name, want in parts.items():
+        entry = config["tensors"][f"blk.1.{name}.weight"]
+        got = export.dequantize_stored(tensors, f"blk.1.{name}.weight", entry)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=name)
+    assert not [n for n in config["tensors"] if "attn_qkv" in n or "rope_factors" in n]
+
+
+def test_phi3_runs_longrope_short_factors_within_the_original_context(phi3):
+    from gguf import GGUFReader
+
+    _, config, _ = export.read_gguf(phi3)
+    short = GGUFReader(str(phi3)).get_tensor(1).data  # tiny_llama writes long, then short
+    assert GGUFReader(str(phi3)).get_tensor(1).name == "rope_factors_short.weight"
+    np.testing.assert_array_equal(config["rope_freq_factors"], short)
+    assert config["context_length"] == 96  # the original context: past it llama.cpp switches to the long factors
+    assert config["attn_scale"] == pytest.approx(1.19 ** 2 / np.sqrt(24))
+
+
+PHI3_REFUSED = {
+    "partial rotary": ({"phi3.rope.dimension_count": 16}, "phi3.rope.dimension_count=16 rotates part of each "
+                       "head of 24 (partial rotary, as Phi-4-mini's): not supported"),
+    "no original context": ({"phi3.rope.scaling.original_context_length": None},
+                            "missing key phi3.rope.scaling.original_context_length"),
+    "fused rows": ({"phi3.feed_forward_length": 96}, "tensor blk.0.ffn_up.weight has shape [256, 96], but its "
+                   "parts (ffn_gate 96, ffn_up 96) give 192 rows"),
+    "qkv rows": ({"phi3.attention.head_count_kv": 4}, "tensor blk.0.attn_qkv.weight has shape [192, 96], but "
+                 "its parts (attn_q 96, attn_k 96, attn_v 96) give 288 rows"),
+}
+
+
+@pytest.mark.parametrize("case", PHI3_REFUSED)
+def test_phi3_metadata_that_we_do_not_run_is_refused_by_name(case, phi3, tmp_path):
+    changes, fragment = PHI3_REFUSED[case]
+    assert_refused(rewrite(phi3, tmp_path / "bad.gguf", changes), tmp_path / "cache", fragment)
+
+
+def test_a_sliding_window_shorter_than_the_context_bounds_it(phi3, tmp_path):
+    _, config, _ = export.read_gguf(rewrite(phi3, tmp_path / "w.gguf", {"phi3.attention.sliding_window": 40}))
+    assert config["context_length"] == 40  # the window then masks nothing

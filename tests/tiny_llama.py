@@ -87,7 +87,9 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
           head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False, tokenizer=None):
     """head_dim: a head size other than dim / heads (Qwen3's key_length); rope_freqs: llama3-style
     RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads;
-    tokenizer: a real one (tests/real_tokenizers.py), whose size sets the vocabulary."""
+    tokenizer: a real one (tests/real_tokenizers.py), whose size sets the vocabulary. arch "phi3"
+    writes Phi-3.5's layout: fused attn_qkv (attn_q's type) and gate/up (ffn_up's), LongRoPE's
+    short and long factors with their attention factor, an original context and a sliding window."""
     types = {**{k: Q.Q8_0 for k in MIXED if k != "output"}, **(types or {})}
     rng = np.random.default_rng(seed)
     wr = GGUFWriter(str(path), arch)
@@ -129,14 +131,24 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
     hd = head_dim or dim // heads
     if rope_freqs:  # as llama.cpp writes Llama 3.1's: a divisor per frequency, 1 for the fast ones
         wr.add_tensor("rope_freqs.weight", np.geomspace(1.0, 8.0, hd // 2).astype(np.float32))
+    layer = [("attn_q", (heads * hd, dim)), ("attn_k", (kv * hd, dim)), ("attn_v", (kv * hd, dim)),
+             ("attn_output", (dim, heads * hd)), ("ffn_gate", (ffn, dim)), ("ffn_up", (ffn, dim)),
+             ("ffn_down", (dim, ffn))]
+    if arch == "phi3":  # the context stops at the original one (96), inside the window (112)
+        wr.add_rope_dimension_count(hd)
+        wr.add_rope_scaling_orig_ctx_len(96)
+        wr.add_rope_scaling_attn_factors(1.19)
+        wr.add_sliding_window(112)
+        wr.add_tensor("rope_factors_long.weight", np.geomspace(1.0, 40.0, hd // 2).astype(np.float32))
+        wr.add_tensor("rope_factors_short.weight", np.geomspace(1.0, 3.0, hd // 2).astype(np.float32))
+        types = {**types, "attn_qkv": types["attn_q"]}
+        layer = [("attn_qkv", ((heads + 2 * kv) * hd, dim)), layer[3], ("ffn_up", (2 * ffn, dim)), layer[6]]
     tensor("token_embd.weight", (vocab, dim), types["token_embd"])
     tensor("output_norm.weight", (dim,), Q.F32)
     if "output" in types:
         tensor("output.weight", (vocab, dim), types["output"])
     for i in range(layers):
-        for name, shape in [("attn_q", (heads * hd, dim)), ("attn_k", (kv * hd, dim)), ("attn_v", (kv * hd, dim)),
-                            ("attn_output", (dim, heads * hd)), ("ffn_gate", (ffn, dim)), ("ffn_up", (ffn, dim)),
-                            ("ffn_down", (dim, ffn))]:
+        for name, shape in layer:
             tensor(f"blk.{i}.{name}.weight", shape, types[name])
         for t, rows in (("q", heads * hd), ("k", kv * hd), ("v", kv * hd)) if qkv_bias else ():
             wr.add_tensor(f"blk.{i}.attn_{t}.bias", (0.5 * rng.standard_normal(rows)).astype(np.float32))

@@ -164,14 +164,15 @@ def tiny_bundles(tmp_path_factory):
     head, "kquant" a Q4_K_M-style mix of Q4_K, Q5_K, Q6_K, Q5_0 and Q5_1 with a Q4_K head, "lowbit"
     Q2_K, Q3_K, IQ4_NL and IQ4_XS with a Q6_K embedding and an IQ4_NL head;
     "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
-    K head and has a head size other than width / heads."""
+    K head and has a head size other than width / heads, "phi3" fuses Q/K/V and gate/up and scales
+    RoPE by LongRoPE's short factors with an attention factor."""
     from pyapp.export import export
 
     cache = tmp_path_factory.mktemp("tiny")
     return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
 
 
-TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3")
+TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3")
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ def model_goldens():
 def tiny_model():
     """Tiny GGUFs (tests/tiny_llama.py) and their greedy goldens: every simple type with an untied
     F16 head; a Q4_K_M-style mix of K-quants and 5-bit types (rows of 256 and more); the 2- and
-    3-bit K-quants with the I-quants; and the architectures: Llama 3 RoPE factors, Qwen2, Qwen3."""
+    3-bit K-quants with the I-quants; and the architectures: Llama 3 RoPE factors, Qwen2, Qwen3, Phi-3."""
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent / "tests"))
@@ -129,7 +129,8 @@ def tiny_model():
     for name, shape in (("mixed", {}), ("kquant", {"dim": 256, "ffn": 512}), ("lowbit", {"dim": 256, "ffn": 512}),
                         ("llama3", {"rope_freqs": True}),                          # RoPE scaled by factors
                         ("qwen2", {"arch": "qwen2", "qkv_bias": True}),            # biases on Q, K, V
-                        ("qwen3", {"arch": "qwen3", "qk_norm": True, "head_dim": 32})):  # head norms, D != dim/H
+                        ("qwen3", {"arch": "qwen3", "qk_norm": True, "head_dim": 32}),   # head norms, D != dim/H
+                        ("phi3", {"arch": "phi3", "dim": 96, "ffn": 128})):  # fused Q/K/V, gate/up; LongRoPE; D 24
         gguf = tiny_llama.write(out_dir / f"tiny_{name}.gguf", types=types.get(name, tiny_llama.MIXED), seed=7, **shape)
         ids = [5, 17, 30, 8, 12, 44, 3]
         out, logits = Reference(gguf, max_context=64).greedy(ids, 12)

@@ -9,9 +9,13 @@ tensor (format, shape, group size); tokenizer is what runtime/tokenizer/tokenize
 not run is refused with UnsupportedModel, in one line naming the key or tensor; all the
 unsupported tensor types of a file are named at once.
 
-Qwen2/Qwen3 rotate the halves of each head (i, i + D/2) where our kernels rotate adjacent pairs
-(2i, 2i+1): their Q/K rows (and biases and head norms) are stored reordered into pairs
+Qwen2/Qwen3 and Phi-3 rotate the halves of each head (i, i + D/2) where our kernels rotate adjacent
+pairs (2i, 2i+1): their Q/K rows (and biases and head norms) are stored reordered into pairs
 (`pair_order`), which leaves every attention score unchanged.
+
+Phi-3 fuses Q/K/V into attn_qkv and gate/up into ffn_up. A GGUF stores a matrix row after row, so
+each part is a range of the fused tensor's bytes: describe() replaces the fused entries of
+header.tensors by their parts (`unfuse`), and both paths go on as for a llama file.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from dataclasses import replace
 
 from ..model.config import lacks
 from ..tokenizer.pretokenize import PRETOKENIZERS  # the pre-tokenizers the page implements
@@ -29,12 +34,15 @@ STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16),
            "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
-ARCHITECTURES = ("llama", "qwen2", "qwen3")  # Mistral-style files are "llama"
-ROTATES_HALVES = ("qwen2", "qwen3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
+ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3")  # Mistral-style files are "llama"
+ROTATES_HALVES = ("qwen2", "qwen3", "phi3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
 HEAD_ROWS = re.compile(r"blk\.\d+\.attn_(q|k)(\.weight|\.bias|_norm\.weight)")
 LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
 TOKENIZER_MODELS = {"gpt2": "byte-level BPE", "llama": "SentencePiece BPE"}  # tokenizer.ggml.model values we run
 NOT_A_WEIGHT = "rope_freqs.weight"  # llama3 RoPE factors: they go into the config
+SHORT_FACTORS = "rope_factors_short.weight"  # Phi-3's LongRoPE factors up to the original context
+LONG_FACTORS = "rope_factors_long.weight"    # ... and beyond it (not run: the context stops there)
+FACTORS = (NOT_A_WEIGHT, SHORT_FACTORS, LONG_FACTORS)
 
 _REQUIRED = object()
 
@@ -104,16 +112,18 @@ def model_config(f: Fields, tensor_names) -> dict:
     if arch not in ARCHITECTURES:
         raise UnsupportedModel(f"architecture {_show(arch)} is not supported (supported: {', '.join(ARCHITECTURES)})")
     scaling = f.get(f"{arch}.rope.scaling.type", "none")
-    if scaling not in ("none", "linear", None) and NOT_A_WEIGHT not in tensor_names:
-        raise UnsupportedModel(f"{arch}.rope.scaling.type={_show(scaling)} is not supported (none, linear, or llama3 "
-                               "with its rope_freqs.weight factors)")
+    if scaling not in ("none", "linear", None) and not {NOT_A_WEIGHT, SHORT_FACTORS} & set(tensor_names):
+        raise UnsupportedModel(f"{arch}.rope.scaling.type={_show(scaling)} is not supported (none, linear, llama3 "
+                               f"with its {NOT_A_WEIGHT} factors, or Phi-3's LongRoPE with its {SHORT_FACTORS})")
     dim = f.count(f"{arch}.embedding_length")
     heads = f.count(f"{arch}.attention.head_count")
     kv_heads = f.count(f"{arch}.attention.head_count_kv", heads)
     if heads % kv_heads:
         raise UnsupportedModel(f"{arch}.attention.head_count={heads} is not a multiple of "
                                f"{arch}.attention.head_count_kv={kv_heads}")
-    head_dim = f.count(f"{arch}.attention.key_length", None) or f.count(f"{arch}.rope.dimension_count", None)
+    rotated = f.count(f"{arch}.rope.dimension_count", None)
+    # llama.cpp sizes a head by key_length or dim / heads; older llama files say it by rope.dimension_count
+    head_dim = f.count(f"{arch}.attention.key_length", None) or (rotated if arch != "phi3" else None)
     if head_dim is None:
         if dim % heads:
             raise UnsupportedModel(f"{arch}.embedding_length={dim} is not a multiple of "
@@ -122,6 +132,9 @@ def model_config(f: Fields, tensor_names) -> dict:
     if head_dim % 2:
         raise UnsupportedModel(f"the head size {head_dim} ({arch}.attention.key_length, {arch}.rope.dimension_count, "
                                f"or {arch}.embedding_length / {arch}.attention.head_count) is odd: RoPE rotates pairs")
+    if rotated not in (None, head_dim):
+        raise UnsupportedModel(f"{arch}.rope.dimension_count={rotated} rotates part of each head of {head_dim} "
+                               "(partial rotary, as Phi-4-mini's): not supported")
     config = {
         "arch": arch,
         "name": f.text("general.name"),
@@ -138,18 +151,61 @@ def model_config(f: Fields, tensor_names) -> dict:
     }
     if scaling == "linear":  # every frequency divided by the factor
         config["rope_freq_factors"] = [f.positive(f"{arch}.rope.scaling.factor")] * (head_dim // 2)
+    if SHORT_FACTORS in tensor_names:  # Phi-3 LongRoPE: the short factors hold up to the original context,
+        original = f.count(f"{arch}.rope.scaling.original_context_length")  # where llama.cpp uses them too
+        config["context_length"] = min(config["context_length"], original)
+    mscale = f.positive(f"{arch}.rope.scaling.attn_factor", 1.0)  # Phi-3.5's ~1.19
+    if mscale != 1.0:  # llama.cpp scales RoPE's cos and sin by it: every score by its square
+        config["attn_scale"] = mscale ** 2 / math.sqrt(head_dim)
+    window = f.count(f"{arch}.attention.sliding_window", None)
+    if window is not None and window < config["context_length"]:  # Phi-3-mini-4k: 2047; no window
+        config["context_length"] = window  # a window masks nothing in a context no longer than it
     return config
 
 
 def rope_factors(tensor, read, head_dim: int) -> list[float]:
-    """llama3-style RoPE scaling: rope_freqs.weight holds a divisor per frequency (llama.cpp's freq_factors)."""
+    """RoPE scaling by a divisor per frequency (llama.cpp's freq_factors): llama3's rope_freqs.weight,
+    Phi-3's rope_factors_short.weight (and _long, checked but not used)."""
     if tensor.type != "F32" or tensor.shape != (head_dim // 2,):
-        raise UnsupportedModel(f"tensor {NOT_A_WEIGHT} is {tensor.type} {list(tensor.shape)}, not {head_dim // 2} F32 "
+        raise UnsupportedModel(f"tensor {tensor.name} is {tensor.type} {list(tensor.shape)}, not {head_dim // 2} F32 "
                                f"factors (one per frequency of a head of {head_dim})")
     factors = list(struct.unpack(f"<{head_dim // 2}f", read(tensor.offset, tensor.nbytes)))
     if not all(math.isfinite(x) and x > 0 for x in factors):
-        raise UnsupportedModel(f"tensor {NOT_A_WEIGHT} holds factors that are not positive finite numbers")
+        raise UnsupportedModel(f"tensor {tensor.name} holds factors that are not positive finite numbers")
     return factors
+
+
+def fused_parts(config: dict, t) -> list[tuple[str, int]] | None:
+    """Phi-3's fused tensors as (part name, rows) in the order their rows lie, or None."""
+    m = re.fullmatch(r"(blk\.\d+\.)(attn_qkv|ffn_up)\.weight", t.name)
+    if config["arch"] != "phi3" or not m:
+        return None
+    q, kv = config["n_heads"] * config["head_dim"], config["n_kv_heads"] * config["head_dim"]
+    if m[2] == "ffn_up" and len(t.shape) == 2 and t.shape[0] == config["ffn_dim"]:
+        return None  # not fused (or split already)
+    parts = ((("attn_q", q), ("attn_k", kv), ("attn_v", kv)) if m[2] == "attn_qkv"
+             else (("ffn_gate", config["ffn_dim"]), ("ffn_up", config["ffn_dim"])))  # gate first, as HF's chunk(2)
+    rows = sum(n for _, n in parts)
+    if len(t.shape) != 2 or t.shape[0] != rows:
+        raise UnsupportedModel(f"tensor {t.name} has shape {list(t.shape)}, but its parts "
+                               f"({', '.join(f'{name} {n}' for name, n in parts)}) give {rows} rows")
+    return [(f"{m[1]}{name}.weight", n) for name, n in parts]
+
+
+def unfuse(config: dict, tensors: list) -> list:
+    """The tensors with each fused one replaced by its parts: the same bytes, a range of rows each."""
+    out = []
+    for t in tensors:
+        parts = fused_parts(config, t)
+        if parts is None:
+            out.append(t)
+            continue
+        row_bytes, start = t.nbytes // t.shape[0], 0
+        for name, rows in parts:
+            out.append(replace(t, name=name, shape=(rows, t.shape[1]), offset=t.offset + start * row_bytes,
+                               nbytes=rows * row_bytes))
+            start += rows
+    return out
 
 
 def pair_order(head_dim: int) -> list[int]:
@@ -260,8 +316,9 @@ def describe(header, read) -> tuple[dict, dict]:
     """(config, tokenizer) of a parsed GGUF (runtime/gguf/reader.py); read(offset, n) reads its bytes
     (only the few of rope_freqs.weight)."""
     f = Fields(header.fields)
+    config = model_config(f, {t.name for t in header.tensors})
+    header.tensors = unfuse(config, header.tensors)  # Phi-3's parts, for every reader of the header
     shapes = {t.name: t.shape for t in header.tensors}
-    config = model_config(f, shapes)
     tokenizer = tokenizer_config(f)
     check_tensors(config, len(tokenizer["tokens"]), shapes)
     unsupported: dict[str, list[str]] = {}
@@ -271,10 +328,10 @@ def describe(header, read) -> tuple[dict, dict]:
     if unsupported:
         found = "; ".join(f"{kind} ({len(names)} tensors, e.g. {names[0]})" for kind, names in sorted(unsupported.items()))
         raise UnsupportedModel(f"tensor types not supported: {found}; supported: {', '.join(SUPPORTED)}")
-    weights = [t for t in header.tensors if t.name != NOT_A_WEIGHT]
-    factors = next((rope_factors(t, read, config["head_dim"]) for t in header.tensors if t.name == NOT_A_WEIGHT), None)
-    if factors is not None:
-        config["rope_freq_factors"] = factors
+    weights = [t for t in header.tensors if t.name not in FACTORS]
+    factors = {t.name: rope_factors(t, read, config["head_dim"]) for t in header.tensors if t.name in FACTORS}
+    if NOT_A_WEIGHT in factors or SHORT_FACTORS in factors:
+        config["rope_freq_factors"] = factors.get(NOT_A_WEIGHT) or factors[SHORT_FACTORS]
     config["tensors"] = {t.name: tensor_entry(t) for t in weights}
     config["file_tensor_bytes"] = sum(t.nbytes for t in weights)  # what the GPU copy is measured against
     config["tied_embeddings"] = "output.weight" not in shapes

@@ -16,7 +16,7 @@ from math import ceil
 
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
-from .describe import STORED_AS, NOT_A_WEIGHT, permuted_head
+from .describe import FACTORS, STORED_AS, permuted_head
 from ..ops.formats import word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
@@ -111,7 +111,7 @@ def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING
     jobs = []
     for record in tensors:
         t = record if isinstance(record, TensorRecord) else TensorRecord(*record)
-        if t.name == NOT_A_WEIGHT:  # RoPE's factors: they went into the config
+        if t.name in FACTORS:  # RoPE's factors: they went into the config
             continue
         job = _job(weights, t)
         if not 0 <= t.offset <= file_size - t.size:

@@ -41,11 +41,12 @@ class ModelConfig:
     tensors: dict[str, TensorEntry] = field(repr=False)
     source_file: str = ""
     basename: str = ""           # GGUF general.basename ("smollm2"): the page's label for answers
-    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3
+    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3, phi3
     rope_freq_factors: tuple[float, ...] | None = None  # llama3-style scaling: a divisor per frequency
     qkv_bias: bool = False       # qwen2: biases on Q, K and V
     qk_norm: bool = False        # qwen3: RMSNorm of each Q and K head before RoPE
     file_tensor_bytes: int = 0   # the GGUF's bytes of these tensors (0: not known, e.g. an older bundle)
+    attn_scale: float | None = None  # attention scores' factor; None: 1 / sqrt(head_dim)
 
     @classmethod
     def from_json(cls, raw: dict) -> "ModelConfig":
@@ -60,6 +61,7 @@ class ModelConfig:
             source_file=(raw.get("source") or {}).get("file", ""), basename=raw.get("basename") or "",
             arch=raw.get("arch", "llama"), qkv_bias=bool(raw.get("qkv_bias")), qk_norm=bool(raw.get("qk_norm")),
             file_tensor_bytes=int(raw.get("file_tensor_bytes") or 0),
+            attn_scale=float(raw["attn_scale"]) if raw.get("attn_scale") else None,
             rope_freq_factors=tuple(raw["rope_freq_factors"]) if raw.get("rope_freq_factors") else None)
 
     @property

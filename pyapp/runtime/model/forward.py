@@ -77,7 +77,8 @@ def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sample
             ops.qk_norm_rope(g, q, kc, arena, w.placed(p + "attn_q_norm.weight").codes,
                              w.placed(p + "attn_k_norm.weight").codes, rope, pos, rows, n_heads=c.n_heads,
                              n_kv_heads=c.n_kv_heads, head_dim=d, eps=c.norm_eps)
-        a = ops.attention(g, q, kc, vc, pos, rows, n_heads=c.n_heads, n_kv_heads=c.n_kv_heads, name=f"attn{i}")
+        a = ops.attention(g, q, kc, vc, pos, rows, n_heads=c.n_heads, n_kv_heads=c.n_kv_heads, scale=c.attn_scale,
+                          name=f"attn{i}")
         ops.residual_linear(g, x, a, arena, w.placed(p + "attn_output.weight"), rows)
         # feed-forward: norm + gate/up + SiLU, down + residual
         h = ops.swiglu(g, x, arena, w.placed(p + "ffn_norm.weight").codes, w.placed(p + "ffn_gate.weight"),
@@ -133,7 +134,8 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
         kc, vc = (g.external(f"{n}_cache.{i}", (1, sh.cmax, hkv, d), "f32", b)
                   for n, b in zip("kv", sh.caches[i]))              # (1, Cmax, Hkv, D) f32
         attn = ops.sdpa_with_kv_cache(g, g.view(q, (1, s, hq, d)), g.view(k, (1, s, hkv, d)),
-                                      g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, name=f"sdpa.{i}")
+                                      g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, scale=c.attn_scale,
+                                      name=f"sdpa.{i}")
         o = linear(g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
         ops.add(g, x, o, rows)
         # feed-forward: norm, SwiGLU, down, residual

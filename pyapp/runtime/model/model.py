@@ -33,6 +33,9 @@ from .sampling import Sampling
 from ..tokenizer.tokenizer import Tokenizer
 from .weights import Weights
 
+# control tokens that end a turn besides the file's eos, by name as llama.cpp's vocabulary finds them
+# (a Phi-3 file's eos is <|endoftext|>, its turns end in <|end|>)
+END_OF_TURN = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>")
 MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tokens)
 # A prefill chunk aims at this much GPU time, so Stop lands within about two chunks (two are in
 # flight) on any GPU: 128 rows take ~37 s on a slow one and ~15 ms on an H100.
@@ -83,7 +86,7 @@ class Model:
         # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured").
         self.fused = self.kernel_style != "lanes" if fused is None else fused
         self.cmax = min(max_context, config.context_length)
-        self.prefill_rows = prefill_rows
+        self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
         # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
         # SymInt runs fewer): each chunk's measured time sizes the next (PREFILL_CHUNK_S);
         # prefill_chunk_s None keeps chunks of prefill_rows
@@ -95,7 +98,7 @@ class Model:
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
         self.tally = KernelTally()
-        self.stop_ids = {i for i in (tokenizer.eos_id, tokenizer.special.get("<|endoftext|>")) if i is not None}
+        self.stop_ids = {i for i in (tokenizer.eos_id, *map(tokenizer.special.get, END_OF_TURN)) if i is not None}
         self.shared = self._shared()
         self.decode_graph = self._build(1, "decode")
         self.prefill_graph = self._build(prefill_rows, "prefill") if prefill_rows > 1 else None

@@ -17,7 +17,7 @@ import hashlib
 
 import js
 
-from ..gguf.describe import NOT_A_WEIGHT, UnsupportedModel, describe
+from ..gguf.describe import FACTORS, UnsupportedModel, describe
 from ..gguf.reader import GGUFError, parse
 from ..gguf.repack import TensorRecord, tensor_records, upload_gguf
 from ..gpu.jsffi import py_bytes
@@ -107,7 +107,8 @@ async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokeniz
     """The config, tokenizer and tensor records of a GGUF; GGUFError or UnsupportedModel name the
     file and the fault."""
     header, head = await read_header(source, name)
-    factors = {t.offset: await source.bytes_at(t.offset, t.nbytes) for t in header.tensors if t.name == NOT_A_WEIGHT}
+    factors = {t.offset: await source.bytes_at(t.offset, t.nbytes) for t in header.tensors
+               if t.name in FACTORS and t.nbytes <= 1 << 16}  # a factor a frequency; describe() checks the shape
 
     def read(offset: int, n: int) -> bytes:  # all describe() reads: the header, RoPE's factors
         return factors[offset][:n] if offset in factors else head[offset:offset + n]

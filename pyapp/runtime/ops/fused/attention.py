@@ -1,9 +1,9 @@
 """attention: causal GQA attention over the KV caches, split along the context (flash decoding).
 
 q (S, Hq*D) f32 for positions input_pos + m, m < rows; k_cache / v_cache (Cmax, Hkv*D) f32,
-already holding this step's keys and values (qkv_rope wrote them); out (S, Hq*D) f32. Two
-dispatches: each split of the context computes softmax partials, then attention_combine merges
-them. The number of splits grows with the context up to NSPLIT and each split holds at least
+already holding this step's keys and values (qkv_rope wrote them); out (S, Hq*D) f32; scores are
+scaled by `scale` (default 1/sqrt(D)), as sdpa_with_kv_cache's. Two dispatches: each split of the
+context computes softmax partials, then attention_combine merges them. The number of splits grows with the context up to NSPLIT and each split holds at least
 CH_MIN keys, so a decode step's time stays nearly flat as the context grows; the grids depend
 on rows only, so a decode step runs with no hook at all. Head dims up to 128.
 """
@@ -21,7 +21,8 @@ GROUPED_WG = 256  # a workgroup per (kv head, row, split): its G * D/4 output ve
 G_MAX = 8  # query heads per kv head (attention.wgsl)
 
 
-def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str):
+def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str,
+              scale: float | None = None):
     op = "attention"
     expect_tensor(op, "q", q, "f32", 2)
     s, width = q.shape
@@ -43,7 +44,7 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
     out = graph.scratch(f"{name}.out", (s, width))                         # (S, Hq*D) f32
     splits = graph.dispatch("attention", shader="attention", writes=[part], reads=[q, k_cache, v_cache],
                             uniforms=[input_pos, rows],
-                            constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d),
+                            constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale),
                                        "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
     combine = graph.dispatch("attention_combine", shader="attention_combine", writes=[out], reads=[part],
                              uniforms=[input_pos, rows], constants=shape)
