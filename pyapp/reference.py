@@ -30,7 +30,8 @@ def off_tolerance(got, want, atol: float = 1e-4, rtol: float = 1e-3):
 
 class Reference:
     """Llama (and Mistral-style) files, Qwen2 (Q/K/V biases), Qwen3 (a RMSNorm of each Q and K
-    head) and Phi-3 (fused Q/K/V and gate/up), with RoPE scaling by per-frequency factors (llama3's
+    head), Phi-3 (fused Q/K/V and gate/up) and Gemma 2/3 (scaled embeddings, norms after attention
+    and FFN, GeGLU, sliding-window local layers; Gemma 2's soft-capping), with RoPE scaling by per-frequency factors (llama3's
     rope_freqs, linear, or Phi-3's short LongRoPE factors with their attention factor)."""
 
     def __init__(self, gguf_path: Path, max_context: int = 512):
@@ -56,6 +57,17 @@ class Reference:
         # llama.cpp multiplies RoPE's cos and sin (of Q and K) by attn_factor
         mscale = header.fields.get(f"{c['arch']}.rope.scaling.attn_factor", 1.0)
         self.scale = mscale ** 2 / np.sqrt(c["head_dim"])
+        # Gemma 2 and 3 as llama.cpp's llm_build_gemma2_iswa and gemma3_iswa run them
+        a, fields = c["arch"], header.fields
+        self.gemma = a in ("gemma2", "gemma3")
+        if self.gemma:
+            self.window = fields.get(f"{a}.attention.sliding_window", 4096)  # Gemma 2's default
+            pattern = fields.get(f"{a}.attention.sliding_window_pattern", 2 if a == "gemma2" else 6)
+            self.local = (list(pattern) if isinstance(pattern, list) else
+                          [i % pattern < pattern - 1 for i in range(c["n_layers"])])
+            self.local_theta = 10000.0 if a == "gemma3" else None  # None: as the global layers
+        self.attn_cap = fields.get("gemma2.attn_logit_softcapping", 0.0) if a == "gemma2" else 0.0
+        self.final_cap = fields.get("gemma2.final_logit_softcapping", 0.0) if a == "gemma2" else 0.0
         shape = (c["n_layers"], max_context, c["n_kv_heads"], c["head_dim"])
         self.k_cache = np.zeros(shape)  # (layers, ctx, n_kv_heads, head_dim) f64
         self.v_cache = np.zeros(shape)
@@ -69,10 +81,13 @@ class Reference:
     def _norm(self, x, weight):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.cfg["norm_eps"]) * weight
 
-    def _rope(self, x, positions):
-        """x (S, H, D): rotate pair i, (2i, 2i+1) or (i, i + D/2), by pos * theta^(-2i/D)."""
+    def _rope(self, x, positions, local=False):
+        """x (S, H, D): rotate pair i, (2i, 2i+1) or (i, i + D/2), by pos * theta^(-2i/D) (Gemma 3's
+        local layers: base 10,000, unscaled)."""
         d = x.shape[-1]
-        freqs = self.cfg["rope_theta"] ** (-np.arange(0, d, 2) / d) / self.factors
+        own = local and self.local_theta is not None
+        theta, factors = (self.local_theta, 1.0) if own else (self.cfg["rope_theta"], self.factors)
+        freqs = theta ** (-np.arange(0, d, 2) / d) / factors
         ang = positions[:, None, None] * freqs[None, None, :]
         cos, sin = np.cos(ang), np.sin(ang)
         first, second = ((slice(0, d // 2), slice(d // 2, d)) if self.cfg["arch"] in ROTATES_HALVES
@@ -90,31 +105,44 @@ class Reference:
         pos = np.arange(self.pos, self.pos + s)
         ctx = self.pos + s
         x = w["token_embd.weight"][np.asarray(tokens)]  # (S, dim)
-        mask = np.arange(ctx)[None, :] <= pos[:, None]   # (S, ctx) causal
+        if self.gemma:
+            x = x * np.sqrt(c["dim"])
+        causal = np.arange(ctx)[None, :] <= pos[:, None]   # (S, ctx)
         for i in range(c["n_layers"]):
             p = f"blk.{i}."
+            local = self.gemma and self.local[i]
+            mask = causal & (pos[:, None] - np.arange(ctx)[None, :] < self.window) if local else causal
             h = self._norm(x, w[p + "attn_norm.weight"])
             q, k, v = ((h @ w[p + f"attn_{t}.weight"].T + w.get(p + f"attn_{t}.bias", 0)).reshape(s, -1, d)
                        for t in "qkv")                          # Qwen2 has biases
             if p + "attn_q_norm.weight" in w:                   # Qwen3 norms each head
                 q, k = self._norm(q, w[p + "attn_q_norm.weight"]), self._norm(k, w[p + "attn_k_norm.weight"])
-            q, k = self._rope(q, pos), self._rope(k, pos)
+            q, k = self._rope(q, pos, local), self._rope(k, pos, local)
             self.k_cache[i, self.pos:ctx] = k
             self.v_cache[i, self.pos:ctx] = v
             keys = np.repeat(self.k_cache[i, :ctx], hq // hkv, axis=1)    # (ctx, Hq, D)
             vals = np.repeat(self.v_cache[i, :ctx], hq // hkv, axis=1)
             scores = np.einsum("shd,chd->hsc", q, keys) * self.scale
+            if self.attn_cap:  # Gemma 2
+                scores = self.attn_cap * np.tanh(scores / self.attn_cap)
             scores = np.where(mask[None], scores, -np.inf)
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attn = scores / scores.sum(axis=-1, keepdims=True)
             o = np.einsum("hsc,chd->shd", attn, vals).reshape(s, hq * d)
-            x = x + o @ w[p + "attn_output.weight"].T
+            o = o @ w[p + "attn_output.weight"].T
+            x = x + (self._norm(o, w[p + "post_attention_norm.weight"]) if self.gemma else o)
             h = self._norm(x, w[p + "ffn_norm.weight"])
             gate, up = h @ w[p + "ffn_gate.weight"].T, h @ w[p + "ffn_up.weight"].T
-            x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "ffn_down.weight"].T
+            if self.gemma:  # GeGLU, GELU's tanh form
+                act = 0.5 * gate * (1 + np.tanh(np.sqrt(2 / np.pi) * (gate + 0.044715 * gate ** 3)))
+            else:
+                act = gate / (1 + np.exp(-gate))
+            down = (act * up) @ w[p + "ffn_down.weight"].T
+            x = x + (self._norm(down, w[p + "post_ffw_norm.weight"]) if self.gemma else down)
         self.pos = ctx
         head = w.get("output.weight", w["token_embd.weight"])
-        return self._norm(x, w["output_norm.weight"]) @ head.T
+        logits = self._norm(x, w["output_norm.weight"]) @ head.T
+        return self.final_cap * np.tanh(logits / self.final_cap) if self.final_cap else logits
 
     def greedy(self, prompt_ids, n: int) -> tuple[list[int], list[np.ndarray]]:
         """Greedy continuation of n tokens: (token ids, logits of each step's last row)."""

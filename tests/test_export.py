@@ -289,7 +289,7 @@ def test_other_architectures_and_rope_scalings_are_refused(tmp_path):
     import gguf
 
     path = tiny_llama.write(tmp_path / "m.gguf", arch="gemma")
-    with pytest.raises(export.ExportError, match=r"architecture 'gemma' is not supported \(supported: llama, qwen2, qwen3, phi3\)"):
+    with pytest.raises(export.ExportError, match=r"architecture 'gemma' is not supported \(supported: llama, qwen2, qwen3, phi3, gemma2, gemma3\)"):
         export.export(path, cache=tmp_path / "c")
     reader = gguf.GGUFReader(str(tiny_llama.write(tmp_path / "l.gguf")))
     writer = gguf.GGUFWriter(str(tmp_path / "yarn.gguf"), "llama")
@@ -367,3 +367,34 @@ def test_phi3_metadata_that_we_do_not_run_is_refused_by_name(case, phi3, tmp_pat
 def test_a_sliding_window_shorter_than_the_context_bounds_it(phi3, tmp_path):
     _, config, _ = export.read_gguf(rewrite(phi3, tmp_path / "w.gguf", {"phi3.attention.sliding_window": 40}))
     assert config["context_length"] == 40  # the window then masks nothing
+
+
+def test_gemma3_exports_what_llama_cpp_runs(tmp_path):
+    """Five sliding-window layers to a global one; the global ones alone at the file's RoPE base
+    with its linear scaling; embeddings times sqrt(dim); the norms after attention and the FFN."""
+    path = tiny_llama.write(tmp_path / "g.gguf", arch="gemma3", layers=7, qk_norm=True, head_dim=32)
+    _, config, _ = export.read_gguf(path)
+    assert config["local_layers"] == [0, 1, 2, 3, 4, 6] and config["sliding_window"] == 5
+    assert (config["rope_theta"], config["rope_theta_local"], config["rope_freq_factors"][0]) == (1e6, 1e4, 8.0)
+    assert config["embed_scale"] == 8.0 and config["ffn_act"] == "gelu_tanh" and config["post_norms"]
+    assert config["tensors"]["blk.6.post_ffw_norm.weight"]["shape"] == [64]
+    assert_refused(rewrite(path, tmp_path / "w.gguf", {"gemma3.attention.sliding_window": None}), tmp_path / "c",
+                   "missing key gemma3.attention.sliding_window")
+
+
+def test_gemma3_sliding_window_pattern_as_a_period_or_a_flag_a_layer(tmp_path):
+    path = tiny_llama.write(tmp_path / "g.gguf", arch="gemma3", layers=4, qk_norm=True, head_dim=32)
+    period = rewrite(path, tmp_path / "p.gguf", {"gemma3.attention.sliding_window_pattern": 2})
+    assert export.read_gguf(period)[1]["local_layers"] == [0, 2]
+    flags = rewrite(path, tmp_path / "f.gguf", {"gemma3.attention.sliding_window_pattern": [True, False, False, True]})
+    assert export.read_gguf(flags)[1]["local_layers"] == [0, 3]
+    bad = rewrite(path, tmp_path / "b.gguf", {"gemma3.attention.sliding_window_pattern": [True]})
+    assert_refused(bad, tmp_path / "c", "gemma3.attention.sliding_window_pattern=[True] is not 4 booleans")
+
+
+def test_gemma2_alternates_windows_and_caps_scores_and_logits(tmp_path):
+    _, config, _ = export.read_gguf(tiny_llama.write(tmp_path / "g.gguf", arch="gemma2", layers=4))
+    assert config["local_layers"] == [0, 2] and config["sliding_window"] == 5
+    assert config["rope_theta_local"] is None  # the local layers rotate as the global ones
+    assert (config["attn_softcap"], config["final_softcap"]) == (2.0, 3.0)
+    assert config["embed_scale"] == 8.0 and config["post_norms"] and not config["qk_norm"]

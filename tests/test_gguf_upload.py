@@ -23,7 +23,7 @@ from pyapp.runtime.model.weights import Weights
 
 HERE = Path(__file__).resolve().parent
 GOLDENS = HERE.parent / "tests_e2e" / "goldens"
-TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3")
+TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3", "gemma3", "gemma2")
 ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from gguf import GGMLQuantizationType as Q
-from gguf import GGML_QUANT_SIZES, GGUFWriter
+from gguf import GGML_QUANT_SIZES, GGUFWriter, RopeScalingType
 from gguf.quants import quantize
 
 # Every supported type somewhere, and an untied F16 LM head.
@@ -89,7 +89,11 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
     RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads;
     tokenizer: a real one (tests/real_tokenizers.py), whose size sets the vocabulary. arch "phi3"
     writes Phi-3.5's layout: fused attn_qkv (attn_q's type) and gate/up (ffn_up's), LongRoPE's
-    short and long factors with their attention factor, an original context and a sliding window."""
+    short and long factors with their attention factor, an original context and a sliding window;
+    arch "gemma3" Gemma 3's: norms after attention and the FFN, a sliding window of 5 positions,
+    RoPE base 10^6 scaled linearly by 8 on the global layers (every sixth); arch "gemma2" Gemma
+    2's: the same norms, every other layer local with a window of 5, scores soft-capped at 2 and
+    logits at 3 (the real ones' 50 and 30 would hardly bend these small values)."""
     types = {**{k: Q.Q8_0 for k in MIXED if k != "output"}, **(types or {})}
     rng = np.random.default_rng(seed)
     wr = GGUFWriter(str(path), arch)
@@ -99,7 +103,7 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
     wr.add_feed_forward_length(ffn)
     wr.add_head_count(heads)
     wr.add_head_count_kv(kv)
-    wr.add_rope_freq_base(10000.0 if not rope_freqs else 500000.0)
+    wr.add_rope_freq_base(1e6 if arch == "gemma3" else 10000.0 if not rope_freqs else 500000.0)
     if head_dim:
         wr.add_key_length(head_dim)
         wr.add_value_length(head_dim)
@@ -143,6 +147,14 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
         wr.add_tensor("rope_factors_short.weight", np.geomspace(1.0, 3.0, hd // 2).astype(np.float32))
         types = {**types, "attn_qkv": types["attn_q"]}
         layer = [("attn_qkv", ((heads + 2 * kv) * hd, dim)), layer[3], ("ffn_up", (2 * ffn, dim)), layer[6]]
+    if arch == "gemma2":
+        wr.add_sliding_window(5)
+        wr.add_float32("gemma2.attn_logit_softcapping", 2.0)
+        wr.add_float32("gemma2.final_logit_softcapping", 3.0)
+    if arch == "gemma3":
+        wr.add_sliding_window(5)
+        wr.add_rope_scaling_type(RopeScalingType.LINEAR)
+        wr.add_rope_scaling_factor(8.0)
     tensor("token_embd.weight", (vocab, dim), types["token_embd"])
     tensor("output_norm.weight", (dim,), Q.F32)
     if "output" in types:
@@ -156,6 +168,8 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
             tensor(f"blk.{i}.attn_{t}_norm.weight", (hd,), Q.F32)
         tensor(f"blk.{i}.attn_norm.weight", (dim,), Q.F32)
         tensor(f"blk.{i}.ffn_norm.weight", (dim,), Q.F32)
+        for name in ("post_attention_norm", "post_ffw_norm") if arch in ("gemma2", "gemma3") else ():
+            tensor(f"blk.{i}.{name}.weight", (dim,), Q.F32)
     wr.write_header_to_file()
     wr.write_kv_data_to_file()
     wr.write_tensors_to_file()

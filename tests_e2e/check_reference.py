@@ -22,7 +22,7 @@ from pyapp.reference import Reference
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, in a small village,"]
 GOLDENS = Path(__file__).parent / "goldens"
-TINY = ["mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3"]
+TINY = ["mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3", "gemma3", "gemma2"]
 TOLERANCE = 1e-4
 
 

@@ -165,14 +165,16 @@ def tiny_bundles(tmp_path_factory):
     Q2_K, Q3_K, IQ4_NL and IQ4_XS with a Q6_K embedding and an IQ4_NL head;
     "llama3" scales RoPE by rope_freqs factors, "qwen2" has Q/K/V biases, "qwen3" norms each Q and
     K head and has a head size other than width / heads, "phi3" fuses Q/K/V and gate/up and scales
-    RoPE by LongRoPE's short factors with an attention factor."""
+    RoPE by LongRoPE's short factors with an attention factor, "gemma3" has Gemma 3's post-norms,
+    GeGLU and five sliding-window layers to a global one, "gemma2" alternates local and global
+    layers and soft-caps scores and logits."""
     from pyapp.export import export
 
     cache = tmp_path_factory.mktemp("tiny")
     return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
 
 
-TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3")
+TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3", "gemma3", "gemma2")
 
 
 @pytest.fixture

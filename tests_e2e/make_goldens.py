@@ -117,7 +117,8 @@ def model_goldens():
 def tiny_model():
     """Tiny GGUFs (tests/tiny_llama.py) and their greedy goldens: every simple type with an untied
     F16 head; a Q4_K_M-style mix of K-quants and 5-bit types (rows of 256 and more); the 2- and
-    3-bit K-quants with the I-quants; and the architectures: Llama 3 RoPE factors, Qwen2, Qwen3, Phi-3."""
+    3-bit K-quants with the I-quants; and the architectures: Llama 3 RoPE factors, Qwen2, Qwen3, Phi-3,
+    Gemma 3 and Gemma 2 (their prompt and answer run past the local layers' window of 5)."""
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent / "tests"))
@@ -130,7 +131,10 @@ def tiny_model():
                         ("llama3", {"rope_freqs": True}),                          # RoPE scaled by factors
                         ("qwen2", {"arch": "qwen2", "qkv_bias": True}),            # biases on Q, K, V
                         ("qwen3", {"arch": "qwen3", "qk_norm": True, "head_dim": 32}),   # head norms, D != dim/H
-                        ("phi3", {"arch": "phi3", "dim": 96, "ffn": 128})):  # fused Q/K/V, gate/up; LongRoPE; D 24
+                        ("phi3", {"arch": "phi3", "dim": 96, "ffn": 128}),   # fused Q/K/V, gate/up; LongRoPE; D 24
+                        ("gemma3", {"arch": "gemma3", "layers": 6, "qk_norm": True,  # 5 local, 1 global; as the
+                                    "heads": 4, "kv": 1, "head_dim": 256}),          # 1B: 4 heads of 256, 1 kv head
+                        ("gemma2", {"arch": "gemma2", "layers": 4})):  # soft-capped scores and logits
         gguf = tiny_llama.write(out_dir / f"tiny_{name}.gguf", types=types.get(name, tiny_llama.MIXED), seed=7, **shape)
         ids = [5, 17, 30, 8, 12, 44, 3]
         out, logits = Reference(gguf, max_context=64).greedy(ids, 12)

@@ -8,6 +8,22 @@
 override SCALE: f32;             // 1 / sqrt(D)
 override CHMAX: u32;             // the longest split (positions): chunk_for(CMAX)
 override CMAX: u32;
+override WINDOW: u32 = 0u;       // sliding window: a row sees the WINDOW latest positions; 0: all
+
+// Keys outside the window score this: exp() of it less the max is 0, and a split of only such
+// keys gets no weight in attention_combine.
+const HIDDEN = -3.4e38;
+
+fn hidden(c: u32, at: u32) -> bool { return WINDOW != 0u && at >= c + WINDOW; }
+
+override SOFTCAP: f32 = 0.0;     // Gemma 2: a score s becomes SOFTCAP * tanh(s / SOFTCAP); 0: none
+
+fn score(qk: f32) -> f32 {
+  let s = qk * SCALE;
+  if (SOFTCAP == 0.0) { return s; }
+  let e = exp(-2.0 * abs(s) / SOFTCAP);
+  return sign(s) * SOFTCAP * (1.0 - e) / (1.0 + e);
+}
 
 const G_MAX = 8u;                // query heads per kv head, at most
 override G: u32 = HQ / HKV;      // query heads per kv head
@@ -19,7 +35,7 @@ override G: u32 = HQ / HKV;      // query heads per kv head
 @group(0) @binding(4) var<uniform> pos: vec4<u32>;                     // SymInt input_pos: .x
 @group(0) @binding(5) var<uniform> live: vec4<u32>;                    // rows this step: .x
 
-var<workgroup> qs: array<vec4<f32>, G_MAX * 32>;  // the group's query rows
+var<workgroup> qs: array<vec4<f32>, G_MAX * 32>;  // the group's query rows: G * D <= 1024
 var<workgroup> p: array<f32, G_MAX * CHMAX>;      // scores, then exp(score - max)
 var<workgroup> top: array<f32, G_MAX>;
 var<workgroup> red: array<vec4<f32>, WG>;         // the stripes' partial sums of p * v
@@ -35,14 +51,14 @@ fn serial(i: u32) {
   if (c0 >= c1) { return; }
   let qb = (m * HQ + h) * D4;
   let kvh = h / G;
-  var acc: array<vec4<f32>, 32>;
+  var acc: array<vec4<f32>, 64>;  // D <= 256
   var mx = -3.4e38;
   var sum = 0.0;
   for (var c = c0; c < c1; c++) {
     let kb = (c * HKV + kvh) * D4;
     var qk = 0.0;
     for (var d = 0u; d < D4; d++) { qk += dot(q[qb + d], k_cache[kb + d]); }
-    let sc = qk * SCALE;
+    let sc = select(score(qk), HIDDEN, hidden(c, pos.x + m));
     let mx2 = max(mx, sc);
     let corr = exp(mx - mx2);
     let e = exp(sc - mx2);
@@ -74,7 +90,8 @@ fn grouped(wgi: u32, t: u32) {
       let kv = k_cache[kb + d];
       for (var j = 0u; j < G; j++) { dots[j] += dot(qs[j * D4 + d], kv); }
     }
-    for (var j = 0u; j < G; j++) { p[j * CHMAX + c] = dots[j] * SCALE; }
+    let gone = hidden(c0 + c, pos.x + m);
+    for (var j = 0u; j < G; j++) { p[j * CHMAX + c] = select(score(dots[j]), HIDDEN, gone); }
   }
   workgroupBarrier();
   if (t < G) {  // each head's max over this split

@@ -1,7 +1,7 @@
 // embedding: out[s, k] = table[tokens[s], k], dequantized from the table's stored format:
 // FORMAT 0 = f32, 1 = q8gsw (int8 * scale), 2 = q4gsw ((nib - 8) * scale), 3 = q4gaw
 // (nib * scale + offset), 4 = q8gaw (int8 * scale + offset); scales/offsets are (G, PADDED_N)
-// with n the token id.
+// with n the token id. Rows come out times SCALE (Gemma: sqrt(K)).
 // #include "common/grid.wgsl"
 override FORMAT: u32;
 override K: u32;                 // embedding dim
@@ -9,6 +9,7 @@ override V: u32;                 // vocab rows
 override GS: u32 = 32u;
 override PADDED_N: u32 = 8u;
 override WG: u32 = 64u;
+override SCALE: f32 = 1.0;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (S, K) f32
 @group(0) @binding(1) var<storage, read> tokens: array<i32>;     // (S,) i32
@@ -46,5 +47,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       v = f32(nib) * scales[g] + offsets[g];
     }
   }
-  out[i] = v;
+  out[i] = v * SCALE;
 }

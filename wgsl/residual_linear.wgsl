@@ -5,6 +5,7 @@
 // #include "common/team.wgsl"
 // #include "common/fused.wgsl"
 override N: u32;                 // output features (the model width)
+override ACCUMULATE: bool = true; // false: res = a . W (Gemma norms the projection before its add)
 override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read_write> res: array<f32>;  // (S, N) f32, the residual stream
@@ -21,7 +22,10 @@ fn compute_item(team: Team, at: Item) {
   let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {
-      if (at.n0 + c < N) { res[at.row * N + at.n0 + c] += v[c]; }
+      if (at.n0 + c < N) {
+        let o = at.row * N + at.n0 + c;
+        res[o] = select(v[c], res[o] + v[c], ACCUMULATE);
+      }
     }
   }
 }

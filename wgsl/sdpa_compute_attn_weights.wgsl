@@ -3,6 +3,8 @@
 // #include "common/grid.wgsl"
 // #include "common/sdpa_header.wgsl"
 override SCALE: f32;
+override WINDOW: u32 = 0u;  // sliding window: keys WINDOW or more positions back score -3.4e38 (exp: 0)
+override SOFTCAP: f32 = 0.0;  // Gemma 2: a score s becomes SOFTCAP * tanh(s / SOFTCAP); 0: none
 
 @group(0) @binding(0) var<storage, read_write> attn: array<f32>;  // (HQ, S_MAX, CMAX) f32
 @group(0) @binding(1) var<storage, read> q: array<f32>;           // (1, S_MAX, HQ, D) f32
@@ -25,5 +27,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var d = 0u; d < D; d++) {
     dot += q[qb + d] * k_cache[kb + d];
   }
-  attn[(h * S_MAX + s) * CMAX + c] = dot * SCALE;
+  var sc = dot * SCALE;
+  if (SOFTCAP != 0.0) {
+    let e = exp(-2.0 * abs(sc) / SOFTCAP);
+    sc = sign(sc) * SOFTCAP * (1.0 - e) / (1.0 + e);
+  }
+  let hidden = WINDOW != 0u && s + params.pos >= c + WINDOW;
+  attn[(h * S_MAX + s) * CMAX + c] = select(sc, -3.4e38, hidden);
 }

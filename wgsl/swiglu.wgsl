@@ -5,7 +5,9 @@
 // #include "common/fused_header.wgsl"
 // #include "common/team.wgsl"
 // #include "common/fused.wgsl"
+// #include "common/activation.wgsl"
 override N: u32;                 // FFN width
+override ACT: u32 = 0u;          // the gate's activation: SiLU, or GELU (Gemma's GeGLU)
 override GAMMA: u32;             // word offset of the FFN norm weight
 override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
 override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_OFFSETS: u32 = 0u; override B_PN: u32; override B_GS: u32 = 32u;
@@ -26,7 +28,7 @@ fn compute_item(team: Team, at: Item) {
   if (team.lane == 0u) {
     for (var c = 0u; c < CPS; c++) {
       let g = sum_at(v, c);
-      if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = g / (1.0 + exp(-g)) * sum_at(v, CPS + c); }
+      if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = activate(ACT, g) * sum_at(v, CPS + c); }
     }
   }
 }

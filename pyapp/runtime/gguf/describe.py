@@ -34,8 +34,15 @@ STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16),
            "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
-ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3")  # Mistral-style files are "llama"
-ROTATES_HALVES = ("qwen2", "qwen3", "phi3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX architectures among ours
+ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # Mistral-style files are "llama"
+ROTATES_HALVES = ("qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX ones among ours
+GEMMAS = ("gemma2", "gemma3")
+# Gemma as llama.cpp runs it: (sliding-window period, default window, local layers' RoPE base;
+# None: the global layers' tables). Gemma 2 alternates local and global layers; Gemma 3 has five
+# local layers to a global one, those at base 10,000 without the file's RoPE scaling.
+GEMMA = {"gemma2": (2, 4096, None), "gemma3": (6, None, 10000.0)}
+# layer counts of the 27B models, which scale scores by 1/sqrt(dim / heads), not by the head size
+GEMMA_27B_LAYERS = {"gemma2": 46, "gemma3": 62}
 HEAD_ROWS = re.compile(r"blk\.\d+\.attn_(q|k)(\.weight|\.bias|_norm\.weight)")
 LAYER_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
 TOKENIZER_MODELS = {"gpt2": "byte-level BPE", "llama": "SentencePiece BPE"}  # tokenizer.ggml.model values we run
@@ -158,9 +165,44 @@ def model_config(f: Fields, tensor_names) -> dict:
     if mscale != 1.0:  # llama.cpp scales RoPE's cos and sin by it: every score by its square
         config["attn_scale"] = mscale ** 2 / math.sqrt(head_dim)
     window = f.count(f"{arch}.attention.sliding_window", None)
-    if window is not None and window < config["context_length"]:  # Phi-3-mini-4k: 2047; no window
+    if arch in GEMMAS:
+        config.update(gemma_config(f, config, window))
+    elif window is not None and window < config["context_length"]:  # Phi-3-mini-4k: 2047; no window
         config["context_length"] = window  # a window masks nothing in a context no longer than it
     return config
+
+
+def gemma_config(f: Fields, config: dict, window: int | None) -> dict:
+    """What Gemma 2 and 3 add (llama.cpp's llm_build_gemma2_iswa / gemma3_iswa): embeddings times
+    sqrt(dim), a norm after attention and after the FFN, GeGLU, and layers of a sliding window
+    (`GEMMA`); Gemma 2 also soft-caps its attention scores and its logits."""
+    arch = config["arch"]
+    period, default_window, local_theta = GEMMA[arch]
+    window = window or default_window
+    if window is None:
+        raise UnsupportedModel(f"missing key {arch}.attention.sliding_window")
+    pattern = f.get(f"{arch}.attention.sliding_window_pattern", period)
+    n = config["n_layers"]
+    if isinstance(pattern, list):  # a flag a layer, as newer converters write it
+        if len(pattern) != n or not all(isinstance(x, bool) for x in pattern):
+            raise UnsupportedModel(f"{arch}.attention.sliding_window_pattern={_show(pattern)} is not {n} booleans, "
+                                   "one a layer")
+        local = [i for i in range(n) if pattern[i]]
+    elif isinstance(pattern, int) and not isinstance(pattern, bool) and pattern >= 1:
+        local = [i for i in range(n) if i % pattern < pattern - 1]  # llama.cpp's set_swa_pattern
+    else:
+        raise UnsupportedModel(f"{arch}.attention.sliding_window_pattern={_show(pattern)} is not a period "
+                               "nor a flag a layer")
+    extra = {"embed_scale": math.sqrt(config["dim"]), "post_norms": True, "ffn_act": "gelu_tanh",
+             "sliding_window": window if window < config["context_length"] else 0,
+             "local_layers": local, "rope_theta_local": local_theta}
+    if arch == "gemma2":  # 50 and 30 in Gemma 2's files; a file without them is not capped
+        for key, name in (("attn_logit_softcapping", "attn_softcap"), ("final_logit_softcapping", "final_softcap")):
+            if f.get(f"gemma2.{key}", None) is not None:
+                extra[name] = f.positive(f"gemma2.{key}")
+    if n == GEMMA_27B_LAYERS[arch]:
+        extra["attn_scale"] = 1 / math.sqrt(config["dim"] / config["n_heads"])
+    return extra
 
 
 def rope_factors(tensor, read, head_dim: int) -> list[float]:
@@ -278,6 +320,8 @@ def expected_shapes(config: dict, vocab: int, names) -> dict[str, tuple]:
         layer.update({"attn_q.bias": (q,), "attn_k.bias": (kv,), "attn_v.bias": (kv,)})
     if "blk.0.attn_q_norm.weight" in names:
         layer.update({"attn_q_norm.weight": head, "attn_k_norm.weight": head})
+    if a in GEMMAS:  # norms of the attention's and the FFN's outputs
+        layer.update({"post_attention_norm.weight": (d,), "post_ffw_norm.weight": (d,)})
     shapes = {"token_embd.weight": (v, d), "output_norm.weight": (d,), "output.weight": (v, d)}
     shapes.update({f"blk.{i}.{name}": s for i in range(c["n_layers"]) for name, s in layer.items()})
     return shapes

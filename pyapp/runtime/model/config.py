@@ -41,12 +41,21 @@ class ModelConfig:
     tensors: dict[str, TensorEntry] = field(repr=False)
     source_file: str = ""
     basename: str = ""           # GGUF general.basename ("smollm2"): the page's label for answers
-    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3, phi3
+    arch: str = "llama"          # llama (Mistral-style files too), qwen2, qwen3, phi3, gemma2, gemma3
     rope_freq_factors: tuple[float, ...] | None = None  # llama3-style scaling: a divisor per frequency
     qkv_bias: bool = False       # qwen2: biases on Q, K and V
     qk_norm: bool = False        # qwen3: RMSNorm of each Q and K head before RoPE
     file_tensor_bytes: int = 0   # the GGUF's bytes of these tensors (0: not known, e.g. an older bundle)
     attn_scale: float | None = None  # attention scores' factor; None: 1 / sqrt(head_dim)
+    # Gemma 2/3: embeddings scaled, norms after attention and FFN, GeGLU, sliding-window local layers
+    embed_scale: float = 1.0
+    post_norms: bool = False
+    ffn_act: str = "silu"        # or "gelu_tanh"
+    sliding_window: int = 0      # the local layers' window (positions a row sees); 0: none
+    local_layers: tuple[int, ...] = ()  # layers of that window
+    rope_theta_local: float | None = None  # their RoPE base, unscaled (Gemma 3); None: the global tables
+    attn_softcap: float = 0.0    # Gemma 2: scores s -> cap * tanh(s / cap); 0: none
+    final_softcap: float = 0.0   # Gemma 2: the same on the logits
 
     @classmethod
     def from_json(cls, raw: dict) -> "ModelConfig":
@@ -62,6 +71,11 @@ class ModelConfig:
             arch=raw.get("arch", "llama"), qkv_bias=bool(raw.get("qkv_bias")), qk_norm=bool(raw.get("qk_norm")),
             file_tensor_bytes=int(raw.get("file_tensor_bytes") or 0),
             attn_scale=float(raw["attn_scale"]) if raw.get("attn_scale") else None,
+            embed_scale=float(raw.get("embed_scale", 1.0)), post_norms=bool(raw.get("post_norms")),
+            ffn_act=raw.get("ffn_act", "silu"), sliding_window=int(raw.get("sliding_window", 0)),
+            local_layers=tuple(raw.get("local_layers", ())),
+            rope_theta_local=float(raw["rope_theta_local"]) if raw.get("rope_theta_local") else None,
+            attn_softcap=float(raw.get("attn_softcap", 0.0)), final_softcap=float(raw.get("final_softcap", 0.0)),
             rope_freq_factors=tuple(raw["rope_freq_factors"]) if raw.get("rope_freq_factors") else None)
 
     @property

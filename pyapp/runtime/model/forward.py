@@ -4,7 +4,10 @@
 residual_linear, swiglu, residual_linear; a decode step is 6 dispatches a layer plus 4, and its
 last kernel feeds the next token and advances input_pos on the GPU. `ops_graph` is the same
 model on ExecuTorch's ops (linear_q4gsw & co., sdpa_with_kv_cache: 19 dispatches a layer), kept
-as the reference path the fused one is measured and checked against.
+as the reference path the fused one is measured and checked against. Gemma 3 adds on both a
+RMSNorm of each projection before its residual add (`project`, `add_normed`: 4 dispatches more a
+layer on the fused path), GeGLU, and sliding-window layers (Gemma 3's with RoPE tables of their
+own); Gemma 2 soft-caps the attention scores and the logits.
 
 Every graph has the SymInts input_pos (first position of this step), rows (live rows) and
 last_row (the row whose logits are wanted), the input "tokens" (on the fused decode graph the
@@ -39,6 +42,13 @@ class Shared:
     cmax: int
     settings: object = None  # (SETTINGS_BYTES / 4,) u32: the sampler's, written per generation
     history: object = None   # (HIST,) u32: token ids by position % HIST, for the penalties
+    local: object = None     # Gemma 3's local layers' tables, as rope (fused) or rope_pair (ops)
+
+
+def layer_attention(c: ModelConfig, i: int) -> tuple[int, int]:
+    """(RoPE table, window) of layer i: Gemma's sliding-window layers (Gemma 3's have their own tables)."""
+    local = i in c.local_layers
+    return int(local and c.rope_theta_local is not None), c.sliding_window if local else 0
 
 
 def sampler_inputs(g: Graph, sh: Shared):
@@ -50,20 +60,39 @@ def embed(g: Graph, c: ModelConfig, w: Weights, tokens, rows):
     emb = c.tensors["token_embd.weight"]
     table, tables = w.parts(g, "token_embd.weight")
     return ops.embedding(g, tokens, table, emb.format, c.dim, **tables,  # (S, dim) residual stream
-                         group_size=emb.group_size, rows=rows, name="x")
+                         group_size=emb.group_size, rows=rows, name="x", scale=c.embed_scale)
+
+
+def add_normed(g: Graph, c: ModelConfig, w: Weights, x, y, norm: str, rows):
+    """x += RMSNorm(y) (Gemma's norms after attention and after the FFN)."""
+    ops.add(g, x, ops.rms_norm(g, y, w.tensor(g, norm), c.norm_eps, rows=rows, name=f"{norm}.out"), rows)
+
+
+def project(g: Graph, c: ModelConfig, w: Weights, x, a, arena, weight: str, post_norm: str, rows):
+    """x += a @ W^T in the projection's epilogue, or x += RMSNorm(a @ W^T) (Gemma)."""
+    if not c.post_norms:
+        return ops.residual_linear(g, x, a, arena, w.placed(weight), rows)
+    o = ops.residual_linear(g, g.scratch(f"{weight}.out", (a.shape[0], c.dim)), a, arena, w.placed(weight), rows,
+                            accumulate=False)
+    add_normed(g, c, w, x, o, post_norm, rows)
 
 
 def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled: bool = False) -> Graph:
     d, nkv = c.head_dim, c.n_kv_heads * c.head_dim
     pos, rows = g.symint("input_pos", 0), g.symint("rows", s)   # rows: real rows this step
+
     last, one = g.symint("last_row", s - 1), g.symint("one", 1)
     token = g.external("next_token", (4,), "u32", sh.token, offset=0)  # where the next step reads
     tokens = (g.input("tokens", (s,), "i32", dynamic=True) if s > 1 else    # (S,) i32
               g.external("tokens", (1,), "i32", sh.token, offset=0, fed=True))  # the slot next_token writes
-    rope = g.external("rope", (2, sh.cmax, d // 2), "f32", sh.rope)
+    ropes = [g.external("rope", (2, sh.cmax, d // 2), "f32", sh.rope)]
+    if sh.local is not None:
+        ropes.append(g.external("rope_local", (2, sh.cmax, d // 2), "f32", sh.local))
     x = embed(g, c, w, tokens, rows)
     for i in range(c.n_layers):
         p = f"blk.{i}."
+        local, window = layer_attention(c, i)
+        rope = ropes[local]
         arena = w.arena(g, f"blk.{i}")
         kc, vc = (g.external(f"{n}_cache.{i}", (sh.cmax, nkv), "f32", b) for n, b in zip("kv", sh.caches[i]))
         gamma = w.placed(p + "attn_norm.weight").codes
@@ -78,16 +107,18 @@ def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sample
                              w.placed(p + "attn_k_norm.weight").codes, rope, pos, rows, n_heads=c.n_heads,
                              n_kv_heads=c.n_kv_heads, head_dim=d, eps=c.norm_eps)
         a = ops.attention(g, q, kc, vc, pos, rows, n_heads=c.n_heads, n_kv_heads=c.n_kv_heads, scale=c.attn_scale,
-                          name=f"attn{i}")
-        ops.residual_linear(g, x, a, arena, w.placed(p + "attn_output.weight"), rows)
-        # feed-forward: norm + gate/up + SiLU, down + residual
+                          window=window, softcap=c.attn_softcap, name=f"attn{i}")
+        project(g, c, w, x, a, arena, p + "attn_output.weight", p + "post_attention_norm.weight", rows)
+        # feed-forward: norm + gate/up + SiLU (GELU: Gemma), down + residual
         h = ops.swiglu(g, x, arena, w.placed(p + "ffn_norm.weight").codes, w.placed(p + "ffn_gate.weight"),
-                       w.placed(p + "ffn_up.weight"), rows, eps=c.norm_eps, name=f"ffn{i}")  # (S, ffn)
-        ops.residual_linear(g, x, h, arena, w.placed(p + "ffn_down.weight"), rows)
+                       w.placed(p + "ffn_up.weight"), rows, eps=c.norm_eps, name=f"ffn{i}", act=c.ffn_act)  # (S, ffn)
+        project(g, c, w, x, h, arena, p + "ffn_down.weight", p + "post_ffw_norm.weight", rows)
     # logits of one row: final norm of the last real row and the (tied) LM head, then the next token
     head = w.placed(c.head)
     logits = g.output(ops.norm_linear(g, x, w.arena(g, head.arena), w.placed("output_norm.weight").codes, head,
                                       last, one, eps=c.norm_eps, name="logits"))  # (1, vocab) f32
+    if c.final_softcap:  # Gemma 2
+        ops.softcap(g, logits, c.final_softcap)
     if s == 1:  # decode: the token goes where the next step's embedding reads it; the step advances
         ring = g.output(g.scratch("ring", (RING,), "u32"))                  # (RING,) u32 token ids
         if sampled:
@@ -108,7 +139,8 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
     pos = g.symint("input_pos", 0)
     rows = g.symint("rows", s) if s > 1 else 1                       # real rows this step
     last = g.symint("last_row", s - 1)                               # the row whose logits we need
-    cos, sin = (g.external(n, (sh.cmax, d // 2), "f32", b) for n, b in zip(("rope.cos", "rope.sin"), sh.rope_pair))
+    ropes = [tuple(g.external(f"{name}.{n}", (sh.cmax, d // 2), "f32", b) for n, b in zip(("cos", "sin"), pair))
+             for name, pair in (("rope", sh.rope_pair), ("rope_local", sh.local)) if pair is not None]
 
     def linear(x, name: str, rows, bias=None):
         entry = c.tensors[name]
@@ -122,6 +154,8 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
     x = embed(g, c, w, tokens, rows)
     for i in range(c.n_layers):
         p = f"blk.{i}."
+        local, window = layer_attention(c, i)
+        cos, sin = ropes[local]
         # attention: norm, q/k/v, RoPE at input_pos, cache update + causal GQA attention, output
         h = ops.rms_norm(g, x, w.tensor(g, p + "attn_norm.weight"), c.norm_eps, rows=rows)
         q, k, v = (linear(h, p + f"attn_{t}.weight", rows, p + f"attn_{t}.bias" if c.qkv_bias else None)
@@ -135,19 +169,21 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
                   for n, b in zip("kv", sh.caches[i]))              # (1, Cmax, Hkv, D) f32
         attn = ops.sdpa_with_kv_cache(g, g.view(q, (1, s, hq, d)), g.view(k, (1, s, hkv, d)),
                                       g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, scale=c.attn_scale,
-                                      name=f"sdpa.{i}")
+                                      name=f"sdpa.{i}", sliding_window=window, softcap=c.attn_softcap)
         o = linear(g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
-        ops.add(g, x, o, rows)
+        add_normed(g, c, w, x, o, p + "post_attention_norm.weight", rows) if c.post_norms else ops.add(g, x, o, rows)
         # feed-forward: norm, SwiGLU, down, residual
         h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c.norm_eps, rows=rows)
         gate = linear(h, p + "ffn_gate.weight", rows)              # (S, ffn)
         up = linear(h, p + "ffn_up.weight", rows)                  # (S, ffn)
-        down = linear(ops.silu_mul(g, gate, up, rows), p + "ffn_down.weight", rows)
-        ops.add(g, x, down, rows)
+        down = linear(ops.silu_mul(g, gate, up, rows, act=c.ffn_act), p + "ffn_down.weight", rows)
+        add_normed(g, c, w, x, down, p + "post_ffw_norm.weight", rows) if c.post_norms else ops.add(g, x, down, rows)
     # logits of one row: final norm of the last real row, then the (tied) LM head
     hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
                       out_rows=1, name="x_last")
     g.output(g.view(linear(hn, c.head, 1), (1, c.tensors[c.head].shape[0]), "logits"))  # (1, vocab) f32
+    if c.final_softcap:  # Gemma 2
+        ops.softcap(g, g.tensors["logits"], c.final_softcap)
     if sampled:
         token = g.scratch("next_token", (2,), "u32")                                    # (2,) u32
         g.output(ops.sample(g, g.tensors["logits"], token, *sampler_inputs(g, sh), pos, last))

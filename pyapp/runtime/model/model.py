@@ -122,19 +122,22 @@ class Model:
         cache_bytes = self.cache_bytes
         caches = [(dev.buffer(cache_bytes, STORAGE | COPY_DST, f"k_cache.{i}"),
                    dev.buffer(cache_bytes, STORAGE | COPY_DST, f"v_cache.{i}")) for i in range(c.n_layers)]
-        cos, sin = ops.rope_tables(self.cmax, c.head_dim, c.rope_theta, c.rope_freq_factors)
-
         def table(name, *parts):
             buf = dev.buffer(sum(len(p) for p in parts) * 4, STORAGE | COPY_DST, name)
             dev.write(buf, b"".join(p.tobytes() for p in parts))
             return buf
 
-        rope = table("rope", cos, sin) if self.fused else None
-        pair = (table("rope.cos", cos), table("rope.sin", sin)) if not self.fused else ()
+        def tables(name, theta, factors):  # the fused path's (2, Cmax, D/2), or the ops path's pair
+            cos, sin = ops.rope_tables(self.cmax, c.head_dim, theta, factors)
+            return table(name, cos, sin) if self.fused else (table(f"{name}.cos", cos), table(f"{name}.sin", sin))
+
+        rope = tables("rope", c.rope_theta, c.rope_freq_factors)
+        local = tables("rope_local", c.rope_theta_local, None) if c.rope_theta_local else None  # Gemma 3
         token = dev.buffer(16, STORAGE | COPY_DST | COPY_SRC, "next_token")
         settings = dev.buffer(SETTINGS_BYTES, STORAGE | COPY_DST, "sample.settings")
         history = dev.buffer(HIST * 4, STORAGE | COPY_DST, "sample.history")
-        return forward.Shared(caches, rope, pair, token, self.cmax, settings, history)
+        return forward.Shared(caches, rope if self.fused else None, () if self.fused else rope, token, self.cmax,
+                              settings, history, local)
 
     def _build(self, s: int, name: str, sampled: bool = False) -> Graph:
         g = Graph(self.device, name, profile=self.profile, single_pass=not self.profile,

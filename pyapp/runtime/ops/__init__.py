@@ -20,6 +20,7 @@ from .fused.residual_linear import residual_linear
 from .executorch.rms_norm import rms_norm
 from .executorch.rope import rope, rope_tables
 from .fused.sample import sample
+from .fused.softcap import softcap
 from .executorch.sdpa_with_kv_cache import sdpa_with_kv_cache
 from .executorch.silu_mul import silu_mul
 from .fused.swiglu import swiglu
@@ -29,4 +30,4 @@ __all__ = ["linear_q4gsw", "linear_q4gaw", "linear_q8gsw", "linear_q8gaw", "line
            "embedding", "rms_norm", "rope", "rope_tables", "silu_mul", "add", "argmax",
            # the model's fused fast path
            "qkv_rope", "qk_norm_rope", "attention", "residual_linear", "swiglu", "norm_linear", "next_token",
-           "sample"]
+           "sample", "softcap"]

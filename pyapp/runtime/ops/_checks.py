@@ -56,10 +56,11 @@ def on_change(graph, symints, hook):
     hook()
 
 
-def elementwise(graph, op: str, writes, reads, rows, row_elems: int, wg: int = 64):
+def elementwise(graph, op: str, writes, reads, rows, row_elems: int, wg: int = 64, constants=None):
     """A 1-D dispatch over rows * row_elems elements; `rows` may be a SymInt (live)."""
     params = graph.uniform(f"{op}#{len(graph.dispatches)}.params", count=0)
-    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=[params], constants={"WG": wg})
+    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=[params],
+                       constants={"WG": wg, **(constants or {})})
 
     def resize():
         count = live(rows) * row_elems

@@ -2,7 +2,7 @@
 
 tokens (S,) i32; table f32 (V, K), or u8 in a linear layout (q8gsw / q8gaw (V, K); q4gsw / q4gaw
 (V, ceil(K/2))) with scales [and offsets] (G, padded_V); out (S, K) f32. A tied LM head
-reads the same table through the matching linear op.
+reads the same table through the matching linear op. scale multiplies every row (Gemma's sqrt(dim)).
 """
 
 from ..formats import row_bytes
@@ -10,12 +10,12 @@ from .._checks import OpError, expect_tensor, live, on_change, workgroups
 
 FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}
 AFFINE = ("q4gaw", "q8gaw")
-SHADERS = {"embedding": ("FORMAT", "K", "V", "GS", "PADDED_N", "WG")}
+SHADERS = {"embedding": ("FORMAT", "K", "V", "GS", "PADDED_N", "WG", "SCALE")}
 WG = 64
 
 
 def embedding(graph, tokens, table, fmt: str, dim: int, scales=None, offsets=None, group_size: int = 32,
-              rows=None, name=None):
+              rows=None, name=None, scale: float = 1.0):
     op = "embedding"
     if fmt not in FORMATS:
         raise OpError(f"{op}: format {fmt!r} is not one of {sorted(FORMATS)}")
@@ -35,7 +35,8 @@ def embedding(graph, tokens, table, fmt: str, dim: int, scales=None, offsets=Non
     padded = scales.shape[1] if scales is not None else 8
     d = graph.dispatch(op, shader=op, writes=[out], reads=[tokens, table, scales or none, offsets or none],
                        uniforms=[params], constants={"FORMAT": FORMATS[fmt], "K": dim, "V": v,
-                                                     "GS": group_size, "PADDED_N": padded, "WG": WG})
+                                                     "GS": group_size, "PADDED_N": padded, "WG": WG,
+                                                     "SCALE": float(scale)})
 
     def resize():
         params.set(rows=live(rows))

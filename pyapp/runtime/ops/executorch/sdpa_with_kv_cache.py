@@ -3,7 +3,9 @@
 q (1, S, Hq, D); k, v (1, S, Hkv, D); k_cache, v_cache (1, Cmax, Hkv, D); out (1, S, Hq, D).
 Five dispatches, each its own compute pass: update K, update V, QK -> attn weights, softmax,
 AV -> out. Query head h reads kv head h // (Hq / Hkv); key c is masked for row s when
-c > s + input_pos; scale defaults to 1/sqrt(D). The attn-weights scratch is sized for Cmax
+c > s + input_pos; scale defaults to 1/sqrt(D). sliding_window > 0 (ours, for Gemma's local layers)
+also masks keys that many positions or more before the row; softcap > 0 (Gemma 2) caps each
+score s at softcap * tanh(s / softcap). The attn-weights scratch is sized for Cmax
 once. input_pos (and seq_len, when it is a SymInt: buffers then hold S_max = q.shape[1] rows)
 are live: a resize hook rewrites the uniforms and workgroup counts; nothing is rebuilt.
 """
@@ -16,7 +18,7 @@ from .update_cache import check_pos, update_cache
 
 SDPA_CONSTANTS = ("S_MAX", "HQ", "HKV", "D", "CMAX", "WG", "REDUCE")
 SHADERS = {
-    "sdpa_compute_attn_weights": SDPA_CONSTANTS + ("SCALE",),
+    "sdpa_compute_attn_weights": SDPA_CONSTANTS + ("SCALE", "WINDOW", "SOFTCAP"),
     "sdpa_softmax": SDPA_CONSTANTS,
     "sdpa_compute_out": SDPA_CONSTANTS,
 }
@@ -52,7 +54,7 @@ def _check(op, q, k, v, k_cache, v_cache, input_pos, seq_len, attn_mask, dropout
 
 def sdpa_with_kv_cache(graph, q, k, v, k_cache, v_cache, input_pos: SymInt, seq_len, attn_mask=None,
                        dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
-                       name: str = "sdpa"):
+                       name: str = "sdpa", sliding_window: int = 0, softcap: float = 0.0):
     op = "sdpa_with_kv_cache"
     _check(op, q, k, v, k_cache, v_cache, input_pos, seq_len, attn_mask, dropout_p)
     _, s_max, hq, d = q.shape
@@ -69,7 +71,8 @@ def sdpa_with_kv_cache(graph, q, k, v, k_cache, v_cache, input_pos: SymInt, seq_
     params = [graph.uniform(f"{name}.{part}", pos=0, ctx=0, s=0) for part in ("qk", "softmax", "av")]
     qk = graph.dispatch("sdpa_compute_attn_weights", shader="sdpa_compute_attn_weights",
                         writes=[attn], reads=[q, k_cache], uniforms=[params[0]],
-                        constants={**shapes, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale)})
+                        constants={**shapes, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale),
+                                   "WINDOW": sliding_window, "SOFTCAP": float(softcap)})
     softmax = graph.dispatch("sdpa_softmax", shader="sdpa_softmax", writes=[attn], uniforms=[params[1]],
                              constants=shared)
     av = graph.dispatch("sdpa_compute_out", shader="sdpa_compute_out", writes=[out], reads=[attn, v_cache],

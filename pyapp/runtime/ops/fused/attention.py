@@ -2,10 +2,13 @@
 
 q (S, Hq*D) f32 for positions input_pos + m, m < rows; k_cache / v_cache (Cmax, Hkv*D) f32,
 already holding this step's keys and values (qkv_rope wrote them); out (S, Hq*D) f32; scores are
-scaled by `scale` (default 1/sqrt(D)), as sdpa_with_kv_cache's. Two dispatches: each split of the
+scaled by `scale` (default 1/sqrt(D)), as sdpa_with_kv_cache's; window > 0 hides keys window or
+more positions before a row (Gemma's local layers); softcap > 0 caps each score s at
+softcap * tanh(s / softcap) (Gemma 2). Two dispatches: each split of the
 context computes softmax partials, then attention_combine merges them. The number of splits grows with the context up to NSPLIT and each split holds at least
 CH_MIN keys, so a decode step's time stays nearly flat as the context grows; the grids depend
-on rows only, so a decode step runs with no hook at all. Head dims up to 128.
+on rows only, so a decode step runs with no hook at all. Head dims up to 256, with at most 1,024
+query-head dims per kv head (G * D: Gemma 3's four heads of 256 to one kv head fill it).
 """
 
 from math import ceil, sqrt
@@ -13,7 +16,7 @@ from math import ceil, sqrt
 from .._checks import OpError, expect_tensor, on_change, workgroups
 
 HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
-SHADERS = {"attention": HEADER + ("SCALE", "CHMAX", "CMAX"), "attention_combine": HEADER}
+SHADERS = {"attention": HEADER + ("SCALE", "CHMAX", "CMAX", "WINDOW", "SOFTCAP"), "attention_combine": HEADER}
 NSPLIT = 32
 CH_MIN = 32
 WG = 64         # lanes style and the combine
@@ -22,16 +25,17 @@ G_MAX = 8  # query heads per kv head (attention.wgsl)
 
 
 def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str,
-              scale: float | None = None):
+              scale: float | None = None, window: int = 0, softcap: float = 0.0):
     op = "attention"
     expect_tensor(op, "q", q, "f32", 2)
     s, width = q.shape
     d = width // n_heads if n_heads else 0
     if n_heads <= 0 or n_kv_heads <= 0 or n_heads % n_kv_heads or width != n_heads * d:
         raise OpError(f"{op}: q {q!r} is not {n_heads} heads grouped over {n_kv_heads} kv heads")
-    if d % 4 or d > 128 or n_heads // n_kv_heads > G_MAX:
-        raise OpError(f"{op}: head dim {d} must be a multiple of 4 up to 128, and at most {G_MAX} query "
-                      f"heads per kv head (got {n_heads // n_kv_heads})")
+    g = n_heads // n_kv_heads
+    if d % 4 or d > 256 or g > G_MAX or g * d > 4 * GROUPED_WG:
+        raise OpError(f"{op}: head dim {d} must be a multiple of 4 up to 256, with at most {G_MAX} query "
+                      f"heads per kv head and {4 * GROUPED_WG} of their dims (got {g} heads of {d})")
     cmax = k_cache.shape[0]
     for label, t in (("k_cache", k_cache), ("v_cache", v_cache)):
         expect_tensor(op, label, t, "f32", 2)
@@ -45,7 +49,8 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
     splits = graph.dispatch("attention", shader="attention", writes=[part], reads=[q, k_cache, v_cache],
                             uniforms=[input_pos, rows],
                             constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale),
-                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
+                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT)), "WINDOW": window,
+                                       "SOFTCAP": float(softcap)})
     combine = graph.dispatch("attention_combine", shader="attention_combine", writes=[out], reads=[part],
                              uniforms=[input_pos, rows], constants=shape)
 

@@ -5,14 +5,18 @@ x (S, K) f32; the layer's arena holds the norm weight (K,) f32 and the gate and 
 """
 
 from .._checks import OpError
+from ..executorch.silu_mul import ACTIVATIONS
 from . import _fused
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants, reads_wide
 
-SHADERS = {"swiglu": FUSED_CONSTANTS + ("N", "GAMMA") + mat_constants("A") + mat_constants("B")}
+SHADERS = {"swiglu": FUSED_CONSTANTS + ("N", "GAMMA", "ACT") + mat_constants("A") + mat_constants("B")}
 
 
-def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str):
+def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str, act: str = "silu"):
+    """act "gelu_tanh": gelu(gate) * up, Gemma's GeGLU."""
     op = "swiglu"
+    if act not in ACTIVATIONS:
+        raise OpError(f"{op}: activation {act!r} is not one of {sorted(ACTIVATIONS)}")
     s, k = x.shape
     expect_rows(op, "x", x, k)
     check_mat(op, "gate", gate, k)
@@ -23,5 +27,6 @@ def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str):
     cps = _fused.WIDE_TEAM_CPS if reads_wide(graph, s, k, (gate, up), gamma) else 2
     dispatch(graph, op, writes=[out], reads=[x, arena, arena], uniforms=[rows], ncols=gate.n, rows_max=s, rows=rows,
              k=k, cps=cps, mats=2, norm=True, eps=eps, weights=(gate, up),
-             constants={"N": gate.n, "GAMMA": gamma, **gate.constants("A"), **up.constants("B")})
+             constants={"N": gate.n, "GAMMA": gamma, "ACT": ACTIVATIONS[act], **gate.constants("A"),
+                        **up.constants("B")})
     return out
