@@ -5,6 +5,7 @@
 // invocation per (query head, row, split) runs an online softmax, without barriers.
 // #include "common/grid.wgsl"
 // #include "common/attention_header.wgsl"
+// #include "common/activation.wgsl"
 override SCALE: f32;             // 1 / sqrt(D)
 override CHMAX: u32;             // the longest split (positions): chunk_for(CMAX)
 override CMAX: u32;
@@ -20,9 +21,7 @@ override SOFTCAP: f32 = 0.0;     // Gemma 2: a score s becomes SOFTCAP * tanh(s 
 
 fn score(qk: f32) -> f32 {
   let s = qk * SCALE;
-  if (SOFTCAP == 0.0) { return s; }
-  let e = exp(-2.0 * abs(s) / SOFTCAP);
-  return sign(s) * SOFTCAP * (1.0 - e) / (1.0 + e);
+  return select(soft_cap(s, SOFTCAP), s, SOFTCAP == 0.0);
 }
 
 const G_MAX = 8u;                // query heads per kv head, at most

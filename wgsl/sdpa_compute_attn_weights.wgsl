@@ -2,6 +2,7 @@
 // One invocation per (h, s, c < ctx); the workgroup count follows ctx (resize hook).
 // #include "common/grid.wgsl"
 // #include "common/sdpa_header.wgsl"
+// #include "common/activation.wgsl"
 override SCALE: f32;
 override WINDOW: u32 = 0u;  // sliding window: keys WINDOW or more positions back score -3.4e38 (exp: 0)
 override SOFTCAP: f32 = 0.0;  // Gemma 2: a score s becomes SOFTCAP * tanh(s / SOFTCAP); 0: none
@@ -27,11 +28,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var d = 0u; d < D; d++) {
     dot += q[qb + d] * k_cache[kb + d];
   }
-  var sc = dot * SCALE;
-  if (SOFTCAP != 0.0) {
-    let e = exp(-2.0 * abs(sc) / SOFTCAP);
-    sc = sign(sc) * SOFTCAP * (1.0 - e) / (1.0 + e);
-  }
+  let sc = select(soft_cap(dot * SCALE, SOFTCAP), dot * SCALE, SOFTCAP == 0.0);
   let hidden = WINDOW != 0u && s + params.pos >= c + WINDOW;
   attn[(h * S_MAX + s) * CMAX + c] = select(sc, -3.4e38, hidden);
 }

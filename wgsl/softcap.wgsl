@@ -1,7 +1,7 @@
 // softcap: x[i] = CAP * tanh(x[i] / CAP) in place, for i < count (Gemma 2's final logits).
-// tanh is written with exp of a non-positive argument, so a large |x| saturates.
 // #include "common/grid.wgsl"
 // #include "common/elementwise.wgsl"
+// #include "common/activation.wgsl"
 override WG: u32 = 64u;
 override CAP: f32;
 
@@ -13,6 +13,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = element(wid, lid, nwg);
   if (i >= params.count) { return; }
-  let e = exp(-2.0 * abs(x[i]) / CAP);
-  x[i] = sign(x[i]) * CAP * (1.0 - e) / (1.0 + e);
+  x[i] = soft_cap(x[i], CAP);
 }
