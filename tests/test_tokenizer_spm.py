@@ -1,6 +1,7 @@
 """SentencePiece BPE (GGUF model "llama") against the sentencepiece library: BPE models trained here
 with Llama 2's normalizer settings (identity, a dummy prefix, extra whitespace kept), with and
-without byte fallback and without the dummy prefix; ids and decoded text on the texts of
+without byte fallback, without the dummy prefix, and as Gemma's (no dummy prefix, its turn
+markers user-defined pieces matched whole in text); ids and decoded text on the texts of
 tests/data/tokenizer_texts.json, most of whose scripts and emoji the training text never saw. Then
 the GGUF route: a GGUF holding such a tokenizer, through export's tokenizer_config, into Tokenizer."""
 
@@ -47,14 +48,19 @@ MODELS = {
     "byte fallback": ({"byte_fallback": True}, True),
     "no byte fallback": ({"byte_fallback": False}, True),
     "no dummy prefix": ({"byte_fallback": True, "add_dummy_prefix": False}, False),
+    "gemma-like": ({"byte_fallback": True, "add_dummy_prefix": False,
+                    "user_defined_symbols": ["<start_of_turn>", "<end_of_turn>"]}, False),
 }
-NORMAL, UNKNOWN, CONTROL, UNUSED, BYTE = 1, 2, 3, 5, 6
+TURNS = ["<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n",
+         "a<end_of_turn>b <start_of_turn> c<start_of_turn><end_of_turn>"]
+NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 
 
-def piece_type(sp, i: int) -> int:
-    """The GGUF token type of piece i, as llama.cpp's converter writes it."""
+def piece_type(sp, i: int, user_defined=()) -> int:
+    """The GGUF token type of piece i, as llama.cpp's converter writes it (the python binding does
+    not say which pieces are user-defined: the trainer was told)."""
     return (UNKNOWN if sp.is_unknown(i) else CONTROL if sp.is_control(i) else BYTE if sp.is_byte(i)
-            else UNUSED if sp.is_unused(i) else NORMAL)
+            else UNUSED if sp.is_unused(i) else USER_DEFINED if sp.id_to_piece(i) in user_defined else NORMAL)
 
 
 def train(**options) -> sentencepiece.SentencePieceProcessor:
@@ -66,11 +72,11 @@ def train(**options) -> sentencepiece.SentencePieceProcessor:
     return sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
 
 
-def spec_of(sp, add_space_prefix: bool) -> dict:
+def spec_of(sp, add_space_prefix: bool, user_defined=()) -> dict:
     """Our spec for a sentencepiece model, as tokenizer_config gives it from a GGUF."""
     n = sp.get_piece_size()
-    return {"model": "llama", "tokens": [sp.id_to_piece(i) for i in range(n)],
-            "scores": [sp.get_score(i) for i in range(n)], "token_type": [piece_type(sp, i) for i in range(n)],
+    return {"model": "llama", "tokens": [sp.id_to_piece(i) for i in range(n)], "scores": [sp.get_score(i) for i in range(n)],
+            "token_type": [piece_type(sp, i, user_defined) for i in range(n)],
             "add_space_prefix": add_space_prefix, "bos_id": sp.bos_id(), "eos_id": sp.eos_id(), "add_bos": True}
 
 
@@ -78,7 +84,7 @@ def spec_of(sp, add_space_prefix: bool) -> dict:
 def trained(request):
     options, add_space_prefix = MODELS[request.param]
     sp = train(**options)
-    return sp, Tokenizer(spec_of(sp, add_space_prefix))
+    return sp, Tokenizer(spec_of(sp, add_space_prefix, options.get("user_defined_symbols", ())))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,7 @@ def llama2_like():
 def test_ids_and_text_match_sentencepiece(trained):
     sp, tok = trained
     bad = []
-    for text in TEXTS:
+    for text in TEXTS + TURNS:
         ids, want = tok.encode(text, add_bos=False), sp.encode(text)
         if ids != want or tok.decode(want) != sp.decode(want):
             bad.append((text, ids, want))
@@ -242,3 +248,15 @@ def test_add_bos_and_the_space_prefix_follow_the_file(llama2_like, tmp_path):
     assert spec["add_bos"] and not spec["add_space_prefix"]  # llama.cpp's default for the first
     ids = Tokenizer(spec).encode("Hello world", add_bos=False)
     assert not sp.id_to_piece(ids[0]).startswith("▁") and Tokenizer(spec).decode(ids) == "Hello world"
+
+
+def test_gemma_like_turn_markers_are_single_pieces():
+    """Gemma's tokenizer: no dummy prefix, its turn markers user-defined pieces that sentencepiece
+    and we match whole wherever they stand in the text."""
+    options, add_space_prefix = MODELS["gemma-like"]
+    sp = train(**options)
+    tok = Tokenizer(spec_of(sp, add_space_prefix, options["user_defined_symbols"]))
+    start, end = sp.piece_to_id("<start_of_turn>"), sp.piece_to_id("<end_of_turn>")
+    ids = tok.encode(TURNS[0], add_bos=False)
+    assert ids == sp.encode(TURNS[0]) and ids.count(start) == 2 and ids.count(end) == 1
+    assert tok.decode(ids) == TURNS[0]
