@@ -4,7 +4,7 @@
 residual_linear, swiglu, residual_linear; a decode step is 6 dispatches a layer plus 4, and its
 last kernel feeds the next token and advances input_pos on the GPU. `ops_graph` is the same
 model on ExecuTorch's ops (linear_q4gsw & co., sdpa_with_kv_cache: 19 dispatches a layer), kept
-as the reference path the fused one is measured and checked against. Gemma 3 adds on both a
+as the reference path the fused one is measured and checked against. Gemma adds on both a
 RMSNorm of each projection before its residual add (`project`, `add_normed`: 4 dispatches more a
 layer on the fused path), GeGLU, and sliding-window layers (Gemma 3's with RoPE tables of their
 own); Gemma 2 soft-caps the attention scores and the logits.
@@ -80,7 +80,6 @@ def project(g: Graph, c: ModelConfig, w: Weights, x, a, arena, weight: str, post
 def fused_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled: bool = False) -> Graph:
     d, nkv = c.head_dim, c.n_kv_heads * c.head_dim
     pos, rows = g.symint("input_pos", 0), g.symint("rows", s)   # rows: real rows this step
-
     last, one = g.symint("last_row", s - 1), g.symint("one", 1)
     token = g.external("next_token", (4,), "u32", sh.token, offset=0)  # where the next step reads
     tokens = (g.input("tokens", (s,), "i32", dynamic=True) if s > 1 else    # (S,) i32
