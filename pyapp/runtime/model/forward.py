@@ -151,6 +151,13 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
                                      name=f"{name}.out")
 
     x = embed(g, c, w, tokens, rows)
+
+    def add_out(y, post_norm: str):  # x += y, or x += RMSNorm(y) (Gemma)
+        if c.post_norms:
+            add_normed(g, c, w, x, y, post_norm, rows)
+        else:
+            ops.add(g, x, y, rows)
+
     for i in range(c.n_layers):
         p = f"blk.{i}."
         local, window = layer_attention(c, i)
@@ -170,13 +177,13 @@ def ops_graph(g: Graph, c: ModelConfig, w: Weights, sh: Shared, s: int, sampled:
                                       g.view(v, (1, s, hkv, d)), kc, vc, pos, rows, scale=c.attn_scale,
                                       name=f"sdpa.{i}", sliding_window=window, softcap=c.attn_softcap)
         o = linear(g.view(attn, (s, hq * d)), p + "attn_output.weight", rows)
-        add_normed(g, c, w, x, o, p + "post_attention_norm.weight", rows) if c.post_norms else ops.add(g, x, o, rows)
+        add_out(o, p + "post_attention_norm.weight")
         # feed-forward: norm, SwiGLU, down, residual
         h = ops.rms_norm(g, x, w.tensor(g, p + "ffn_norm.weight"), c.norm_eps, rows=rows)
         gate = linear(h, p + "ffn_gate.weight", rows)              # (S, ffn)
         up = linear(h, p + "ffn_up.weight", rows)                  # (S, ffn)
         down = linear(ops.silu_mul(g, gate, up, rows, act=c.ffn_act), p + "ffn_down.weight", rows)
-        add_normed(g, c, w, x, down, p + "post_ffw_norm.weight", rows) if c.post_norms else ops.add(g, x, down, rows)
+        add_out(down, p + "post_ffw_norm.weight")
     # logits of one row: final norm of the last real row, then the (tied) LM head
     hn = ops.rms_norm(g, x, w.tensor(g, "output_norm.weight"), c.norm_eps, rows=1, first=last,
                       out_rows=1, name="x_last")
