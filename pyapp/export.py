@@ -10,6 +10,10 @@ and its metadata against its tensors by the same description (pyapp/runtime/gguf
 bad file is refused in one line that names the file and the key or tensor. A cached bundle is
 verified before it is reused and written again when it fails.
 
+With --blocks, the Q4_K tensors (but the token embedding) keep the file's own blocks, a copy: GPU
+bytes equal the file's, but such a bundle runs on the fused kernels only (the ExecuTorch ops read
+their own layouts). The page's GGUF loader does the same on GPUs that run the fused path.
+
 Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
 (pyapp/convert/gguf_types.py says which); a file holding types we do not run is refused with every such
 tensor type named at once. RoPE always rotates adjacent pairs (2i, 2i+1) on the GPU: llama files
@@ -112,11 +116,11 @@ def tokenizer_config(gguf_path: Path) -> dict:
         raise ExportError(f"{gguf_path}: {e}") from None
 
 
-def read_gguf(path: Path) -> tuple[dict, dict, dict]:
+def read_gguf(path: Path, blocks: bool = False) -> tuple[dict, dict, dict]:
     """(stored tensors, config, tokenizer) from a GGUF file; ExportError names the file and the fault."""
     header = check_gguf(path)
     try:
-        return _read_checked_gguf(path, header)
+        return _read_checked_gguf(path, header, blocks)
     except (describe.UnsupportedModel, UnsupportedTensor) as e:
         raise ExportError(f"{path}: {e}") from None
 
@@ -133,13 +137,13 @@ def check_gguf(path: Path) -> Header:
 NUMPY_TYPES = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 
 
-def _read_checked_gguf(path: Path, header: Header) -> tuple[dict, dict, dict]:
+def _read_checked_gguf(path: Path, header: Header, blocks: bool) -> tuple[dict, dict, dict]:
     data = np.memmap(path, np.uint8, mode="r")  # the tensors are read where they lie, not into memory
 
     def read(offset: int, n: int) -> bytes:
         return data[offset:offset + n].tobytes()
 
-    config, tokenizer = describe.describe(header, read)
+    config, tokenizer = describe.describe(header, read, blocks)
     tensors = {}
     for t in header.tensors:
         if t.name not in config["tensors"]:  # rope_freqs.weight: it went into the config
@@ -149,14 +153,15 @@ def _read_checked_gguf(path: Path, header: Header) -> tuple[dict, dict, dict]:
         head = describe.permuted_head(config, t.name)
         if head:
             array = halves_to_pairs(array.reshape(t.shape[0], -1), head)
-        stored, entry = convert(t.name, t.type, array, t.shape)
+        stored, entry = convert(t.name, t.type, array, t.shape, blocks)
         assert entry == config["tensors"][t.name], (entry, config["tensors"][t.name])  # one description of the layout
         tensors.update(stored)
     return tensors, config, tokenizer
 
 
-def export(gguf_path: Path, cache: Path = CACHE) -> Path:
-    """The bundle folder for this GGUF: written once (keyed by the file's sha256), verified on every reuse.
+def export(gguf_path: Path, cache: Path = CACHE, blocks: bool = False) -> Path:
+    """The bundle folder for this GGUF: written once (keyed by the file's sha256 and `blocks`), verified
+    on every reuse. blocks: Q4_K tensors as the file's blocks (a bundle for the fused path only).
 
     Concurrent exports of one file wait for each other on its lock; the second finds the first's bundle.
     """
@@ -167,12 +172,12 @@ def export(gguf_path: Path, cache: Path = CACHE) -> Path:
     try:
         bundles.mkdir(parents=True, exist_ok=True)
         with bundles_cache.locked(bundles / f"{digest[:16]}.lock"):
-            return _cached_or_written(bundles / digest[:16], gguf_path, digest)
+            return _cached_or_written(bundles / f"{digest[:16]}{'-blocks' * blocks}", gguf_path, digest, blocks)
     except OSError as e:
         raise ExportError(f"{gguf_path}: exporting into {bundles} failed ({e})") from None
 
 
-def _cached_or_written(out: Path, gguf_path: Path, digest: str) -> Path:
+def _cached_or_written(out: Path, gguf_path: Path, digest: str, blocks: bool) -> Path:
     """Under out's lock: the verified bundle at out, re-exported if it fails its check."""
     bundles_cache.remove_leftovers(out)
     if os.path.lexists(out):
@@ -181,7 +186,7 @@ def _cached_or_written(out: Path, gguf_path: Path, digest: str) -> Path:
             return out
         print(f"pyapp.export: the cached bundle {out} fails its check ({problem}); exporting again", file=sys.stderr)
         bundles_cache.remove(out)
-    tensors, config, tokenizer = read_gguf(gguf_path)
+    tensors, config, tokenizer = read_gguf(gguf_path, blocks)
     config = {"format": BUNDLE_FORMAT, "source": {"file": gguf_path.name, "sha256": digest}, **config}
     tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
     try:
@@ -200,9 +205,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m pyapp.export", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="a llama-family GGUF (default: SmolLM2-135M-Instruct Q4_1)")
+    ap.add_argument("--blocks", action="store_true",
+                    help="keep Q4_K tensors as the file's blocks (GPU bytes as the file's; the fused path only)")
     args = ap.parse_args(argv)
     try:
-        print(export(args.model or default_model()))
+        print(export(args.model or default_model(), blocks=args.blocks))
     except (ExportError, OSError, subprocess.CalledProcessError) as e:  # the last two: fetching the default model
         sys.exit(f"pyapp.export: {e}")
 

@@ -35,7 +35,7 @@ def test_block_sizes_agree_with_the_exporter():
 
 def test_the_shader_knows_the_types_and_constants():
     source = shaders.load("gguf_repack")
-    assert shaders.overrides(source) == {"TYPE", "WG"}
+    assert shaders.overrides(source) == {"TYPE", "COPY", "WG"}
     codes = {name: int(code) for name, code in re.findall(r"^const (\w+) = (\d+)u;", source, re.MULTILINE)}
     assert codes == SHADER_TYPES
 
@@ -143,6 +143,8 @@ def test_native_repack_equals_the_exporter(tmp_path):
     for name in repack_models.EDGES:
         edge = repack_models.write_edge(tmp_path / f"tiny_{name}.gguf", name)
         cases.append((edge, export(edge, cache=tmp_path)))
+    for gguf in (GOLDENS / "tiny_kquant.gguf", tmp_path / "tiny_edge.gguf"):  # Q4_K as the file's blocks: a copy
+        cases.append((gguf, export(gguf, cache=tmp_path, blocks=True)))
     # PYTHONPATH: a script's sys.path starts at tests/, and this checkout's pyapp must win over an installed one
     env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent), "PYTHONPATH": str(HERE.parent)}
     r = subprocess.run([sys.executable, __file__, json.dumps([[str(g), str(b)] for g, b in cases])], env=env,

@@ -167,11 +167,14 @@ def tiny_bundles(tmp_path_factory):
     K head and has a head size other than width / heads, "phi3" fuses Q/K/V and gate/up and scales
     RoPE by LongRoPE's short factors with an attention factor, "gemma3" has Gemma 3's post-norms,
     GeGLU and five sliding-window layers to a global one, "gemma2" alternates local and global
-    layers and soft-caps scores and logits."""
+    layers and soft-caps scores and logits. "kquant_blocks" is kquant exported with its Q4_K
+    tensors as the file's blocks (the fused path only)."""
     from pyapp.export import export
 
     cache = tmp_path_factory.mktemp("tiny")
-    return {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
+    bundles = {name: export(HERE / "goldens" / f"tiny_{name}.gguf", cache=cache) for name in TINY}
+    bundles["kquant_blocks"] = export(HERE / "goldens" / "tiny_kquant.gguf", cache=cache, blocks=True)
+    return bundles
 
 
 TINY = ("mixed", "kquant", "lowbit", "llama3", "qwen2", "qwen3", "phi3", "gemma3", "gemma2")

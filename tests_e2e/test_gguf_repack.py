@@ -24,7 +24,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import repack_models  # noqa: E402  (tests/ holds the host helpers)
 
 EDGES = tuple(repack_models.EDGES)  # tests/repack_models.py's Qwen3s of every type and edge-case scales
-MODELS = (*TINY, *EDGES)
+AS_BLOCKS = ("kquant", "edge")  # also exported with Q4_K as the file's blocks (pyapp.export --blocks)
+MODELS = (*TINY, *EDGES, *(f"{n}_blocks" for n in AS_BLOCKS))
 SMALL = {"staging_bytes": 8192, "max_per_dim": 8}  # many chunks a tensor, grids folded onto 2-D
 
 
@@ -38,6 +39,9 @@ def repack(browser, tiny_bundles, tmp_path_factory):
     bundles = {**tiny_bundles, **{n: export(path, cache=edge_cache) for n, path in edges.items()}}
     ggufs = {**{n: (HERE / "goldens" / f"tiny_{n}.gguf", f"/files/goldens/tiny_{n}.gguf") for n in TINY},
              **{n: (path, f"/files/edge_gguf/{path.name}") for n, path in edges.items()}}
+    for n in AS_BLOCKS:
+        ggufs[f"{n}_blocks"] = ggufs[n]
+        bundles[f"{n}_blocks"] = export(ggufs[n][0], cache=edge_cache, blocks=True)
     mounts = {**golden_mounts(), "edge_gguf": edge_dir, **{f"repack_{n}": b for n, b in bundles.items()}}
     server, url = serve_in_thread(Site(mounts=mounts))
     page = browser.new_page()

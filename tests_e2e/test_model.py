@@ -158,6 +158,34 @@ def test_every_kernel_style_and_path_runs_the_model(tiny_mounted, tiny, style, f
         assert_close(decode(got), ref, what=f"tiny {tiny} model ({style}, fused={fused}) step {i} logits")
 
 
+@pytest.mark.parametrize("style", ["lanes", "subgroups", "workgroups"])
+def test_the_fused_path_reads_the_ggufs_own_q4_k_blocks(tiny_mounted, style):
+    """tiny_kquant exported with --blocks: its Q4_K matrices (the head among them) are the file's
+    bytes, dequantized in the fused kernels, in every style and in prefill; the same tokens and
+    logits as the reference. The ExecuTorch ops cannot read them, which the page says."""
+    gold, _ = golden("model_tiny_kquant")
+    r = tiny_mounted.py("""
+        from pyapp.runtime.page import app
+        from pyapp.runtime.page import bundle
+        from pyapp.runtime.model.sampling import Sampling
+        from e2e import b64
+        m = (await bundle.open_model(app.page.device, "/files/tiny_kquant_blocks/", kernel_style=ARGS["style"])).model
+        g = await m.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
+        try:
+            await bundle.open_model(app.page.device, "/files/tiny_kquant_blocks/", kernel_style=ARGS["style"], fused=False)
+            refused = None
+        except ValueError as e:
+            refused = str(e)
+        RESULT = {"ids": g.generated_ids, "logits": [b64(x) for x in g.logits], "fused": m.fused, "refused": refused,
+                  "blocks": m.cfg.gguf_blocks()}
+    """, ids=gold["prompt_ids"].tolist(), n=len(gold["generated_ids"]), style=style)
+    assert r["fused"] and "output.weight" in r["blocks"] and len(r["blocks"]) >= 3
+    assert r["ids"] == gold["generated_ids"].tolist()
+    for i, (got, ref) in enumerate(zip(r["logits"], gold["logits"])):
+        assert_close(decode(got), ref, what=f"tiny kquant blocks ({style}) step {i} logits")
+    assert "only the fused path reads" in r["refused"]
+
+
 def test_decoding_on_the_gpu_feeds_itself_in_batches(tiny_mounted):
     """Greedy decoding on the fused path: each step's token feeds the next on the GPU, several
     steps a submit; the tokens equal the reference's, a stop lands exactly, and nothing is created."""

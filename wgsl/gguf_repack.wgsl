@@ -3,10 +3,12 @@
 // exporter (pyapp/convert/gguf_types.py) writes. One invocation per stored word of a row: a code word
 // (8 nibbles, even k low, or 4 int8) or one f32; invocation w < G of a row also writes that row's
 // scale (and offset) of group w. Padding in the arena is never written.
-// f16 is decoded with integer ops (exact, subnormals kept): unpack2x16float may flush them.
+// f16 is decoded with integer ops (common/f16.wgsl): unpack2x16float may flush subnormals.
 // Scales are products of an f16 and a small integer, exact in f32, so they match numpy's.
 // #include "common/grid.wgsl"
+// #include "common/f16.wgsl"
 override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf/repack.py)
+override COPY: bool = false;  // the arena keeps the file's blocks (formats.GGUF_BLOCKS): rows copied word by word
 override WG: u32 = 64u;
 
 const F32 = 0u;
@@ -93,18 +95,6 @@ fn u32_at(b: u32) -> u32 {
   let lo = src[b >> 2u] >> s;
   if (s == 0u) { return lo; }  // a shift by 32 would be a shift by 0
   return lo | (src[(b >> 2u) + 1u] << (32u - s));
-}
-
-// f16 bits -> f32 bits, as numpy converts (NaN payloads shifted, not quieted).
-fn f16_bits(h: u32) -> u32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1Fu;
-  let m = h & 0x3FFu;
-  if (e == 0x1Fu) { return sign | 0x7F800000u | (m << 13u); }
-  if (e != 0u) { return sign | ((e + 112u) << 23u) | (m << 13u); }
-  if (m == 0u) { return sign; }
-  let p = firstLeadingBit(m);  // subnormal: m * 2^-24 = 1.f * 2^(p - 24), a normal f32
-  return sign | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7FFFFFu);
 }
 
 fn f16_at(b: u32) -> f32 {
@@ -232,13 +222,18 @@ fn float_bits(row: u32, k: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let per_word = codes_per_word();
-  let words = params.k / per_word;  // stored words per row (K is a multiple of the block)
+  let block_words = (params.k / block_elems()) * block_bytes() / 4u;  // a row's blocks, when COPY
+  let words = select(params.k / per_word, block_words, COPY);  // stored words per row (K is a multiple of the block)
   let i = flat_workgroup(wid, nwg) * WG + lid.x;
   if (i >= params.rows * words) { return; }
   let r = i / words;
   let w = i % words;
   let row = r * (params.k / block_elems()) * block_bytes();  // the row's first byte in src
   let n = stored_row(params.first_row + r);
+  if (COPY) {
+    arena[params.codes + n * words + w] = src[row / 4u + w];
+    return;
+  }
   if (TYPE <= BF16) {
     arena[params.codes + n * params.k + w] = float_bits(row, w);
     return;

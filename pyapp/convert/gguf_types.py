@@ -28,7 +28,8 @@ import numpy as np
 
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
-from ..runtime.gguf.describe import STORED_AS, SUPPORTED
+from ..runtime.gguf.describe import STORED_AS, SUPPORTED, stored_as
+from ..runtime.ops.formats import GGUF_BLOCKS
 
 # The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 IQ4_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
@@ -179,8 +180,9 @@ CONVERT = {"Q4_0": (_q4_0, 18), "Q4_1": (_q4_1, 20), "Q5_0": (_q5_0, 22), "Q5_1"
            "Q2_K": (_q2_k, 84), "Q3_K": (_q3_k, 110), "IQ4_NL": (_iq4_nl, 18), "IQ4_XS": (_iq4_xs, 136)}
 
 
-def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> tuple[dict, dict]:
-    """One GGUF tensor -> ({stored name: array}, config entry). shape is (N, K) or (K,)."""
+def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...], blocks: bool = False) -> tuple[dict, dict]:
+    """One GGUF tensor -> ({stored name: array}, config entry). shape is (N, K) or (K,). blocks:
+    keep the file's blocks where describe.stored_as says (their rows as they are)."""
     if qtype in ("F32", "F16"):
         return {name: np.asarray(data, np.float32).reshape(shape)}, {"format": "f32", "shape": list(shape)}
     if qtype == "BF16":  # the top half of an f32
@@ -194,4 +196,8 @@ def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...]) -> 
     if k % BLOCK[qtype]:
         raise UnsupportedTensor(f"tensor {name}: K={k} is not a multiple of {qtype}'s {BLOCK[qtype]}-element block")
     fn, block_bytes = CONVERT[qtype]
+    fmt, group = stored_as(name, qtype, blocks)
+    if fmt in GGUF_BLOCKS:
+        rows = np.ascontiguousarray(data).view(np.uint8).reshape(n, -1)
+        return {f"{name}.qweight": rows}, {"format": fmt, "shape": [n, k], "group_size": group}
     return fn(name, _blocks(data, n, block_bytes), n, k)

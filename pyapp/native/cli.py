@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..runtime.bench.model_bench import MIXES, SHAPES
 from ..runtime.gpu.profiler import KernelTally, format_table
+from ..runtime.ops._checks import OpError
 from ..runtime.ops.tuning import set_constants
 from .device import NativeDevice
 
@@ -109,7 +110,8 @@ async def model_run(bundle: Path, args) -> list[dict]:
     tokenizer = Tokenizer(json.loads((bundle / "tokenizer.json").read_text()))
     weights = bundle_weights(dev, bundle, config, pattern=args.weights == "pattern" or bool(args.shape))
     rows = []
-    for path in (("fused", "ops") if args.path == "both" else (args.path,)):
+    both = ("fused", "ops") if not config.gguf_blocks() else ("fused",)  # the ops read no GGUF blocks
+    for path in (both if args.path == "both" else (args.path,)):
         t0 = time.perf_counter()
         model = Model(dev, config, weights, tokenizer, profile=args.profile, kernel_style=args.style,
                       fused=path == "fused", max_context=args.context)
@@ -138,7 +140,7 @@ async def model_run(bundle: Path, args) -> list[dict]:
     return rows
 
 
-async def repack(paths: list[Path], repeat: int) -> int:
+async def repack(paths: list[Path], repeat: int, blocks: bool = False) -> int:
     from ..export import ExportError
     from .repack import print_row, repack_row
 
@@ -147,7 +149,7 @@ async def repack(paths: list[Path], repeat: int) -> int:
     failed = 0
     for path in paths:
         try:
-            row = await repack_row(device, path, repeat)
+            row = await repack_row(device, path, repeat, blocks)
         except ExportError as e:
             print(f"FAIL {e}")
             failed += 1
@@ -191,9 +193,10 @@ def main(argv=None):
     rp = sub.add_parser("repack", help="a GGUF repacked on this GPU as the page does, against the exporter")
     rp.add_argument("gguf", type=Path, nargs="+")
     rp.add_argument("--repeat", type=int, default=3, help="repacks timed (the best is shown)")
+    rp.add_argument("--blocks", action="store_true", help="Q4_K kept as the file's blocks, as for the fused path")
     args = ap.parse_args(argv)
     if args.cmd == "repack":
-        sys.exit(asyncio.run(repack(args.gguf, args.repeat)))
+        sys.exit(asyncio.run(repack(args.gguf, args.repeat, args.blocks)))
     for item in getattr(args, "tune", []):
         name, _, value = item.partition("=")
         try:
@@ -201,7 +204,10 @@ def main(argv=None):
         except ValueError as e:
             ap.error(f"--tune {item}: {e}")
     if args.cmd == "model":
-        rows = asyncio.run(model_run(args.bundle, args))
+        try:
+            rows = asyncio.run(model_run(args.bundle, args))
+        except OpError as e:  # a model the asked path cannot run
+            sys.exit(f"pyapp.native model: {e}")
         for r in rows:
             print(f"{r['path']:<6} {r['style']:<10} {r['dispatches']:>4} dispatches/token  prepare {r['prepare_s']:.2f} s  "
                   f"prefill {r['prefill_tok_s']:8.1f} tok/s  decode {r['decode_tok_s']:7.1f} tok/s "

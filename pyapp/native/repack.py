@@ -26,16 +26,17 @@ async def _finished(device, weights: Weights):
     device.destroy([readback])
 
 
-async def repack_row(device, path: Path, repeat: int = 3) -> dict:
-    """One GGUF: equal bytes or the first difference per arena, and the best of `repeat` repacks."""
+async def repack_row(device, path: Path, repeat: int = 3, blocks: bool = False) -> dict:
+    """One GGUF: equal bytes or the first difference per arena, and the best of `repeat` repacks.
+    blocks: Q4_K kept as the file's blocks (a copy), as for the fused path."""
     from ..export import check_gguf, read_gguf
 
     start = time.perf_counter()
-    tensors, raw, _ = read_gguf(path)
+    tensors, raw, _ = read_gguf(path, blocks)
     numpy_s = time.perf_counter() - start
     config = ModelConfig.from_json(raw)
     header, data = check_gguf(path), path.read_bytes()
-    records = tensor_records(header, describe(header, lambda at, n: data[at:at + n])[0])
+    records = tensor_records(header, describe(header, lambda at, n: data[at:at + n], blocks)[0])
     want = Weights.allocate(device, config)
     for name, (arena, offset) in plan_arenas(config.stored())[0].items():  # as Weights.upload_file places them
         device.write(want.buffers[arena], np.ascontiguousarray(tensors[name]).view(np.uint8).ravel(), offset)

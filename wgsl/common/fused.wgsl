@@ -6,17 +6,19 @@
 // NORM and EPS, and includes "common/team.wgsl" first. Work goes in units of 8 consecutive k
 // (one q4 word, two q8 words or eight f32 words) inside loop groups of GS values, GS dividing
 // every matrix's own group size (K % GS == 0; f32 rows count as groups too, with scale 1).
+// #include "common/f16.wgsl"
 
 const FMT_F32 = 0u;   // f32 rows (GGUF F32/F16)
 const FMT_Q8 = 1u;    // q8gsw: int8 codes, w = q * scale
 const FMT_Q4S = 2u;   // q4gsw: nibbles stored as q + 8, w = q * scale
 const FMT_Q4A = 3u;   // q4gaw: nibbles q, w = q * scale + offset
 const FMT_Q8A = 4u;   // q8gaw: int8 codes, w = q * scale + offset
+const FMT_Q4K = 5u;   // q4k: GGUF Q4_K blocks as the file holds them, 36 words for 256 k (groups of 32)
 
 struct Mat {
   fmt: u32,
-  codes: u32,     // word offset of row 0 of the codes
-  scales: u32,    // word offset of the (G, pn) f32 scales
+  codes: u32,     // word offset of row 0 of the codes (q4k: of its first block)
+  scales: u32,    // word offset of the (G, pn) f32 scales (none for q4k: in its blocks)
   offsets: u32,   // word offset of the (G, pn) f32 offsets (the affine formats)
   pn: u32,        // padded N: the row length of the group tables
   n: u32,         // rows (output features)
@@ -33,8 +35,44 @@ fn wf(i: u32) -> f32 {
   return bitcast<f32>(w[i]);
 }
 
+// Q4_K: a block is f16 d and dmin (word 0), 12 bytes of 6-bit scales and mins (words 1..3) and
+// 128 bytes of nibbles (words 4..35): byte 32c + l holds k = 64c + l (low) and 64c + 32 + l.
+fn q4k_block(m: Mat, n: u32, k: u32) -> u32 {
+  return m.codes + (n * (K / 256u) + k / 256u) * 36u;
+}
+
+fn q4k_byte(block: u32, i: u32) -> u32 {  // byte i of the 12 packed scales and mins
+  return (w[block + 1u + i / 4u] >> ((i % 4u) * 8u)) & 0xFFu;
+}
+
+// The group of 32 holding k: (d * scale, -dmin * min), ggml's get_scale_min_k4.
+fn q4k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
+  let b = q4k_block(m, n, k);
+  let j = (k / 32u) % 8u;
+  var sm = vec2<u32>(q4k_byte(b, j) & 63u, q4k_byte(b, j + 4u) & 63u);
+  if (j >= 4u) {
+    let low = q4k_byte(b, j + 4u);  // 4 low bits of each; the top 2 ride on bytes j - 4 and j
+    sm = vec2<u32>((low & 0xFu) | ((q4k_byte(b, j - 4u) >> 6u) << 4u), (low >> 4u) | ((q4k_byte(b, j) >> 6u) << 4u));
+  }
+  let dm = w[b];
+  return vec2<f32>(f16_low(dm) * f32(sm.x), -(f16_high(dm) * f32(sm.y)));
+}
+
+fn q4k_word(m: Mat, n: u32, k: u32) -> u32 {  // the word of nibbles holding k .. k + 3 (k % 4 == 0)
+  return q4k_block(m, n, k) + 4u + ((k % 256u) / 64u) * 8u + (k % 32u) / 4u;
+}
+
+fn low4(word: u32, shift: u32) -> vec4<f32> {  // four consecutive k: the low or high nibbles of a word
+  return vec4<f32>(unpack4xU8((word >> shift) & 0x0F0F0F0Fu));
+}
+
 fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
   let n = min(row, m.n - 1u);  // a last chunk past N reads a real row; its result is dropped
+  if (m.fmt == FMT_Q4K) {
+    let a = q4k_word(m, n, 8u * u);
+    let shift = ((u / 4u) % 2u) * 4u;  // k / 32 odd: the high nibbles
+    return X8(low4(w[a], shift), low4(w[a + 1u], shift));
+  }
   if (m.fmt == FMT_F32) {
     let a = m.codes + n * K + 8u * u;
     return X8(vec4<f32>(wf(a), wf(a + 1u), wf(a + 2u), wf(a + 3u)),
@@ -54,6 +92,7 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
 // that a weight is scale * code + offset.
 fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
+  if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), g * GS); }
   let t = (g * GS / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
@@ -154,6 +193,14 @@ fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
     let a = (m.codes + n * K) / 4u + 8u * c;
     return X32(X8(wv(a), wv(a + 1u)), X8(wv(a + 2u), wv(a + 3u)), X8(wv(a + 4u), wv(a + 5u)), X8(wv(a + 6u), wv(a + 7u)));
   }
+  if (m.fmt == FMT_Q4K) {
+    let a = q4k_word(m, n, 32u * c) / 4u;  // 8 words on 16 bytes: blocks are 36 words
+    let shift = (c % 2u) * 4u;
+    let lo = w4[a];
+    let hi = w4[a + 1u];
+    return X32(X8(low4(lo.x, shift), low4(lo.y, shift)), X8(low4(lo.z, shift), low4(lo.w, shift)),
+               X8(low4(hi.x, shift), low4(hi.y, shift)), X8(low4(hi.z, shift), low4(hi.w, shift)));
+  }
   if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
     let a = (m.codes + n * (K / 4u)) / 4u + 2u * c;
     let lo = w4[a];
@@ -185,6 +232,7 @@ fn sum8(a: X8) -> f32 {
 // (scale, offset) of the matrix's group holding k of row n.
 fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
+  if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), k); }
   let t = (k / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }

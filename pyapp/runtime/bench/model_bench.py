@@ -18,6 +18,7 @@ from ..model.config import ModelConfig, TensorEntry
 from ..model.model import Model
 from ..model.sampling import Sampling
 from ..model.weights import Weights
+from ..ops.formats import GGUF_BLOCKS
 
 
 def _median(xs):
@@ -64,9 +65,12 @@ SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary,
 # How the shapes' matrices are stored: format and group size per kind of tensor.
 # q4_0: Q4_0 matrices, a Q8_0 embedding and head. q4_k_m: as llama.cpp's Q4_K_M mix reads on the
 # GPU (Q4_K -> q4gaw in groups of 32; Q6_K -> q8gsw in groups of 16: the head, V and the FFN down).
+# q4_k_m_blocks: the same with Q4_K kept as the file's blocks (describe.AS_BLOCKS, the fused path);
+# a matrix whose K is no multiple of 256 is Q5_0 in such files (llama.cpp's fallback): q8gsw.
 MIXES = {
     "q4_0": {"matrix": ("q4gsw", 32), "wide": ("q4gsw", 32), "head": ("q8gsw", 32), "embd": ("q8gsw", 32)},
     "q4_k_m": {"matrix": ("q4gaw", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
+    "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
 }
 
 
@@ -78,6 +82,8 @@ def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
 
     def entry(kind_of: str, shape) -> TensorEntry:
         fmt, gs = how[kind_of]
+        if fmt in GGUF_BLOCKS and shape[1] % GGUF_BLOCKS[fmt][0]:
+            fmt, gs = "q8gsw", 32
         return TensorEntry(fmt, shape, gs)
 
     head = "head" if tied else "embd"
@@ -129,7 +135,7 @@ async def shape_model(model: Model, kind: str, max_context: int = 2048, mix: str
 
 async def shapes_report(args: dict) -> dict:
     """Greedy decoding of models of real shapes (args: shapes, SHAPES keys or "page", default
-    all; mix, default q4_k_m; steps, default 64; ctx, decode also after these many tokens; tune,
+    all; mix, default q4_k_m, or mixes, several side by side; steps, default 64; ctx, decode also after these many tokens; tune,
     {variant: {constant: value}} (ops/tuning.py), the variants' graphs built and measured in turn,
     twice, the better run kept; sampled, also SAMPLED decoding). Per shape and variant: decode
     tokens/s, weights on the GPU and the bandwidth their reads take at that rate."""
@@ -142,10 +148,13 @@ async def shapes_report(args: dict) -> dict:
     out = {"adapter": app.page.device.info, "kernel_style": page.kernel_style}
     for kind in args.get("shapes", list(SHAPES)):
         rows = out[kind] = {}
+        mixes = args.get("mixes") or [args.get("mix", "q4_k_m")]
+        runs = [(name if len(mixes) == 1 else f"{mix} {name}", mix, settings)
+                for mix in mixes for name, settings in variants.items()]
         for _ in range(2):
-            for name, settings in variants.items():
+            for name, mix, settings in runs:
                 with tuned(settings):
-                    m = await shape_model(page, kind, context, args.get("mix", "q4_k_m"))
+                    m = await shape_model(page, kind, context, mix)
                 mem = m.gpu_memory()
                 gpu_bytes = mem["weights"]
                 r = {"dispatches": len(m.decode_graph.dispatches), "weights_gpu_bytes": gpu_bytes,
@@ -171,7 +180,7 @@ async def report(model: Model, *, steps: int = 128, ctx=(), prefill: int = 512, 
            "fused": model.fused, "weights_gpu_bytes": mem["weights"], "weights_file_bytes": mem["weights_file"],
            "kv_cache_bytes": mem["kv_cache"], "activation_bytes": mem["activations"]}
     other = None
-    if compare and model.fused and not model.profile:
+    if compare and model.fused and not model.profile and not model.cfg.gguf_blocks():  # the ops read no blocks
         other = Model(model.device, model.cfg, model.weights, model.tok, max_context=model.cmax, fused=False)
         await other.prepare()
         out["ops_dispatches"] = len(other.decode_graph.dispatches)

@@ -46,20 +46,20 @@ def _linear(g: Graph, op: str, m: int, k: int, n: int, gs: int = 32):
 
 def _fused_linear(g: Graph, k: int, n: int, fmt: str = "q4gsw", gs: int = 32, head: bool = False):
     """The model's fused residual_linear (res += a @ W^T) on W in an arena; or with `head`, its
-    norm_linear (the final norm and the LM head: out = RMSNorm(a) @ W^T)."""
+    norm_linear (the final norm and the LM head: out = RMSNorm(a) @ W^T). The arena is placed as
+    a model's (formats.plan_arenas): W's parts, then the norm's weight."""
     from ..model.weights import Placed
 
-    codes = -(-n * formats.row_bytes(fmt, k) // formats.ARENA_ALIGN) * formats.ARENA_ALIGN
-    table = -(-formats.groups(k, gs) * formats.padded_n(n) * 4 // formats.ARENA_ALIGN) * formats.ARENA_ALIGN
-    offsets = codes + table if len(formats.tables(fmt)) == 2 else 0
-    gamma = codes + table * len(formats.tables(fmt))
-    size = gamma + 4 * k
-    arena = g.constant("arena", (size // 4,), "u32", _filled(size, "u8", 0x11))
-    w = Placed("w", fmt, n, k, gs, 0, codes // 4, offsets // 4, formats.padded_n(n))
+    stored = {**formats.stored("w", fmt, (n, k), gs), "gamma": ((k,), "f32")}
+    where, sizes = formats.plan_arenas(stored)
+    words = {name.rpartition(".")[2]: at // 4 for name, (_, at) in where.items()}
+    arena = g.constant("arena", (sizes["model"] // 4,), "u32", _filled(sizes["model"], "u8", 0x11))
+    pn = stored["w.scales"][0][1] if "w.scales" in stored else 8
+    w = Placed("w", fmt, n, k, gs, words["qweight"], words.get("scales", 0), words.get("offsets", 0), pn)
     a = g.input("a", (1, k))
     if head:
         one = g.symint("one", 1)
-        g.output(ops.norm_linear(g, a, arena, gamma // 4, w, g.symint("first", 0), one, eps=1e-5, name="logits"))
+        g.output(ops.norm_linear(g, a, arena, words["gamma"], w, g.symint("first", 0), one, eps=1e-5, name="logits"))
         return {"a": _filled(k, "f32", 0.5)}
     res = g.input("res", (1, n))
     g.output(ops.residual_linear(g, res, a, arena, w, g.symint("rows", 1)))
@@ -93,7 +93,9 @@ LARGE_CASES = [
     ("linear_q4gsw", "M=1 4096->4096", lambda g: _linear(g, "linear_q4gsw", 1, 4096, 4096)),
     ("linear_q4gsw", "M=1 8192->8192", lambda g: _linear(g, "linear_q4gsw", 1, 8192, 8192)),
     ("residual_linear", "M=1 8192->8192 (fused, q4gsw)", lambda g: _fused_linear(g, 8192, 8192)),
+    ("residual_linear", "M=1 8192->8192 (fused, q4k blocks)", lambda g: _fused_linear(g, 8192, 8192, "q4k")),
     ("residual_linear", "M=1 4096->14336 (fused, q4gaw)", lambda g: _fused_linear(g, 4096, 14336, "q4gaw")),
+    ("residual_linear", "M=1 4096->14336 (fused, q4k blocks)", lambda g: _fused_linear(g, 4096, 14336, "q4k")),
     ("residual_linear", "M=1 14336->4096 (fused, q8gsw/16)", lambda g: _fused_linear(g, 14336, 4096, "q8gsw", 16)),
     ("norm_linear", "M=1 4096->128256 (fused head, q8gsw/16)",
      lambda g: _fused_linear(g, 4096, 128256, "q8gsw", 16, head=True)),

@@ -34,6 +34,10 @@ STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16),
            "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
+# ... or, for the fused kernels, as the file's own blocks (formats.GGUF_BLOCKS): a copy of the bytes.
+# The token embedding keeps STORED_AS: the embedding op reads ExecuTorch's layouts only.
+AS_BLOCKS = {"Q4_K": ("q4k", 32)}
+KEEPS_LAYOUT = "token_embd.weight"
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX ones among ours
 GEMMAS = ("gemma2", "gemma3")
@@ -346,9 +350,17 @@ def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
                                    f"{' and '.join(why for _, why in sizes)} give {list(want)}")
 
 
-def tensor_entry(t) -> dict:
+def stored_as(name: str, qtype: str, blocks: bool) -> tuple[str, int]:
+    """(format, group size) of a tensor: its GGUF blocks as they are where `blocks` and the
+    fused kernels read them, else our layout (STORED_AS)."""
+    if blocks and qtype in AS_BLOCKS and name != KEEPS_LAYOUT:
+        return AS_BLOCKS[qtype]
+    return STORED_AS[qtype]
+
+
+def tensor_entry(t, blocks: bool = False) -> dict:
     """How a tensor is stored: its format, shape and group size (config.json's entry)."""
-    fmt, group = STORED_AS[t.type]
+    fmt, group = stored_as(t.name, t.type, blocks)
     if fmt == "f32":
         return {"format": "f32", "shape": list(t.shape)}
     if len(t.shape) != 2:
@@ -356,9 +368,10 @@ def tensor_entry(t) -> dict:
     return {"format": fmt, "shape": list(t.shape), "group_size": group}
 
 
-def describe(header, read) -> tuple[dict, dict]:
+def describe(header, read, blocks: bool = False) -> tuple[dict, dict]:
     """(config, tokenizer) of a parsed GGUF (runtime/gguf/reader.py); read(offset, n) reads its bytes
-    (only the few of rope_freqs.weight)."""
+    (only the few of rope_freqs.weight). blocks: keep the types of AS_BLOCKS as the file's own
+    blocks (a model for the fused path only)."""
     f = Fields(header.fields)
     config = model_config(f, {t.name for t in header.tensors})
     header.tensors = unfuse(config, header.tensors)  # Phi-3's parts, for every reader of the header
@@ -376,7 +389,7 @@ def describe(header, read) -> tuple[dict, dict]:
     factors = {t.name: rope_factors(t, read, config["head_dim"]) for t in header.tensors if t.name in FACTORS}
     if NOT_A_WEIGHT in factors or SHORT_FACTORS in factors:
         config["rope_freq_factors"] = factors.get(NOT_A_WEIGHT) or factors[SHORT_FACTORS]
-    config["tensors"] = {t.name: tensor_entry(t) for t in weights}
+    config["tensors"] = {t.name: tensor_entry(t, blocks) for t in weights}
     config["file_tensor_bytes"] = sum(t.nbytes for t in weights)  # what the GPU copy is measured against
     config["tied_embeddings"] = "output.weight" not in shapes
     config["qkv_bias"] = "blk.0.attn_q.bias" in shapes      # qwen2

@@ -16,8 +16,8 @@ from math import ceil
 
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
-from .describe import FACTORS, STORED_AS, permuted_head
-from ..ops.formats import word_k
+from .describe import FACTORS, permuted_head, stored_as
+from ..ops.formats import GGUF_BLOCKS, word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
@@ -49,7 +49,7 @@ def tensor_records(header, config: dict) -> list[TensorRecord]:
             for t in header.tensors if t.name in config["tensors"]]
 
 
-# GGUF type -> TYPE in the shader; formats from describe.STORED_AS, block sizes from reader
+# GGUF type -> TYPE in the shader; formats from describe.stored_as, block sizes from reader
 SHADER_TYPES = {"F32": 0, "F16": 1, "BF16": 2, "Q4_0": 3, "Q4_1": 4, "Q5_0": 5, "Q5_1": 6, "Q8_0": 7,
                 "Q4_K": 8, "Q5_K": 9, "Q6_K": 10, "Q2_K": 11, "Q3_K": 12, "IQ4_NL": 13, "IQ4_XS": 14}
 BLOCKS = {name: (elements, size) for name, elements, size in GGML_TYPES.values()}
@@ -70,6 +70,7 @@ class _Job:
     row_bytes: int   # in the file
     row_words: int   # stored words per row: codes (8 nibbles or 4 int8 a word) or f32
     words: tuple     # (codes, scales, offsets, padded N): word offsets in the arena
+    copy: bool = False  # the file's blocks as they are (formats.GGUF_BLOCKS): rows copied word by word
 
 
 @dataclass
@@ -85,7 +86,7 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     entry = weights.config.tensors.get(t.name)
     if entry is None:
         raise GGUFUploadError(f"tensor {t.name} is not among the model's tensors")
-    (fmt, group), (block, block_bytes) = STORED_AS[t.type], BLOCKS[t.type]
+    (fmt, group), (block, block_bytes) = stored_as(t.name, t.type, entry.format in GGUF_BLOCKS), BLOCKS[t.type]
     shape = tuple(int(s) for s in t.shape)
     if (fmt, shape, group) != (entry.format, entry.shape, entry.group_size if group else 0):
         raise GGUFUploadError(f"tensor {t.name}: the file's {t.type} {list(shape)} is stored as {fmt} (group {group}); "
@@ -102,6 +103,8 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     p = weights.placed(t.name)
     if fmt == "f32":
         return _Job(t, p.arena, rows, k, row_bytes, k, (p.codes, 0, 0, 0))
+    if fmt in GGUF_BLOCKS:
+        return _Job(t, p.arena, rows, k, row_bytes, row_bytes // 4, (p.codes, 0, 0, 0), copy=True)
     return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn))
 
 
@@ -152,11 +155,12 @@ async def upload_gguf(device, weights: Weights, source, tensors, on_progress=Non
     tensors; rope_freqs.weight is skipped. Tensors go in file order. on_progress(done, total bytes)."""
     jobs = sorted(plan(weights, tensors, _size(source), staging_bytes), key=lambda j: j.tensor.offset)
     cache = PipelineCache.of(device)
-    types = sorted({j.tensor.type for j in jobs}, key=SHADER_TYPES.get)
+    kinds = sorted({(j.tensor.type, j.copy) for j in jobs}, key=lambda tc: (SHADER_TYPES[tc[0]], tc[1]))
     shader = load("gguf_repack")
-    built = await cache.build([(f"gguf_repack:{name}", shader, {"TYPE": SHADER_TYPES[name], "WG": WG}, KINDS)
-                               for name in types])  # one pipeline per type, created together
-    pipelines = dict(zip(types, built))
+    built = await cache.build([(f"gguf_repack:{name}{'.copy' * copy}", shader,
+                                {"TYPE": SHADER_TYPES[name], "COPY": copy, "WG": WG}, KINDS)
+                               for name, copy in kinds])  # one pipeline per type (and copy), created together
+    pipelines = dict(zip(kinds, built))
     staging_size = align(min(staging_bytes, max((j.tensor.size for j in jobs), default=4)))
     staging = device.buffer(staging_size, STORAGE | COPY_DST, "gguf_repack.staging")
     params = device.buffer(32, UNIFORM | COPY_DST, "gguf_repack.params")  # (8,) u32: Params in the shader
@@ -173,7 +177,7 @@ async def upload_gguf(device, weights: Weights, source, tensors, on_progress=Non
             device.write(params, struct.pack("<8I", job.k, rows, first, codes, scales, offsets, padded, t.head))
             device.write(staging, await _view(source, t.offset + first * job.row_bytes, rows * job.row_bytes))
             grid = fold_grid(ceil(rows * job.row_words / WG), max_per_dim)
-            dispatch = _Dispatch(pipelines[t.type], groups[job.arena], grid)
+            dispatch = _Dispatch(pipelines[t.type, job.copy], groups[job.arena], grid)
             device.submit(device.record([(pass_desc, [dispatch])]), label=f"gguf_repack#{t.name}")
             done += rows * job.row_bytes
             if on_progress:

@@ -16,7 +16,7 @@ from ..ops import formats
 class TensorEntry:
     """How one GGUF tensor is stored in the bundle (pyapp/runtime/ops/formats.py)."""
 
-    format: str                  # "f32", "q4gsw", "q4gaw" or "q8gsw"
+    format: str                  # formats.FORMATS: "f32", "q4gsw", "q4gaw", "q8gsw", "q8gaw", "q4k"
     shape: tuple[int, ...]       # (N, K) for a matrix, (K,) for a vector
     group_size: int = 32         # quantized formats only
 
@@ -86,6 +86,10 @@ class ModelConfig:
     @property
     def title(self) -> str:
         return self.name or self.source_file or "model"
+
+    def gguf_blocks(self) -> list[str]:
+        """The tensors stored as the GGUF's own blocks (formats.GGUF_BLOCKS: fused kernels only)."""
+        return [n for n, e in self.tensors.items() if e.format in formats.GGUF_BLOCKS]
 
     def stored(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Every stored tensor's (shape, dtype)."""

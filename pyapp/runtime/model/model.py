@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from . import forward
 from .. import ops
+from ..ops._checks import OpError
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig
 from ..graph.graph import Graph
@@ -76,6 +77,11 @@ class Generation:
         return self.profile.totals
 
 
+def runs_fused(device, kernel_style: str | None = None, fused: bool | None = None) -> bool:
+    """Whether a Model of these arguments runs the fused path: on GPUs unless told otherwise."""
+    return (kernel_style or device.kernel_style) != "lanes" if fused is None else fused
+
+
 class Model:
     def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
                  max_context: int = 2048, prefill_rows: int = 128, profile: bool = False,
@@ -83,8 +89,13 @@ class Model:
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
         self.kernel_style = kernel_style or device.kernel_style
         # The fused path is for GPUs; SwiftShader's compiler runs its generic kernels slower than
-        # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured").
-        self.fused = self.kernel_style != "lanes" if fused is None else fused
+        # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured"). Weights kept as
+        # the GGUF's blocks are read by the fused kernels only.
+        blocks = config.gguf_blocks()
+        self.fused = runs_fused(device, kernel_style, fused) or (fused is None and bool(blocks))
+        if blocks and not self.fused:
+            raise OpError(f"{blocks[0]} is stored as the GGUF's own blocks ({config.tensors[blocks[0]].format}), "
+                              "which only the fused path reads; export without --blocks for the ExecuTorch ops")
         self.cmax = min(max_context, config.context_length)
         self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
         # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`

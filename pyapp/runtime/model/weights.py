@@ -17,7 +17,7 @@ from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig, lacks
 from ..ops.formats import plan_arenas, tables
 
-FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}  # FMT_* in wgsl/common/fused.wgsl
+FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5}  # FMT_* in wgsl/common/fused.wgsl
 
 
 class ModelTooLarge(RuntimeError):
@@ -127,6 +127,8 @@ class Weights:
         arena, codes = self.where[f"{name}.qweight"]
         words = {t: self.where[f"{name}.{t}"][1] // 4 for t in tables(entry.format)}
         n, k = entry.shape
+        if not words:  # the GGUF's own blocks: scales inside
+            return Placed(arena, entry.format, n, k, entry.group_size, codes // 4)
         return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words["scales"],
                       words.get("offsets", 0), self.meta[f"{name}.scales"][0][1])
 

@@ -5,14 +5,19 @@ A group-quantized (N, K) weight is stored as
            nibble), q8gsw / q8gaw one int8 a byte; rows read as little-endian u32 words
   scales   (G, padded_n(N)) f32, group-major, G = groups(K, group_size)
   offsets  (G, padded_n(N)) f32, the affine formats (q4gaw, q8gaw) only
-and an "f32" weight is the (N, K) f32 matrix itself. Used by the ops, the weights loader,
+and an "f32" weight is the (N, K) f32 matrix itself. A "q4k" weight is a GGUF Q4_K tensor's own
+blocks, copied as the file holds them (the fused kernels only; the ExecuTorch ops do not read it):
+  qweight  (N, K / 256 * 144) u8: per block of 256, f16 d and dmin, 12 bytes of 6-bit sub-block
+           scales and mins, then 128 bytes of nibbles (w = d * sc * q - dmin * m in each 32)
+Used by the ops, the weights loader,
 the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
 """
 
 from __future__ import annotations
 
 QUANTIZED = ("q4gsw", "q4gaw", "q8gsw", "q8gaw")
-FORMATS = ("f32", *QUANTIZED)
+GGUF_BLOCKS = {"q4k": (256, 144)}  # the GGUF's own blocks: format -> (elements, bytes) a block
+FORMATS = ("f32", *QUANTIZED, *GGUF_BLOCKS)
 
 
 def padded_n(n: int) -> int:
@@ -32,6 +37,9 @@ def row_bytes(fmt: str, k: int) -> int:
         return -(-k // 2)
     if fmt == "f32":
         return 4 * k
+    if fmt in GGUF_BLOCKS:
+        elements, size = GGUF_BLOCKS[fmt]
+        return k // elements * size
     raise ValueError(f"unknown weight format {fmt!r}; expected one of {FORMATS}")
 
 
@@ -44,7 +52,7 @@ def tables(fmt: str) -> tuple[str, ...]:
     """The group tables a format stores beside its codes."""
     if fmt in ("q4gaw", "q8gaw"):
         return ("scales", "offsets")
-    return ("scales",) if fmt in QUANTIZED else ()
+    return ("scales",) if fmt in QUANTIZED else ()  # the GGUF's blocks carry their own
 
 
 def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) -> dict[str, tuple[tuple[int, ...], str]]:

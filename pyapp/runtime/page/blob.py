@@ -23,6 +23,7 @@ from ..gguf.repack import TensorRecord, tensor_records, upload_gguf
 from ..gpu.jsffi import py_bytes
 from ..model.config import ModelConfig
 from ..model.make import make_model
+from ..model.model import runs_fused
 from ..tokenizer.tokenizer import Tokenizer
 from .store import Opened, sha256
 
@@ -103,9 +104,9 @@ async def read_header(source: BlobFile, name: str):
             n *= 2
 
 
-async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokenizer, list[TensorRecord]]:
+async def model_parts(source: BlobFile, name: str, blocks: bool = False) -> tuple[ModelConfig, Tokenizer, list[TensorRecord]]:
     """The config, tokenizer and tensor records of a GGUF; GGUFError or UnsupportedModel name the
-    file and the fault."""
+    file and the fault. blocks: the types describe.AS_BLOCKS names stay the file's blocks."""
     header, head = await read_header(source, name)
     factors = {t.offset: await source.bytes_at(t.offset, t.nbytes) for t in header.tensors
                if t.name in FACTORS and t.nbytes <= 1 << 16}  # a factor a frequency; describe() checks the shape
@@ -113,7 +114,7 @@ async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokeniz
     def read(offset: int, n: int) -> bytes:  # all describe() reads: the header, RoPE's factors
         return factors[offset][:n] if offset in factors else head[offset:offset + n]
     try:
-        config, tokenizer = describe(header, read)
+        config, tokenizer = describe(header, read, blocks)
     except UnsupportedModel as e:
         raise UnsupportedModel(f"{name}: {e}") from None
     records = tensor_records(header, config)
@@ -123,9 +124,10 @@ async def model_parts(source: BlobFile, name: str) -> tuple[ModelConfig, Tokeniz
 async def open_model(device, blob, name: str, *, on_progress=None, expect_key: str = "", **model_args) -> Opened:
     """The GGUF in blob: parsed, uploaded and repacked on the GPU, built and prepared (model/make.py),
     with the file's content key; model_args go to Model. With expect_key, a file with another key
-    raises DamagedCopy."""
+    raises DamagedCopy. A model for the fused path keeps the file's Q4_K blocks as they are."""
     source = BlobFile(blob)
-    config, tokenizer, records = await model_parts(source, name)
+    blocks = runs_fused(device, model_args.get("kernel_style"), model_args.get("fused"))
+    config, tokenizer, records = await model_parts(source, name, blocks)
     opened = Opened(None)
 
     async def upload(weights, progress):

@@ -19,6 +19,7 @@ from math import ceil
 
 from ...graph.graph import SymInt
 from .._checks import OpError, expect_tensor, on_change
+from ..formats import GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
 FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE")
@@ -46,6 +47,8 @@ def flavor(graph, rows_max: int) -> str:
 def check_mat(op: str, label: str, placed, k: int):
     if placed.k != k:
         raise OpError(f"{op}: {label} weight is ({placed.n}, {placed.k}); the input has K={k}")
+    if placed.fmt in GGUF_BLOCKS and k % GGUF_BLOCKS[placed.fmt][0]:
+        raise OpError(f"{op}: {label} weight is {placed.fmt} blocks of {GGUF_BLOCKS[placed.fmt][0]}; K={k} is not a multiple")
     if k % 8 or (placed.fmt != "f32" and (k % placed.group_size or placed.group_size % 8)):
         raise OpError(f"{op}: K={k} must be a multiple of 8 and of {label}'s group size {placed.group_size}, "
                       "itself a multiple of 8")
