@@ -11,10 +11,11 @@ fn f16_bits(h: u32) -> u32 {
   return sign | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7FFFFFu);
 }
 
-fn f16_low(word: u32) -> f32 {
-  return bitcast<f32>(f16_bits(word & 0xFFFFu));
-}
-
-fn f16_high(word: u32) -> f32 {
-  return bitcast<f32>(f16_bits(word >> 16u));
+// The two f16 of a word (low half first), exactly: unpack2x16float, with subnormals (exponent 0)
+// made m * 2^-24 in f32 in case it flushed them.
+fn f16x2(word: u32) -> vec2<f32> {
+  let halves = vec2<u32>(word & 0xFFFFu, word >> 16u);
+  let sign = select(vec2<f32>(1.0), vec2<f32>(-1.0), (halves & vec2<u32>(0x8000u)) != vec2<u32>(0u));
+  let subnormal = sign * vec2<f32>(halves & vec2<u32>(0x3FFu)) * 5.9604644775390625e-8;
+  return select(unpack2x16float(word), subnormal, (halves & vec2<u32>(0x7C00u)) == vec2<u32>(0u));
 }

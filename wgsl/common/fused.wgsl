@@ -41,21 +41,22 @@ fn q4k_block(m: Mat, n: u32, k: u32) -> u32 {
   return m.codes + (n * (K / 256u) + k / 256u) * 36u;
 }
 
-fn q4k_byte(block: u32, i: u32) -> u32 {  // byte i of the 12 packed scales and mins
-  return (w[block + 1u + i / 4u] >> ((i % 4u) * 8u)) & 0xFFu;
-}
-
-// The group of 32 holding k: (d * scale, -dmin * min), ggml's get_scale_min_k4.
+// The group of 32 holding k: (d * scale, -dmin * min), ggml's get_scale_min_k4 on the block's
+// header, read as one 16-byte piece (blocks are 36 words and start on 16 bytes): .x is d and
+// dmin, .y/.z/.w bytes 0-3, 4-7, 8-11 of the packed scales and mins.
 fn q4k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
-  let b = q4k_block(m, n, k);
+  let h = w4[q4k_block(m, n, k) / 4u];
   let j = (k / 32u) % 8u;
-  var sm = vec2<u32>(q4k_byte(b, j) & 63u, q4k_byte(b, j + 4u) & 63u);
+  let at = (j % 4u) * 8u;
+  let lo = (h.y >> at) & 0xFFu;  // byte j % 4: sub-block j's scale (j < 4), or its top 2 bits
+  let mid = (h.z >> at) & 0xFFu; // byte 4 + j % 4: its min, or the min's top 2 bits
+  let hi = (h.w >> at) & 0xFFu;  // byte 8 + j % 4: the low 4 bits of both (j >= 4)
+  var sm = vec2<u32>(lo & 63u, mid & 63u);
   if (j >= 4u) {
-    let low = q4k_byte(b, j + 4u);  // 4 low bits of each; the top 2 ride on bytes j - 4 and j
-    sm = vec2<u32>((low & 0xFu) | ((q4k_byte(b, j - 4u) >> 6u) << 4u), (low >> 4u) | ((q4k_byte(b, j) >> 6u) << 4u));
+    sm = vec2<u32>((hi & 0xFu) | ((lo >> 6u) << 4u), (hi >> 4u) | ((mid >> 6u) << 4u));
   }
-  let dm = w[b];
-  return vec2<f32>(f16_low(dm) * f32(sm.x), -(f16_high(dm) * f32(sm.y)));
+  let dm = f16x2(h.x);
+  return vec2<f32>(dm.x * f32(sm.x), -(dm.y * f32(sm.y)));
 }
 
 fn q4k_word(m: Mat, n: u32, k: u32) -> u32 {  // the word of nibbles holding k .. k + 3 (k % 4 == 0)
