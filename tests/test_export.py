@@ -115,35 +115,45 @@ def test_every_type_in_one_model(tmp_path):
     assert not config["tied_embeddings"] and config["tensors"]["output.weight"]["format"] == "f32"
 
 
-def test_blocks_keep_the_files_q4_k_bytes_but_the_embeddings(tmp_path):
-    """export --blocks: each Q4_K matrix's stored codes are the file's bytes (gguf's reader), rows
-    reordered into pairs where Qwen's are; the token embedding and other types as without it."""
+def test_blocks_keep_the_files_k_quant_bytes_but_the_embeddings(tmp_path):
+    """export --blocks: each Q4_K matrix's stored codes are the file's bytes (gguf's reader), each
+    Q6_K's its blocks but their last 2 bytes, its d (those bytes as f16) an f32 a block beside
+    them; rows reordered into pairs where Qwen's are; the token embedding and other types as
+    without it."""
     from gguf import GGUFReader
 
     from pyapp.runtime.gguf.describe import pair_order
     from pyapp.runtime.model.config import ModelConfig
 
     gguf = tiny_llama.write(tmp_path / "q.gguf", arch="qwen2", qkv_bias=True, dim=256, ffn=512, heads=4, kv=2,
-                            types={**tiny_llama.KQUANT, "token_embd": Q.Q4_K, "attn_k": Q.Q4_K})
+                            types={**tiny_llama.KQUANT, "token_embd": Q.Q4_K, "attn_k": Q.Q6_K})
     plain, plain_config, _ = export.read_gguf(gguf)
     tensors, config, _ = export.read_gguf(gguf, blocks=True)
-    kept = 0
+    kept, file_bytes = {Q.Q4_K: 0, Q.Q6_K: 0}, 0
     for t in GGUFReader(gguf).tensors:
         entry, raw = config["tensors"].get(t.name), np.asarray(t.data).view(np.uint8).reshape(int(t.shape[-1]), -1)
-        if t.tensor_type != Q.Q4_K or t.name == "token_embd.weight":
+        if t.tensor_type not in kept or t.name == "token_embd.weight":
             assert entry == plain_config["tensors"].get(entry and t.name), t.name
             continue
-        assert entry == {"format": "q4k", "shape": plain_config["tensors"][t.name]["shape"], "group_size": 32}
+        fmt, group = ("q4k", 32) if t.tensor_type == Q.Q4_K else ("q6k", 16)
+        assert entry == {"format": fmt, "shape": plain_config["tensors"][t.name]["shape"], "group_size": group}
         if t.name.endswith(("attn_q.weight", "attn_k.weight")):  # Qwen: heads' halves -> pairs, whole rows
             raw = raw.reshape(-1, 256 // 4, raw.shape[1])[:, pair_order(256 // 4)].reshape(raw.shape)
-        np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], raw)
-        assert not any(k.startswith(f"{t.name}.") and k != f"{t.name}.qweight" for k in tensors)
-        kept += 1
-    assert kept >= 4 and config["tensors"]["token_embd.weight"]["format"] == "q4gaw"
+        if fmt == "q4k":
+            np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], raw)
+        else:
+            blocks = raw.reshape(raw.shape[0], -1, 210)
+            np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], blocks[:, :, :208].reshape(raw.shape[0], -1))
+            d = blocks[:, :, 208:].copy().view(np.float16)[..., 0].astype(np.float32)
+            np.testing.assert_array_equal(tensors[f"{t.name}.scales"], d)
+        assert {k for k in tensors if k.startswith(f"{t.name}.")} == {f"{t.name}.qweight", *([f"{t.name}.scales"] * (fmt == "q6k"))}
+        kept[t.tensor_type] += 1
+        file_bytes += int(t.n_bytes)
+    assert kept[Q.Q4_K] >= 2 and kept[Q.Q6_K] >= 3 and config["tensors"]["token_embd.weight"]["format"] == "q4gaw"
     stored = ModelConfig.from_json(config).stored()
     assert {k: (tuple(v.shape), "u8" if v.dtype == np.uint8 else "f32") for k, v in tensors.items()} == stored
-    assert sum(v.nbytes for k, v in tensors.items() if config["tensors"].get(k.rsplit(".", 1)[0], {}).get("format") == "q4k") \
-        == sum(int(t.n_bytes) for t in GGUFReader(gguf).tensors if t.tensor_type == Q.Q4_K and t.name != "token_embd.weight")
+    gpu_bytes = sum(v.nbytes for k, v in tensors.items() if config["tensors"].get(k.rsplit(".", 1)[0], {}).get("format", "").endswith("k"))
+    assert file_bytes < gpu_bytes < 1.01 * file_bytes  # Q6_K's d: 4 bytes instead of 2 a block of 210
 
 
 @pytest.mark.parametrize("types", ["MIXED", "KQUANT"])

@@ -35,7 +35,7 @@ def test_block_sizes_agree_with_the_exporter():
 
 def test_the_shader_knows_the_types_and_constants():
     source = shaders.load("gguf_repack")
-    assert shaders.overrides(source) == {"TYPE", "COPY", "WG"}
+    assert shaders.overrides(source) == {"TYPE", "BLOCKS", "WG"}
     codes = {name: int(code) for name, code in re.findall(r"^const (\w+) = (\d+)u;", source, re.MULTILINE)}
     assert codes == SHADER_TYPES
 

@@ -8,7 +8,7 @@
 // #include "common/grid.wgsl"
 // #include "common/f16.wgsl"
 override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf/repack.py)
-override COPY: bool = false;  // the arena keeps the file's blocks (formats.GGUF_BLOCKS): rows copied word by word
+override BLOCKS: bool = false;  // the arena keeps the file's blocks (formats.GGUF_BLOCKS), Q6_K's d as an f32 plane
 override WG: u32 = 64u;
 
 const F32 = 0u;
@@ -222,16 +222,19 @@ fn float_bits(row: u32, k: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let per_word = codes_per_word();
-  let block_words = (params.k / block_elems()) * block_bytes() / 4u;  // a row's blocks, when COPY
-  let words = select(params.k / per_word, block_words, COPY);  // stored words per row (K is a multiple of the block)
+  let kept = select(block_bytes(), 208u, TYPE == Q6_K) / 4u;  // words kept a block, when BLOCKS
+  let words = select(params.k / per_word, (params.k / block_elems()) * kept, BLOCKS);  // stored words per row
   let i = flat_workgroup(wid, nwg) * WG + lid.x;
   if (i >= params.rows * words) { return; }
   let r = i / words;
   let w = i % words;
   let row = r * (params.k / block_elems()) * block_bytes();  // the row's first byte in src
   let n = stored_row(params.first_row + r);
-  if (COPY) {
-    arena[params.codes + n * words + w] = src[row / 4u + w];
+  if (BLOCKS) {  // Q6_K's blocks lie on 2 bytes (210 a block): u32_at reads across words
+    arena[params.codes + n * words + w] = u32_at(row + (w / kept) * block_bytes() + 4u * (w % kept));
+    if (TYPE == Q6_K && w < params.k / 256u) {
+      arena[params.scales + n * (params.k / 256u) + w] = f16_bits(u16_at(row + w * 210u + 208u));
+    }
     return;
   }
   if (TYPE <= BF16) {

@@ -29,7 +29,6 @@ import numpy as np
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
 from ..runtime.gguf.describe import STORED_AS, SUPPORTED, stored_as
-from ..runtime.ops.formats import GGUF_BLOCKS
 
 # The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 IQ4_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
@@ -197,7 +196,10 @@ def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...], blo
         raise UnsupportedTensor(f"tensor {name}: K={k} is not a multiple of {qtype}'s {BLOCK[qtype]}-element block")
     fn, block_bytes = CONVERT[qtype]
     fmt, group = stored_as(name, qtype, blocks)
-    if fmt in GGUF_BLOCKS:
-        rows = np.ascontiguousarray(data).view(np.uint8).reshape(n, -1)
-        return {f"{name}.qweight": rows}, {"format": fmt, "shape": [n, k], "group_size": group}
+    entry = {"format": fmt, "shape": [n, k], "group_size": group}
+    if fmt == "q4k":
+        return {f"{name}.qweight": np.ascontiguousarray(data).view(np.uint8).reshape(n, -1)}, entry
+    if fmt == "q6k":  # ql, qh and scales as they are; d (the last 2 bytes) as f32 beside them
+        b = _blocks(data, n, block_bytes)
+        return {f"{name}.qweight": np.ascontiguousarray(b[:, :, :208]).reshape(n, -1), f"{name}.scales": _f16(b, 208)}, entry
     return fn(name, _blocks(data, n, block_bytes), n, k)

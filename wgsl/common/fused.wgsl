@@ -14,11 +14,12 @@ const FMT_Q4S = 2u;   // q4gsw: nibbles stored as q + 8, w = q * scale
 const FMT_Q4A = 3u;   // q4gaw: nibbles q, w = q * scale + offset
 const FMT_Q8A = 4u;   // q8gaw: int8 codes, w = q * scale + offset
 const FMT_Q4K = 5u;   // q4k: GGUF Q4_K blocks as the file holds them, 36 words for 256 k (groups of 32)
+const FMT_Q6K = 6u;   // q6k: Q6_K blocks but their d, 52 words for 256 k (groups of 16); d in `scales`
 
 struct Mat {
   fmt: u32,
   codes: u32,     // word offset of row 0 of the codes (q4k: of its first block)
-  scales: u32,    // word offset of the (G, pn) f32 scales (none for q4k: in its blocks)
+  scales: u32,    // word offset of the (G, pn) f32 scales (q6k: its (N, K / 256) d; q4k: none)
   offsets: u32,   // word offset of the (G, pn) f32 offsets (the affine formats)
   pn: u32,        // padded N: the row length of the group tables
   n: u32,         // rows (output features)
@@ -67,8 +68,43 @@ fn low4(word: u32, shift: u32) -> vec4<f32> {  // four consecutive k: the low or
   return vec4<f32>(unpack4xU8((word >> shift) & 0x0F0F0F0Fu));
 }
 
+// Q6_K without its d: ql (words 0..31), qh (32..47), 16 int8 scales (48..51). In each half h of
+// 128 k, k = 128h + 32q + l is the low nibble (q < 2) or high nibble of ql byte 64h + 32(q % 2) + l
+// and bits 2q, 2q + 1 of qh byte 32h + l; q - 32 its value, scale d * scales[(k % 256) / 16].
+fn q6k_block(m: Mat, n: u32, k: u32) -> u32 {
+  return m.codes + (n * (K / 256u) + k / 256u) * 52u;
+}
+
+fn q6k_ql(m: Mat, n: u32, k: u32) -> u32 {  // the ql word holding k .. k + 3 (k % 4 == 0); qh's is q6k_qh
+  let e = k % 256u;
+  return q6k_block(m, n, k) + (e / 128u) * 16u + ((e / 32u) % 2u) * 8u + (e % 32u) / 4u;
+}
+
+fn q6k_qh(m: Mat, n: u32, k: u32) -> u32 {
+  let e = k % 256u;
+  return q6k_block(m, n, k) + 32u + (e / 128u) * 8u + (e % 32u) / 4u;
+}
+
+fn q6k_values(ql: u32, qh: u32, k: u32) -> vec4<f32> {  // four consecutive k from their ql and qh words
+  let q = (k / 32u) % 4u;
+  let codes = ((ql >> ((q / 2u) * 4u)) & 0x0F0F0F0Fu) | (((qh >> (2u * q)) & 0x03030303u) << 4u);
+  return vec4<f32>(vec4<i32>(unpack4xU8(codes)) - vec4<i32>(32));
+}
+
+fn q6k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
+  let s = (k % 256u) / 16u;
+  let sc = bitcast<i32>(w[q6k_block(m, n, k) + 48u + s / 4u] << (24u - 8u * (s % 4u))) >> 24u;
+  return vec2<f32>(wf(m.scales + n * (K / 256u) + k / 256u) * f32(sc), 0.0);
+}
+
 fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
   let n = min(row, m.n - 1u);  // a last chunk past N reads a real row; its result is dropped
+  if (m.fmt == FMT_Q6K) {
+    let k = 8u * u;
+    let a = q6k_ql(m, n, k);
+    let h = q6k_qh(m, n, k);
+    return X8(q6k_values(w[a], w[h], k), q6k_values(w[a + 1u], w[h + 1u], k));
+  }
   if (m.fmt == FMT_Q4K) {
     let a = q4k_word(m, n, 8u * u);
     let shift = ((u / 4u) % 2u) * 4u;  // k / 32 odd: the high nibbles
@@ -94,6 +130,7 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
 fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
   if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), g * GS); }
+  if (m.fmt == FMT_Q6K) { return q6k_group(m, min(row, m.n - 1u), g * GS); }
   let t = (g * GS / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
@@ -202,6 +239,17 @@ fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
     return X32(X8(low4(lo.x, shift), low4(lo.y, shift)), X8(low4(lo.z, shift), low4(lo.w, shift)),
                X8(low4(hi.x, shift), low4(hi.y, shift)), X8(low4(hi.z, shift), low4(hi.w, shift)));
   }
+  if (m.fmt == FMT_Q6K) {
+    let k = 32u * c;
+    let a = q6k_ql(m, n, k) / 4u;  // 8 words of ql and 8 of qh, each on 16 bytes: blocks are 52 words
+    let h = q6k_qh(m, n, k) / 4u;
+    let l0 = w4[a];
+    let l1 = w4[a + 1u];
+    let h0 = w4[h];
+    let h1 = w4[h + 1u];
+    return X32(X8(q6k_values(l0.x, h0.x, k), q6k_values(l0.y, h0.y, k)), X8(q6k_values(l0.z, h0.z, k), q6k_values(l0.w, h0.w, k)),
+               X8(q6k_values(l1.x, h1.x, k), q6k_values(l1.y, h1.y, k)), X8(q6k_values(l1.z, h1.z, k), q6k_values(l1.w, h1.w, k)));
+  }
   if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
     let a = (m.codes + n * (K / 4u)) / 4u + 2u * c;
     let lo = w4[a];
@@ -234,6 +282,7 @@ fn sum8(a: X8) -> f32 {
 fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
   if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), k); }
+  if (m.fmt == FMT_Q6K) { return q6k_group(m, min(row, m.n - 1u), k); }
   let t = (k / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }

@@ -18,6 +18,7 @@ from ..model.config import ModelConfig, TensorEntry
 from ..model.model import Model
 from ..model.sampling import Sampling
 from ..model.weights import Weights
+from ..gguf.describe import STORED_AS
 from ..ops.formats import GGUF_BLOCKS
 
 
@@ -65,13 +66,15 @@ SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary,
 # How the shapes' matrices are stored: format and group size per kind of tensor.
 # q4_0: Q4_0 matrices, a Q8_0 embedding and head. q4_k_m: as llama.cpp's Q4_K_M mix reads on the
 # GPU (Q4_K -> q4gaw in groups of 32; Q6_K -> q8gsw in groups of 16: the head, V and the FFN down).
-# q4_k_m_blocks: the same with Q4_K kept as the file's blocks (describe.AS_BLOCKS, the fused path);
+# q4_k_m_blocks: the same with Q4_K and Q6_K kept as the file's blocks (describe.AS_BLOCKS, the fused path);
 # a matrix whose K is no multiple of 256 is Q5_0 in such files (llama.cpp's fallback): q8gsw.
 MIXES = {
     "q4_0": {"matrix": ("q4gsw", 32), "wide": ("q4gsw", 32), "head": ("q8gsw", 32), "embd": ("q8gsw", 32)},
     "q4_k_m": {"matrix": ("q4gaw", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
-    "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
+    "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q6k", 16), "head": ("q6k", 16), "embd": ("q4gaw", 32)},
 }
+
+LAYOUT_OF_BLOCKS = {"q4k": STORED_AS["Q4_K"], "q6k": STORED_AS["Q6_K"]}
 
 
 def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
@@ -80,14 +83,16 @@ def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
     q, kv = heads * hd, kv_heads * hd
     how = MIXES[mix]
 
-    def entry(kind_of: str, shape) -> TensorEntry:
+    def entry(kind_of: str, shape, embedding: bool = False) -> TensorEntry:
         fmt, gs = how[kind_of]
+        if fmt in GGUF_BLOCKS and embedding:  # as describe.stored_as keeps it: the embedding op's layout
+            fmt, gs = LAYOUT_OF_BLOCKS[fmt]
         if fmt in GGUF_BLOCKS and shape[1] % GGUF_BLOCKS[fmt][0]:
             fmt, gs = "q8gsw", 32
         return TensorEntry(fmt, shape, gs)
 
     head = "head" if tied else "embd"
-    tensors = {"token_embd.weight": entry(head, (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
+    tensors = {"token_embd.weight": entry(head, (vocab, dim), embedding=True), "output_norm.weight": TensorEntry("f32", (dim,))}
     if not tied:
         tensors["output.weight"] = entry("head", (vocab, dim))
     for i in range(layers):

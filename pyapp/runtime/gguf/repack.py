@@ -70,7 +70,7 @@ class _Job:
     row_bytes: int   # in the file
     row_words: int   # stored words per row: codes (8 nibbles or 4 int8 a word) or f32
     words: tuple     # (codes, scales, offsets, padded N): word offsets in the arena
-    copy: bool = False  # the file's blocks as they are (formats.GGUF_BLOCKS): rows copied word by word
+    blocks: bool = False  # the file's blocks kept (formats.GGUF_BLOCKS): copied word by word
 
 
 @dataclass
@@ -104,7 +104,8 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     if fmt == "f32":
         return _Job(t, p.arena, rows, k, row_bytes, k, (p.codes, 0, 0, 0))
     if fmt in GGUF_BLOCKS:
-        return _Job(t, p.arena, rows, k, row_bytes, row_bytes // 4, (p.codes, 0, 0, 0), copy=True)
+        return _Job(t, p.arena, rows, k, row_bytes, k // block * GGUF_BLOCKS[fmt][1] // 4, (p.codes, p.scales, 0, 0),
+                    blocks=True)
     return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn))
 
 
@@ -155,11 +156,11 @@ async def upload_gguf(device, weights: Weights, source, tensors, on_progress=Non
     tensors; rope_freqs.weight is skipped. Tensors go in file order. on_progress(done, total bytes)."""
     jobs = sorted(plan(weights, tensors, _size(source), staging_bytes), key=lambda j: j.tensor.offset)
     cache = PipelineCache.of(device)
-    kinds = sorted({(j.tensor.type, j.copy) for j in jobs}, key=lambda tc: (SHADER_TYPES[tc[0]], tc[1]))
+    kinds = sorted({(j.tensor.type, j.blocks) for j in jobs}, key=lambda tb: (SHADER_TYPES[tb[0]], tb[1]))
     shader = load("gguf_repack")
-    built = await cache.build([(f"gguf_repack:{name}{'.copy' * copy}", shader,
-                                {"TYPE": SHADER_TYPES[name], "COPY": copy, "WG": WG}, KINDS)
-                               for name, copy in kinds])  # one pipeline per type (and copy), created together
+    built = await cache.build([(f"gguf_repack:{name}{'.blocks' * blocks}", shader,
+                                {"TYPE": SHADER_TYPES[name], "BLOCKS": blocks, "WG": WG}, KINDS)
+                               for name, blocks in kinds])  # one pipeline per type (and blocks), created together
     pipelines = dict(zip(kinds, built))
     staging_size = align(min(staging_bytes, max((j.tensor.size for j in jobs), default=4)))
     staging = device.buffer(staging_size, STORAGE | COPY_DST, "gguf_repack.staging")
@@ -177,7 +178,7 @@ async def upload_gguf(device, weights: Weights, source, tensors, on_progress=Non
             device.write(params, struct.pack("<8I", job.k, rows, first, codes, scales, offsets, padded, t.head))
             device.write(staging, await _view(source, t.offset + first * job.row_bytes, rows * job.row_bytes))
             grid = fold_grid(ceil(rows * job.row_words / WG), max_per_dim)
-            dispatch = _Dispatch(pipelines[t.type, job.copy], groups[job.arena], grid)
+            dispatch = _Dispatch(pipelines[t.type, job.blocks], groups[job.arena], grid)
             device.submit(device.record([(pass_desc, [dispatch])]), label=f"gguf_repack#{t.name}")
             done += rows * job.row_bytes
             if on_progress:

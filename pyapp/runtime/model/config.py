@@ -16,7 +16,7 @@ from ..ops import formats
 class TensorEntry:
     """How one GGUF tensor is stored in the bundle (pyapp/runtime/ops/formats.py)."""
 
-    format: str                  # formats.FORMATS: "f32", "q4gsw", "q4gaw", "q8gsw", "q8gaw", "q4k"
+    format: str                  # formats.FORMATS: "f32", "q4gsw", "q4gaw", "q8gsw", "q8gaw", "q4k", "q6k"
     shape: tuple[int, ...]       # (N, K) for a matrix, (K,) for a vector
     group_size: int = 32         # quantized formats only
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig, lacks
-from ..ops.formats import plan_arenas, tables
+from ..ops.formats import GGUF_BLOCKS, plan_arenas, tables
 
-FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5}  # FMT_* in wgsl/common/fused.wgsl
+FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6}  # FMT_* in wgsl/common/fused.wgsl
 
 
 class ModelTooLarge(RuntimeError):
@@ -127,8 +127,8 @@ class Weights:
         arena, codes = self.where[f"{name}.qweight"]
         words = {t: self.where[f"{name}.{t}"][1] // 4 for t in tables(entry.format)}
         n, k = entry.shape
-        if not words:  # the GGUF's own blocks: scales inside
-            return Placed(arena, entry.format, n, k, entry.group_size, codes // 4)
+        if entry.format in GGUF_BLOCKS:  # the GGUF's own blocks: q6k's d a block beside them
+            return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words.get("scales", 0))
         return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words["scales"],
                       words.get("offsets", 0), self.meta[f"{name}.scales"][0][1])
 

@@ -9,6 +9,10 @@ and an "f32" weight is the (N, K) f32 matrix itself. A "q4k" weight is a GGUF Q4
 blocks, copied as the file holds them (the fused kernels only; the ExecuTorch ops do not read it):
   qweight  (N, K / 256 * 144) u8: per block of 256, f16 d and dmin, 12 bytes of 6-bit sub-block
            scales and mins, then 128 bytes of nibbles (w = d * sc * q - dmin * m in each 32)
+and a "q6k" weight a Q6_K tensor's blocks without their last two bytes (210 is no multiple of 4):
+  qweight  (N, K / 256 * 208) u8: ql (128 bytes of low nibbles), qh (64 of high bit pairs), 16
+           int8 sub-block scales (w = d * sc * (q - 32) in each 16)
+  scales   (N, K / 256) f32: each block's d, row-major (0.95% more than the file's f16)
 Used by the ops, the weights loader,
 the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
 """
@@ -16,7 +20,7 @@ the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
 from __future__ import annotations
 
 QUANTIZED = ("q4gsw", "q4gaw", "q8gsw", "q8gaw")
-GGUF_BLOCKS = {"q4k": (256, 144)}  # the GGUF's own blocks: format -> (elements, bytes) a block
+GGUF_BLOCKS = {"q4k": (256, 144), "q6k": (256, 208)}  # the GGUF's own blocks: format -> (elements, bytes kept) a block
 FORMATS = ("f32", *QUANTIZED, *GGUF_BLOCKS)
 
 
@@ -52,7 +56,7 @@ def tables(fmt: str) -> tuple[str, ...]:
     """The group tables a format stores beside its codes."""
     if fmt in ("q4gaw", "q8gaw"):
         return ("scales", "offsets")
-    return ("scales",) if fmt in QUANTIZED else ()  # the GGUF's blocks carry their own
+    return ("scales",) if fmt in QUANTIZED or fmt == "q6k" else ()  # q4k's blocks carry their own
 
 
 def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -61,6 +65,8 @@ def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) ->
         return {name: (tuple(shape), "f32")}
     n, k = shape
     out = {f"{name}.qweight": ((n, row_bytes(fmt, k)), "u8")}
+    if fmt in GGUF_BLOCKS:
+        return {**out, **{f"{name}.{t}": ((n, k // GGUF_BLOCKS[fmt][0]), "f32") for t in tables(fmt)}}
     for t in tables(fmt):
         out[f"{name}.{t}"] = ((groups(k, group_size), padded_n(n)), "f32")
     return out
