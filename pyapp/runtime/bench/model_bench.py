@@ -18,7 +18,6 @@ from ..model.config import ModelConfig, TensorEntry
 from ..model.model import Model
 from ..model.sampling import Sampling
 from ..model.weights import Weights
-from ..gguf.describe import STORED_AS
 from ..ops.formats import GGUF_BLOCKS
 
 
@@ -71,10 +70,8 @@ SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary,
 MIXES = {
     "q4_0": {"matrix": ("q4gsw", 32), "wide": ("q4gsw", 32), "head": ("q8gsw", 32), "embd": ("q8gsw", 32)},
     "q4_k_m": {"matrix": ("q4gaw", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
-    "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q6k", 16), "head": ("q6k", 16), "embd": ("q4gaw", 32)},
+    "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q6k", 16), "head": ("q6k", 16), "embd": ("q4k", 32)},
 }
-
-LAYOUT_OF_BLOCKS = {"q4k": STORED_AS["Q4_K"], "q6k": STORED_AS["Q6_K"]}
 
 
 def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
@@ -83,16 +80,14 @@ def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
     q, kv = heads * hd, kv_heads * hd
     how = MIXES[mix]
 
-    def entry(kind_of: str, shape, embedding: bool = False) -> TensorEntry:
+    def entry(kind_of: str, shape) -> TensorEntry:
         fmt, gs = how[kind_of]
-        if fmt in GGUF_BLOCKS and embedding:  # as describe.stored_as keeps it: the embedding op's layout
-            fmt, gs = LAYOUT_OF_BLOCKS[fmt]
         if fmt in GGUF_BLOCKS and shape[1] % GGUF_BLOCKS[fmt][0]:
             fmt, gs = "q8gsw", 32
         return TensorEntry(fmt, shape, gs)
 
     head = "head" if tied else "embd"
-    tensors = {"token_embd.weight": entry(head, (vocab, dim), embedding=True), "output_norm.weight": TensorEntry("f32", (dim,))}
+    tensors = {"token_embd.weight": entry(head, (vocab, dim)), "output_norm.weight": TensorEntry("f32", (dim,))}
     if not tied:
         tensors["output.weight"] = entry("head", (vocab, dim))
     for i in range(layers):

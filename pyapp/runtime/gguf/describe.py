@@ -34,11 +34,9 @@ STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q8_0": ("q8gsw", 32), "Q4_K": ("q4gaw", 32), "Q5_K": ("q8gaw", 32), "Q6_K": ("q8gsw", 16),
            "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
-# ... or, for the fused kernels, as the file's own blocks (formats.GGUF_BLOCKS): a copy of the bytes
-# (Q6_K's d moved beside them as f32).
-# The token embedding keeps STORED_AS: the embedding op reads ExecuTorch's layouts only.
+# ... or, for the fused kernels (and the embedding op), as the file's own blocks (formats.GGUF_BLOCKS):
+# a copy of the bytes (Q6_K's d moved beside them as f32).
 AS_BLOCKS = {"Q4_K": ("q4k", 32), "Q6_K": ("q6k", 16)}
-KEEPS_LAYOUT = "token_embd.weight"
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX ones among ours
 GEMMAS = ("gemma2", "gemma3")
@@ -354,7 +352,7 @@ def check_tensors(config: dict, vocab: int, shapes: dict[str, tuple[int, ...]]):
 def stored_as(name: str, qtype: str, blocks: bool) -> tuple[str, int]:
     """(format, group size) of a tensor: its GGUF blocks as they are where `blocks` and the
     fused kernels read them, else our layout (STORED_AS)."""
-    if blocks and qtype in AS_BLOCKS and name != KEEPS_LAYOUT:
+    if blocks and qtype in AS_BLOCKS:
         return AS_BLOCKS[qtype]
     return STORED_AS[qtype]
 

@@ -1,15 +1,15 @@
 """embedding(tokens, table): gather rows of an f32 or group-quantized table (no dequant pass).
 
 tokens (S,) i32; table f32 (V, K), or u8 in a linear layout (q8gsw / q8gaw (V, K); q4gsw / q4gaw
-(V, ceil(K/2))) with scales [and offsets] (G, padded_V); out (S, K) f32. A tied LM head
+(V, ceil(K/2))) with scales [and offsets] (G, padded_V), or the GGUF's own blocks (q4k; q6k with
+its d as scales (V, K/256)); out (S, K) f32. A tied LM head
 reads the same table through the matching linear op. scale multiplies every row (Gemma's sqrt(dim)).
 """
 
-from ..formats import row_bytes
+from ..formats import row_bytes, tables
 from .._checks import OpError, expect_tensor, live, on_change, workgroups
 
-FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4}
-AFFINE = ("q4gaw", "q8gaw")
+FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6}
 SHADERS = {"embedding": ("FORMAT", "K", "V", "GS", "PADDED_N", "WG", "SCALE")}
 WG = 64
 
@@ -25,8 +25,9 @@ def embedding(graph, tokens, table, fmt: str, dim: int, scales=None, offsets=Non
     columns = dim if fmt == "f32" else row_bytes(fmt, dim)  # f32 rows are counted in elements
     if table.shape[1] != columns:
         raise OpError(f"{op}: {fmt} table {table!r} must have {columns} columns for dim {dim}")
-    if fmt != "f32" and scales is None or fmt in AFFINE and offsets is None:
-        raise OpError(f"{op}: format {fmt} needs scales{' and offsets' if fmt in AFFINE else ''}")
+    given = {"scales": scales, "offsets": offsets}
+    if any(given[t] is None for t in tables(fmt)):
+        raise OpError(f"{op}: format {fmt} needs {' and '.join(tables(fmt))}")
     s = tokens.shape[0]
     rows = s if rows is None else rows
     out = graph.scratch(name or f"{op}#{len(graph.dispatches)}.out", (s, dim))
