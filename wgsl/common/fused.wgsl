@@ -47,17 +47,9 @@ fn q4k_block(m: Mat, n: u32, k: u32) -> u32 {
 // dmin, .y/.z/.w bytes 0-3, 4-7, 8-11 of the packed scales and mins.
 fn q4k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
   let h = w4[q4k_block(m, n, k) / 4u];
-  let j = (k / 32u) % 8u;
-  let at = (j % 4u) * 8u;
-  let lo = (h.y >> at) & 0xFFu;  // byte j % 4: sub-block j's scale (j < 4), or its top 2 bits
-  let mid = (h.z >> at) & 0xFFu; // byte 4 + j % 4: its min, or the min's top 2 bits
-  let hi = (h.w >> at) & 0xFFu;  // byte 8 + j % 4: the low 4 bits of both (j >= 4)
-  var sm = vec2<u32>(lo & 63u, mid & 63u);
-  if (j >= 4u) {
-    sm = vec2<u32>((hi & 0xFu) | ((lo >> 6u) << 4u), (hi >> 4u) | ((mid >> 6u) << 4u));
-  }
+  let sm = vec2<f32>(q4k_scale_min(h, (k / 32u) % 8u));
   let dm = f16x2(h.x);
-  return vec2<f32>(dm.x * f32(sm.x), -(dm.y * f32(sm.y)));
+  return vec2<f32>(dm.x * sm.x, -(dm.y * sm.y));
 }
 
 fn q4k_word(m: Mat, n: u32, k: u32) -> u32 {  // the word of nibbles holding k .. k + 3 (k % 4 == 0)
@@ -290,26 +282,94 @@ fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
   return vec2<f32>(s, 0.0);
 }
 
+// A chunk's share of column j's sum: the codes of chunk c of row r times x', scaled per group.
+fn chunk_term(m: Mat, r: u32, c: u32, xc: X32, xs: vec2<f32>) -> f32 {
+  let q = chunk_codes(m, r, c);
+  let d = vec2<f32>(dot8(xc.a, q.a) + dot8(xc.b, q.b), dot8(xc.c, q.c) + dot8(xc.d, q.d));
+  let lo = group_at(m, r, 32u * c);
+  if (m.gs % 32u == 0u) { return lo.x * (d.x + d.y) + lo.y * (xs.x + xs.y); }  // the chunk is inside one group
+  let hi = group_at(m, r, 32u * c + 16u);                                       // groups of 16: one per half
+  return lo.x * d.x + lo.y * xs.x + hi.x * d.y + hi.y * xs.y;
+}
+
+fn x_normed(xc: X32, gamma: u32, c: u32) -> X32 {  // x' = x * gamma when NORM
+  if (!NORM) { return xc; }
+  let gm = gamma_chunk(gamma, c);
+  return X32(mul8(xc.a, gm.a), mul8(xc.b, gm.b), mul8(xc.c, gm.c), mul8(xc.d, gm.d));
+}
+
+fn squares(xc: X32) -> f32 {
+  return dot8(xc.a, xc.a) + dot8(xc.b, xc.b) + dot8(xc.c, xc.c) + dot8(xc.d, xc.d);
+}
+
+fn halves(xc: X32) -> vec2<f32> {  // x' summed over each half of a chunk
+  return vec2<f32>(sum8(xc.a) + sum8(xc.b), sum8(xc.c) + sum8(xc.d));
+}
+
 fn accumulate_wide(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
+  if (PAIRS) { return accumulate_pairs(team, a, b, n0, row, gamma); }
   var sums = Sums(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
   for (var c = team.lane; c < K / 32u; c += team.size) {
-    var xc = x_chunk(row, c);
-    if (NORM) {
-      sums.ss += dot8(xc.a, xc.a) + dot8(xc.b, xc.b) + dot8(xc.c, xc.c) + dot8(xc.d, xc.d);
-      let gm = gamma_chunk(gamma, c);
-      xc = X32(mul8(xc.a, gm.a), mul8(xc.b, gm.b), mul8(xc.c, gm.c), mul8(xc.d, gm.d));
+    let raw = x_chunk(row, c);
+    if (NORM) { sums.ss += squares(raw); }
+    let xc = x_normed(raw, gamma, c);
+    let xs = halves(xc);
+    for (var j = 0u; j < CPS * MATS; j++) {
+      let t = chunk_term(mat_of(a, b, j), n0 + j % CPS, c, xc, xs);
+      if (j < 4u) { sums.v[j] += t; } else { sums.u[j - 4u] += t; }
     }
-    let xs = vec2<f32>(sum8(xc.a) + sum8(xc.b), sum8(xc.c) + sum8(xc.d));  // x' over each half
+  }
+  return sums;
+}
+
+// PAIRS (every matrix a GGUF block format, K % 64 == 0): lanes take two chunks at once, so a
+// Q4_K lane reads the 32 bytes of nibbles that hold both (low, then high) once and its block's
+// header once for the two sub-blocks.
+fn q4k_scale_min(h: vec4<u32>, j: u32) -> vec2<u32> {
+  let at = (j % 4u) * 8u;
+  let lo = (h.y >> at) & 0xFFu;
+  let mid = (h.z >> at) & 0xFFu;
+  let hi = (h.w >> at) & 0xFFu;
+  if (j < 4u) { return vec2<u32>(lo & 63u, mid & 63u); }
+  return vec2<u32>((hi & 0xFu) | ((lo >> 6u) << 4u), (hi >> 4u) | ((mid >> 6u) << 4u));
+}
+
+fn q4k_pair(m: Mat, r: u32, k: u32, x0: X32, x1: X32, xs: vec2<f32>) -> f32 {  // k % 64 == 0
+  let n = min(r, m.n - 1u);
+  let h = w4[q4k_block(m, n, k) / 4u];
+  let at = q4k_word(m, n, k) / 4u;  // the 8 words whose low nibbles are chunk k / 32, high the next
+  let q0 = w4[at];
+  let q1 = w4[at + 1u];
+  let d0 = dot8(x0.a, X8(low4(q0.x, 0u), low4(q0.y, 0u))) + dot8(x0.b, X8(low4(q0.z, 0u), low4(q0.w, 0u)))
+         + dot8(x0.c, X8(low4(q1.x, 0u), low4(q1.y, 0u))) + dot8(x0.d, X8(low4(q1.z, 0u), low4(q1.w, 0u)));
+  let d1 = dot8(x1.a, X8(low4(q0.x, 4u), low4(q0.y, 4u))) + dot8(x1.b, X8(low4(q0.z, 4u), low4(q0.w, 4u)))
+         + dot8(x1.c, X8(low4(q1.x, 4u), low4(q1.y, 4u))) + dot8(x1.d, X8(low4(q1.z, 4u), low4(q1.w, 4u)));
+  let dm = f16x2(h.x);
+  let j = (k / 32u) % 8u;
+  let s0 = vec2<f32>(q4k_scale_min(h, j));
+  let s1 = vec2<f32>(q4k_scale_min(h, j + 1u));
+  return dm.x * (s0.x * d0 + s1.x * d1) - dm.y * (s0.y * xs.x + s1.y * xs.y);
+}
+
+fn accumulate_pairs(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -> Sums {
+  var sums = Sums(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
+  for (var p = team.lane; p < K / 64u; p += team.size) {
+    let raw0 = x_chunk(row, 2u * p);
+    let raw1 = x_chunk(row, 2u * p + 1u);
+    if (NORM) { sums.ss += squares(raw0) + squares(raw1); }
+    let x0 = x_normed(raw0, gamma, 2u * p);
+    let x1 = x_normed(raw1, gamma, 2u * p + 1u);
+    let xs0 = halves(x0);
+    let xs1 = halves(x1);
+    let xs = vec2<f32>(xs0.x + xs0.y, xs1.x + xs1.y);  // x' over each chunk
     for (var j = 0u; j < CPS * MATS; j++) {
       let m = mat_of(a, b, j);
       let r = n0 + j % CPS;
-      let q = chunk_codes(m, r, c);
-      let d = vec2<f32>(dot8(xc.a, q.a) + dot8(xc.b, q.b), dot8(xc.c, q.c) + dot8(xc.d, q.d));
-      let lo = group_at(m, r, 32u * c);
-      var t = lo.x * (d.x + d.y) + lo.y * (xs.x + xs.y);  // the chunk is inside one group
-      if (m.gs % 32u != 0u) {                              // groups of 16: one per half
-        let hi = group_at(m, r, 32u * c + 16u);
-        t = lo.x * d.x + lo.y * xs.x + hi.x * d.y + hi.y * xs.y;
+      var t = 0.0;
+      if (m.fmt == FMT_Q4K) {
+        t = q4k_pair(m, r, 64u * p, x0, x1, xs);
+      } else {
+        t = chunk_term(m, r, 2u * p, x0, xs0) + chunk_term(m, r, 2u * p + 1u, x1, xs1);
       }
       if (j < 4u) { sums.v[j] += t; } else { sums.u[j - 4u] += t; }
     }

@@ -22,7 +22,7 @@ from .._checks import OpError, expect_tensor, on_change
 from ..formats import GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
-FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE")
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE", "PAIRS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
@@ -30,6 +30,7 @@ SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgr
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
+PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
 # WIDE: four adjacent columns read a group's four scales as one 16-byte piece of the table.
 # 2 or 4 (2: as without WIDE).
@@ -71,6 +72,11 @@ def reads_wide(graph, rows_max: int, k: int, weights, gamma: int = 0) -> bool:
             and all(w.codes % 4 == 0 and (w.fmt == "f32" or w.group_size % 16 == 0) for w in weights))
 
 
+def reads_pairs(k: int, weights) -> bool:
+    """Whether WIDE lanes take 64 k at a time (PAIRS): every matrix the GGUF's blocks."""
+    return bool(PAIR_LOADS) and k % 64 == 0 and all(w.fmt in GGUF_BLOCKS for w in weights)
+
+
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
              cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict):
     """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
@@ -78,6 +84,7 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     if not isinstance(rows, SymInt):
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
     kind = flavor(graph, rows_max)
+    wide = reads_wide(graph, rows_max, k, weights, constants.get("GAMMA", 0))
     wg = WG
     if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
@@ -86,7 +93,7 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
                                   "EPS": float(eps), "WG": wg, "ITEMS": items,
-                                  "WIDE": reads_wide(graph, rows_max, k, weights, constants.get("GAMMA", 0)), **constants})
+                                  "WIDE": wide, "PAIRS": wide and reads_pairs(k, weights), **constants})
 
     def resize():
         r = rows.value
