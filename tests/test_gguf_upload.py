@@ -143,7 +143,8 @@ def test_native_repack_equals_the_exporter(tmp_path):
     for name in repack_models.EDGES:
         edge = repack_models.write_edge(tmp_path / f"tiny_{name}.gguf", name)
         cases.append((edge, export(edge, cache=tmp_path)))
-    for gguf in (GOLDENS / "tiny_kquant.gguf", tmp_path / "tiny_edge.gguf"):  # Q4_K as the file's blocks: a copy
+    # the file's own bytes: K-quant blocks copied, f16 tables (Q4_0 ... IQ4_NL; Qwen's rows permuted in the edges)
+    for gguf in (GOLDENS / "tiny_kquant.gguf", GOLDENS / "tiny_mixed.gguf", *(tmp_path / f"tiny_{n}.gguf" for n in repack_models.EDGES)):
         cases.append((gguf, export(gguf, cache=tmp_path, blocks=True)))
     # PYTHONPATH: a script's sys.path starts at tests/, and this checkout's pyapp must win over an installed one
     env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent), "PYTHONPATH": str(HERE.parent)}

@@ -2,13 +2,15 @@
 // tensor's stored parts in its weight arena (pyapp/runtime/ops/formats.py), bit for bit what the host
 // exporter (pyapp/convert/gguf_types.py) writes. One invocation per stored word of a row: a code word
 // (8 nibbles, even k low, or 4 int8) or one f32; invocation w < G of a row also writes that row's
-// scale (and offset) of group w. Padding in the arena is never written.
+// scale (and offset) of group w (with BLOCKS, its word of f16 tables). Padding in the arena is never written.
 // f16 is decoded with integer ops (common/f16.wgsl): unpack2x16float may flush subnormals.
 // Scales are products of an f16 and a small integer, exact in f32, so they match numpy's.
 // #include "common/grid.wgsl"
 // #include "common/f16.wgsl"
 override TYPE: u32;       // a GGUF type: the codes below (SHADER_TYPES in pyapp/runtime/gguf/repack.py)
-override BLOCKS: bool = false;  // the arena keeps the file's blocks (formats.GGUF_BLOCKS), Q6_K's d as an f32 plane
+// The arena keeps the file's own bytes (describe.AS_BLOCKS): Q4_K/Q5_K/Q6_K's blocks (formats.GGUF_BLOCKS),
+// Q6_K's d as an f32 plane; the other types' f16 scales (and offsets) beside our codes (HALF_TABLES).
+override BLOCKS: bool = false;
 override WG: u32 = 64u;
 
 const F32 = 0u;
@@ -222,15 +224,16 @@ fn float_bits(row: u32, k: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let per_word = codes_per_word();
-  let kept = select(block_bytes(), 208u, TYPE == Q6_K) / 4u;  // words kept a block, when BLOCKS
-  let words = select(params.k / per_word, (params.k / block_elems()) * kept, BLOCKS);  // stored words per row
+  let kept = select(block_bytes(), 208u, TYPE == Q6_K) / 4u;  // words kept a block, when copied
+  let copies = BLOCKS && (TYPE == Q4_K || TYPE == Q5_K || TYPE == Q6_K);
+  let words = select(params.k / per_word, (params.k / block_elems()) * kept, copies);  // stored words per row
   let i = flat_workgroup(wid, nwg) * WG + lid.x;
   if (i >= params.rows * words) { return; }
   let r = i / words;
   let w = i % words;
   let row = r * (params.k / block_elems()) * block_bytes();  // the row's first byte in src
   let n = stored_row(params.first_row + r);
-  if (BLOCKS) {  // Q6_K's blocks lie on 2 bytes (210 a block): u32_at reads across words
+  if (copies) {  // Q6_K's blocks lie on 2 bytes (210 a block): u32_at reads across words
     arena[params.codes + n * words + w] = u32_at(row + (w / kept) * block_bytes() + 4u * (w % kept));
     if (TYPE == Q6_K && w < params.k / 256u) {
       arena[params.scales + n * (params.k / 256u) + w] = f16_bits(u16_at(row + w * 210u + 208u));
@@ -248,6 +251,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     word |= (code(row, w * per_word + j) & mask) << (j * bits);
   }
   arena[params.codes + n * words + w] = word;
+  if (BLOCKS) {  // row-major f16 words: group w's d and m, or groups 2w and 2w + 1's d (none past G)
+    let g = params.k / group_size();
+    if (affine() && w < g) {
+      arena[params.scales + n * params.padded_n + w] = u32_at(row + w * block_bytes());
+    } else if (!affine() && 2u * w < g) {
+      var pair = u16_at(row + 2u * w * block_bytes());
+      if (2u * w + 1u < g) { pair |= u16_at(row + (2u * w + 1u) * block_bytes()) << 16u; }
+      arena[params.scales + n * params.padded_n + w] = pair;
+    }
+    return;
+  }
   if (w < params.k / group_size()) {
     let t = tables(row, w);
     arena[params.scales + w * params.padded_n + n] = t.x;

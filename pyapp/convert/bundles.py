@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-BUNDLE_FORMAT = "pyapp-bundle-3"  # 2: Qwen Q/K rows in RoPE pairs; 3: llama.cpp's BOS default; older are exported again
+BUNDLE_FORMAT = "pyapp-bundle-4"  # 2: Qwen Q/K rows in RoPE pairs; 3: llama.cpp's BOS default;
+# 4: --blocks keeps the f16 tables (formats.HALF_TABLES); older are exported again
 BUNDLE_FILES = ("model.safetensors", "config.json", "tokenizer.json")
 HASHED_ON_REUSE = ("config.json", "tokenizer.json")
 

@@ -17,6 +17,8 @@ and its small integer sub-scales, which f32 holds exactly.
   IQ4_NL -> q8gsw/32  codes the codebook's int8 values (IQ4_VALUES[q]), scale d
   IQ4_XS -> q8gsw/32  the same, per sub-block of 32: scale d * (sc - 32) (6-bit sc)
   F32, F16, BF16 -> f32
+With blocks (pyapp.export --blocks) Q4_K, Q5_K and Q6_K stay the file's blocks, and the types whose
+scales (and offsets) are the file's f16s themselves keep them as f16 (formats.HALF_TABLES).
 Only the order of the codes inside a block changes: GGUF keeps element j and j + 16 (or + 32)
 in one byte, we keep j and j + 1. The I-quants' 4-bit indices become the int8 values they name,
 so they take 8 bits a code on the GPU; the 2- and 3-bit K-quants take 4.
@@ -29,6 +31,7 @@ import numpy as np
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
 from ..runtime.gguf.describe import STORED_AS, SUPPORTED, stored_as
+from ..runtime.ops.formats import HALF_TABLES, affine
 
 # The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 IQ4_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
@@ -197,9 +200,22 @@ def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...], blo
     fn, block_bytes = CONVERT[qtype]
     fmt, group = stored_as(name, qtype, blocks)
     entry = {"format": fmt, "shape": [n, k], "group_size": group}
-    if fmt == "q4k":
+    if fmt in ("q4k", "q5k"):
         return {f"{name}.qweight": np.ascontiguousarray(data).view(np.uint8).reshape(n, -1)}, entry
     if fmt == "q6k":  # ql, qh and scales as they are; d (the last 2 bytes) as f32 beside them
         b = _blocks(data, n, block_bytes)
         return {f"{name}.qweight": np.ascontiguousarray(b[:, :, :208]).reshape(n, -1), f"{name}.scales": _f16(b, 208)}, entry
-    return fn(name, _blocks(data, n, block_bytes), n, k)
+    parts, base = fn(name, _blocks(data, n, block_bytes), n, k)
+    return (_half_tables(parts, name, n, fmt), entry) if fmt in HALF_TABLES else (parts, base)
+
+
+def _half_tables(parts: dict, name: str, n: int, fmt: str) -> dict:
+    """Our f32 (G, padded N) tables -> formats.HALF_TABLES' f16 words: exact, as the f32s are the
+    file's f16s. Symmetric: (N, ceil(G / 2)), two groups a word; affine: (N, G), scale and offset."""
+    scales = parts[f"{name}.scales"][:, :n].T.astype(np.float16)  # (N, G)
+    if affine(fmt):
+        halves = np.stack([scales, parts.pop(f"{name}.offsets")[:, :n].T.astype(np.float16)], axis=-1)
+    else:
+        halves = np.pad(scales, ((0, 0), (0, scales.shape[1] % 2)))
+    parts[f"{name}.scales"] = np.ascontiguousarray(halves).view("<u4").reshape(n, -1)
+    return parts

@@ -15,11 +15,36 @@ const FMT_Q4A = 3u;   // q4gaw: nibbles q, w = q * scale + offset
 const FMT_Q8A = 4u;   // q8gaw: int8 codes, w = q * scale + offset
 const FMT_Q4K = 5u;   // q4k: GGUF Q4_K blocks as the file holds them, 36 words for 256 k (groups of 32)
 const FMT_Q6K = 6u;   // q6k: Q6_K blocks but their d, 52 words for 256 k (groups of 16); d in `scales`
+// The same codes as FMT_Q8 .. FMT_Q8A (code - 6) with the file's f16 tables (formats.HALF_TABLES):
+// `scales` is (N, pn) words, row-major: two groups' scales a word, or a group's scale and offset.
+const FMT_Q8H = 7u;
+const FMT_Q4SH = 8u;
+const FMT_Q4AH = 9u;
+const FMT_Q8AH = 10u;
+const FMT_Q5K = 11u;  // q5k: GGUF Q5_K blocks as the file holds them, 44 words for 256 k (groups of 32)
+
+fn is_half(fmt: u32) -> bool {
+  return fmt >= FMT_Q8H && fmt <= FMT_Q8AH;
+}
+
+fn codes_fmt(fmt: u32) -> u32 {  // the format whose codes fmt stores
+  if (is_half(fmt)) { return fmt - 6u; }
+  return fmt;
+}
+
+// (scale, offset) of group g of row n from f16 tables.
+fn half_group(m: Mat, n: u32, g: u32) -> vec2<f32> {
+  if (m.fmt == FMT_Q4AH || m.fmt == FMT_Q8AH) { return f16x2(w[m.scales + n * m.pn + g]); }
+  let pair = f16x2(w[m.scales + n * m.pn + g / 2u]);
+  let s = select(pair.x, pair.y, g % 2u == 1u);
+  if (m.fmt == FMT_Q4SH) { return vec2<f32>(s, -8.0 * s); }
+  return vec2<f32>(s, 0.0);
+}
 
 struct Mat {
   fmt: u32,
   codes: u32,     // word offset of row 0 of the codes (q4k: of its first block)
-  scales: u32,    // word offset of the (G, pn) f32 scales (q6k: its (N, K / 256) d; q4k: none)
+  scales: u32,    // word offset of the (G, pn) f32 scales (q6k: its (N, K / 256) d; q4k: none; half: above)
   offsets: u32,   // word offset of the (G, pn) f32 offsets (the affine formats)
   pn: u32,        // padded N: the row length of the group tables
   n: u32,         // rows (output features)
@@ -38,8 +63,18 @@ fn wf(i: u32) -> f32 {
 
 // Q4_K: a block is f16 d and dmin (word 0), 12 bytes of 6-bit scales and mins (words 1..3) and
 // 128 bytes of nibbles (words 4..35): byte 32c + l holds k = 64c + l (low) and 64c + 32 + l.
+// Q5_K has the same header, then 32 bytes of fifth bits (qh, words 4..11: bit j of byte l is
+// k = 32j + l's) before its nibbles (words 12..43); the q4k_ functions serve it too.
 fn q4k_block(m: Mat, n: u32, k: u32) -> u32 {
-  return m.codes + (n * (K / 256u) + k / 256u) * 36u;
+  return m.codes + (n * (K / 256u) + k / 256u) * select(36u, 44u, m.fmt == FMT_Q5K);
+}
+
+fn q5k_qh(m: Mat, n: u32, k: u32) -> u32 {  // the qh word holding k .. k + 3's fifth bits (k % 4 == 0)
+  return q4k_block(m, n, k) + 4u + (k % 32u) / 4u;
+}
+
+fn high4(qh: u32, k: u32) -> vec4<f32> {  // 16 times the fifth bits of four consecutive k
+  return vec4<f32>(unpack4xU8((qh >> ((k % 256u) / 32u)) & 0x01010101u)) * 16.0;
 }
 
 // The group of 32 holding k: (d * scale, -dmin * min), ggml's get_scale_min_k4 on the block's
@@ -53,7 +88,7 @@ fn q4k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
 }
 
 fn q4k_word(m: Mat, n: u32, k: u32) -> u32 {  // the word of nibbles holding k .. k + 3 (k % 4 == 0)
-  return q4k_block(m, n, k) + 4u + ((k % 256u) / 64u) * 8u + (k % 32u) / 4u;
+  return q4k_block(m, n, k) + select(4u, 12u, m.fmt == FMT_Q5K) + ((k % 256u) / 64u) * 8u + (k % 32u) / 4u;
 }
 
 fn low4(word: u32, shift: u32) -> vec4<f32> {  // four consecutive k: the low or high nibbles of a word
@@ -91,23 +126,29 @@ fn q6k_group(m: Mat, n: u32, k: u32) -> vec2<f32> {
 
 fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
   let n = min(row, m.n - 1u);  // a last chunk past N reads a real row; its result is dropped
-  if (m.fmt == FMT_Q6K) {
+  let f = codes_fmt(m.fmt);
+  if (f == FMT_Q6K) {
     let k = 8u * u;
     let a = q6k_ql(m, n, k);
     let h = q6k_qh(m, n, k);
     return X8(q6k_values(w[a], w[h], k), q6k_values(w[a + 1u], w[h + 1u], k));
   }
-  if (m.fmt == FMT_Q4K) {
+  if (f == FMT_Q4K || f == FMT_Q5K) {
     let a = q4k_word(m, n, 8u * u);
     let shift = ((u / 4u) % 2u) * 4u;  // k / 32 odd: the high nibbles
-    return X8(low4(w[a], shift), low4(w[a + 1u], shift));
+    var q = X8(low4(w[a], shift), low4(w[a + 1u], shift));
+    if (f == FMT_Q5K) {
+      let h = q5k_qh(m, n, 8u * u);
+      q = X8(q.lo + high4(w[h], 8u * u), q.hi + high4(w[h + 1u], 8u * u));
+    }
+    return q;
   }
-  if (m.fmt == FMT_F32) {
+  if (f == FMT_F32) {
     let a = m.codes + n * K + 8u * u;
     return X8(vec4<f32>(wf(a), wf(a + 1u), wf(a + 2u), wf(a + 3u)),
               vec4<f32>(wf(a + 4u), wf(a + 5u), wf(a + 6u), wf(a + 7u)));
   }
-  if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
+  if (f == FMT_Q8 || f == FMT_Q8A) {
     let a = m.codes + n * (K / 4u) + 2u * u;
     return X8(vec4<f32>(unpack4xI8(w[a])), vec4<f32>(unpack4xI8(w[a + 1u])));
   }
@@ -121,8 +162,9 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
 // that a weight is scale * code + offset.
 fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
-  if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), g * GS); }
+  if (m.fmt == FMT_Q4K || m.fmt == FMT_Q5K) { return q4k_group(m, min(row, m.n - 1u), g * GS); }
   if (m.fmt == FMT_Q6K) { return q6k_group(m, min(row, m.n - 1u), g * GS); }
+  if (is_half(m.fmt)) { return half_group(m, min(row, m.n - 1u), g * GS / m.gs); }
   let t = (g * GS / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
@@ -219,19 +261,29 @@ fn bytes8(a: u32, b: u32) -> X8 {
 // Codes of chunk c of a row (k = 32c .. 32c + 31).
 fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
   let n = min(row, m.n - 1u);
-  if (m.fmt == FMT_F32) {
+  let f = codes_fmt(m.fmt);
+  if (f == FMT_F32) {
     let a = (m.codes + n * K) / 4u + 8u * c;
     return X32(X8(wv(a), wv(a + 1u)), X8(wv(a + 2u), wv(a + 3u)), X8(wv(a + 4u), wv(a + 5u)), X8(wv(a + 6u), wv(a + 7u)));
   }
-  if (m.fmt == FMT_Q4K) {
-    let a = q4k_word(m, n, 32u * c) / 4u;  // 8 words on 16 bytes: blocks are 36 words
+  if (f == FMT_Q4K || f == FMT_Q5K) {
+    let a = q4k_word(m, n, 32u * c) / 4u;  // 8 words on 16 bytes: blocks are 36 (44) words
     let shift = (c % 2u) * 4u;
     let lo = w4[a];
     let hi = w4[a + 1u];
-    return X32(X8(low4(lo.x, shift), low4(lo.y, shift)), X8(low4(lo.z, shift), low4(lo.w, shift)),
-               X8(low4(hi.x, shift), low4(hi.y, shift)), X8(low4(hi.z, shift), low4(hi.w, shift)));
+    var q = X32(X8(low4(lo.x, shift), low4(lo.y, shift)), X8(low4(lo.z, shift), low4(lo.w, shift)),
+                X8(low4(hi.x, shift), low4(hi.y, shift)), X8(low4(hi.z, shift), low4(hi.w, shift)));
+    if (f == FMT_Q5K) {  // the chunk's fifth bits: bit c % 8 of the block's 32 qh bytes
+      let k = 32u * c;
+      let h = q5k_qh(m, n, k) / 4u;
+      let h0 = w4[h];
+      let h1 = w4[h + 1u];
+      q = X32(X8(q.a.lo + high4(h0.x, k), q.a.hi + high4(h0.y, k)), X8(q.b.lo + high4(h0.z, k), q.b.hi + high4(h0.w, k)),
+              X8(q.c.lo + high4(h1.x, k), q.c.hi + high4(h1.y, k)), X8(q.d.lo + high4(h1.z, k), q.d.hi + high4(h1.w, k)));
+    }
+    return q;
   }
-  if (m.fmt == FMT_Q6K) {
+  if (f == FMT_Q6K) {
     let k = 32u * c;
     let a = q6k_ql(m, n, k) / 4u;  // 8 words of ql and 8 of qh, each on 16 bytes: blocks are 52 words
     let h = q6k_qh(m, n, k) / 4u;
@@ -242,7 +294,7 @@ fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
     return X32(X8(q6k_values(l0.x, h0.x, k), q6k_values(l0.y, h0.y, k)), X8(q6k_values(l0.z, h0.z, k), q6k_values(l0.w, h0.w, k)),
                X8(q6k_values(l1.x, h1.x, k), q6k_values(l1.y, h1.y, k)), X8(q6k_values(l1.z, h1.z, k), q6k_values(l1.w, h1.w, k)));
   }
-  if (m.fmt == FMT_Q8 || m.fmt == FMT_Q8A) {
+  if (f == FMT_Q8 || f == FMT_Q8A) {
     let a = (m.codes + n * (K / 4u)) / 4u + 2u * c;
     let lo = w4[a];
     let hi = w4[a + 1u];
@@ -273,8 +325,9 @@ fn sum8(a: X8) -> f32 {
 // (scale, offset) of the matrix's group holding k of row n.
 fn group_at(m: Mat, row: u32, k: u32) -> vec2<f32> {
   if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
-  if (m.fmt == FMT_Q4K) { return q4k_group(m, min(row, m.n - 1u), k); }
+  if (m.fmt == FMT_Q4K || m.fmt == FMT_Q5K) { return q4k_group(m, min(row, m.n - 1u), k); }
   if (m.fmt == FMT_Q6K) { return q6k_group(m, min(row, m.n - 1u), k); }
+  if (is_half(m.fmt)) { return half_group(m, min(row, m.n - 1u), k / m.gs); }
   let t = (k / m.gs) * m.pn + min(row, m.n - 1u);
   let s = wf(m.scales + t);
   if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }

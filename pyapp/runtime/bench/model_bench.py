@@ -66,9 +66,12 @@ SHAPES = {  # name: (layers, width, heads, kv heads, head size, FFN, vocabulary,
 # q4_0: Q4_0 matrices, a Q8_0 embedding and head. q4_k_m: as llama.cpp's Q4_K_M mix reads on the
 # GPU (Q4_K -> q4gaw in groups of 32; Q6_K -> q8gsw in groups of 16: the head, V and the FFN down).
 # q4_k_m_blocks: the same with Q4_K and Q6_K kept as the file's blocks (describe.AS_BLOCKS, the fused path);
-# a matrix whose K is no multiple of 256 is Q5_0 in such files (llama.cpp's fallback): q8gsw.
+# a matrix whose K is no multiple of 256 is Q5_0 in such files (llama.cpp's fallback): q8gsw with
+# the file's f16 scales. q4_0_blocks: q4_0 with the file's f16 scales (formats.HALF_TABLES).
 MIXES = {
     "q4_0": {"matrix": ("q4gsw", 32), "wide": ("q4gsw", 32), "head": ("q8gsw", 32), "embd": ("q8gsw", 32)},
+    "q4_0_blocks": {"matrix": ("q4gsw_f16", 32), "wide": ("q4gsw_f16", 32), "head": ("q8gsw_f16", 32),
+                    "embd": ("q8gsw_f16", 32)},
     "q4_k_m": {"matrix": ("q4gaw", 32), "wide": ("q8gsw", 16), "head": ("q8gsw", 16), "embd": ("q4gaw", 32)},
     "q4_k_m_blocks": {"matrix": ("q4k", 32), "wide": ("q6k", 16), "head": ("q6k", 16), "embd": ("q4k", 32)},
 }
@@ -83,7 +86,7 @@ def shape_config(kind: str, mix: str = "q4_k_m") -> ModelConfig:
     def entry(kind_of: str, shape) -> TensorEntry:
         fmt, gs = how[kind_of]
         if fmt in GGUF_BLOCKS and shape[1] % GGUF_BLOCKS[fmt][0]:
-            fmt, gs = "q8gsw", 32
+            fmt, gs = "q8gsw_f16", 32
         return TensorEntry(fmt, shape, gs)
 
     head = "head" if tied else "embd"

@@ -35,8 +35,10 @@ STORED_AS = {"F32": ("f32", 0), "F16": ("f32", 0), "BF16": ("f32", 0),
            "Q2_K": ("q4gaw", 16), "Q3_K": ("q4gsw", 16), "IQ4_NL": ("q8gsw", 32), "IQ4_XS": ("q8gsw", 32)}
 SUPPORTED = tuple(STORED_AS)
 # ... or, for the fused kernels (and the embedding op), as the file's own blocks (formats.GGUF_BLOCKS):
-# a copy of the bytes (Q6_K's d moved beside them as f32).
-AS_BLOCKS = {"Q4_K": ("q4k", 32), "Q6_K": ("q6k", 16)}
+# a copy of the bytes (Q6_K's d moved beside them as f32); the types whose scales (and offsets) are
+# the file's f16s themselves keep those as f16 beside our codes (formats.HALF_TABLES).
+AS_BLOCKS = {"Q4_K": ("q4k", 32), "Q5_K": ("q5k", 32), "Q6_K": ("q6k", 16),
+             **{t: (f"{STORED_AS[t][0]}_f16", 32) for t in ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL")}}
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX ones among ours
 GEMMAS = ("gemma2", "gemma3")

@@ -17,7 +17,7 @@ from math import ceil
 from ..gpu.buffers import COPY_DST, MAP_READ, STORAGE, UNIFORM, align, nbytes
 from .reader import GGML_TYPES
 from .describe import FACTORS, permuted_head, stored_as
-from ..ops.formats import GGUF_BLOCKS, word_k
+from ..ops.formats import FUSED_ONLY, GGUF_BLOCKS, HALF_TABLES, word_k
 from ..graph.nodes import fold_grid
 from ..gpu.pipelines import PipelineCache
 from ..gpu.shaders import load
@@ -70,7 +70,7 @@ class _Job:
     row_bytes: int   # in the file
     row_words: int   # stored words per row: codes (8 nibbles or 4 int8 a word) or f32
     words: tuple     # (codes, scales, offsets, padded N): word offsets in the arena
-    blocks: bool = False  # the file's blocks kept (formats.GGUF_BLOCKS): copied word by word
+    blocks: bool = False  # the file's bytes kept (describe.AS_BLOCKS): blocks copied word by word, or f16 tables
 
 
 @dataclass
@@ -86,7 +86,7 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     entry = weights.config.tensors.get(t.name)
     if entry is None:
         raise GGUFUploadError(f"tensor {t.name} is not among the model's tensors")
-    (fmt, group), (block, block_bytes) = stored_as(t.name, t.type, entry.format in GGUF_BLOCKS), BLOCKS[t.type]
+    (fmt, group), (block, block_bytes) = stored_as(t.name, t.type, entry.format in FUSED_ONLY), BLOCKS[t.type]
     shape = tuple(int(s) for s in t.shape)
     if (fmt, shape, group) != (entry.format, entry.shape, entry.group_size if group else 0):
         raise GGUFUploadError(f"tensor {t.name}: the file's {t.type} {list(shape)} is stored as {fmt} (group {group}); "
@@ -106,7 +106,8 @@ def _job(weights: Weights, t: TensorRecord) -> _Job:
     if fmt in GGUF_BLOCKS:
         return _Job(t, p.arena, rows, k, row_bytes, k // block * GGUF_BLOCKS[fmt][1] // 4, (p.codes, p.scales, 0, 0),
                     blocks=True)
-    return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn))
+    return _Job(t, p.arena, rows, k, row_bytes, k // word_k(fmt), (p.codes, p.scales, p.offsets, p.pn),
+                blocks=fmt in HALF_TABLES)
 
 
 def plan(weights: Weights, tensors, file_size: int, staging_bytes: int = STAGING_BYTES) -> list[_Job]:

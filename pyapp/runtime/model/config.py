@@ -16,7 +16,7 @@ from ..ops import formats
 class TensorEntry:
     """How one GGUF tensor is stored in the bundle (pyapp/runtime/ops/formats.py)."""
 
-    format: str                  # formats.FORMATS: "f32", "q4gsw", "q4gaw", "q8gsw", "q8gaw", "q4k", "q6k"
+    format: str                  # formats.FORMATS: "f32", "q4gsw", ..., "q4k", "q6k", "q4gsw_f16", ...
     shape: tuple[int, ...]       # (N, K) for a matrix, (K,) for a vector
     group_size: int = 32         # quantized formats only
 
@@ -88,8 +88,8 @@ class ModelConfig:
         return self.name or self.source_file or "model"
 
     def gguf_blocks(self) -> list[str]:
-        """The tensors stored as the GGUF's own blocks (formats.GGUF_BLOCKS: fused kernels only)."""
-        return [n for n, e in self.tensors.items() if e.format in formats.GGUF_BLOCKS]
+        """The tensors stored as the GGUF's own blocks or f16 tables (formats.FUSED_ONLY: fused kernels only)."""
+        return [n for n, e in self.tensors.items() if e.format in formats.FUSED_ONLY]
 
     def stored(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Every stored tensor's (shape, dtype)."""

@@ -17,7 +17,8 @@ from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig, lacks
 from ..ops.formats import GGUF_BLOCKS, plan_arenas, tables
 
-FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6}  # FMT_* in wgsl/common/fused.wgsl
+FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6,  # FMT_* in wgsl/common/fused.wgsl
+                "q8gsw_f16": 7, "q4gsw_f16": 8, "q4gaw_f16": 9, "q8gaw_f16": 10, "q5k": 11}
 
 
 class ModelTooLarge(RuntimeError):
@@ -36,7 +37,7 @@ class Placed:
     codes: int       # word offset of the codes (or of the f32 rows)
     scales: int = 0  # word offset of the (G, padded N) scales
     offsets: int = 0
-    pn: int = 8      # padded N
+    pn: int = 8      # padded N (half tables, formats.HALF_TABLES: words a row of them)
 
     def constants(self, prefix: str) -> dict:
         return {f"{prefix}_FMT": FORMAT_CODES[self.fmt], f"{prefix}_CODES": self.codes,

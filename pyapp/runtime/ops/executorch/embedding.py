@@ -1,15 +1,16 @@
 """embedding(tokens, table): gather rows of an f32 or group-quantized table (no dequant pass).
 
 tokens (S,) i32; table f32 (V, K), or u8 in a linear layout (q8gsw / q8gaw (V, K); q4gsw / q4gaw
-(V, ceil(K/2))) with scales [and offsets] (G, padded_V), or the GGUF's own blocks (q4k; q6k with
-its d as scales (V, K/256)); out (S, K) f32. A tied LM head
+(V, ceil(K/2))) with scales [and offsets] (G, padded_V), or the GGUF's own blocks (q4k, q5k; q6k with
+its d as scales (V, K/256)), or our codes with the file's f16 scales (formats.HALF_TABLES); out (S, K) f32. A tied LM head
 reads the same table through the matching linear op. scale multiplies every row (Gemma's sqrt(dim)).
 """
 
 from ..formats import row_bytes, tables
 from .._checks import OpError, expect_tensor, live, on_change, workgroups
 
-FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6}
+FORMATS = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6,
+           "q8gsw_f16": 7, "q4gsw_f16": 8, "q4gaw_f16": 9, "q8gaw_f16": 10, "q5k": 11}
 SHADERS = {"embedding": ("FORMAT", "K", "V", "GS", "PADDED_N", "WG", "SCALE")}
 WG = 64
 

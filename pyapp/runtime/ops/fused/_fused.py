@@ -19,7 +19,7 @@ from math import ceil
 
 from ...graph.graph import SymInt
 from .._checks import OpError, expect_tensor, on_change
-from ..formats import GGUF_BLOCKS
+from ..formats import FUSED_ONLY, GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
 FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE", "PAIRS")
@@ -73,8 +73,8 @@ def reads_wide(graph, rows_max: int, k: int, weights, gamma: int = 0) -> bool:
 
 
 def reads_pairs(k: int, weights) -> bool:
-    """Whether WIDE lanes take 64 k at a time (PAIRS): every matrix the GGUF's blocks."""
-    return bool(PAIR_LOADS) and k % 64 == 0 and all(w.fmt in GGUF_BLOCKS for w in weights)
+    """Whether WIDE lanes take 64 k at a time (PAIRS): every matrix the GGUF's blocks or f16 tables."""
+    return bool(PAIR_LOADS) and k % 64 == 0 and all(w.fmt in FUSED_ONLY for w in weights)
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
