@@ -97,7 +97,7 @@ async def model_run(bundle: Path, args) -> list[dict]:
     import numpy as np
 
     from ..runtime.model.config import ModelConfig
-    from ..runtime.model.model import Model
+    from ..runtime.model.model import Model, fused_path
     from ..runtime.bench.model_bench import SAMPLED, shape_config
     from ..runtime.model.sampling import Sampling
     from ..runtime.tokenizer.tokenizer import Tokenizer
@@ -108,6 +108,8 @@ async def model_run(bundle: Path, args) -> list[dict]:
     else:
         config = ModelConfig.from_json(json.loads((bundle / "config.json").read_text()))
     tokenizer = Tokenizer(json.loads((bundle / "tokenizer.json").read_text()))
+    if args.path == "ops":
+        fused_path(dev, config, args.style, False)  # refuses GGUF blocks before their upload
     weights = bundle_weights(dev, bundle, config, pattern=args.weights == "pattern" or bool(args.shape))
     rows = []
     both = ("fused", "ops") if not config.gguf_blocks() else ("fused",)  # the ops read no GGUF blocks

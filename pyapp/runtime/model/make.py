@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 
 from .config import ModelConfig
-from .model import Model
+from .model import Model, fused_path
 from .weights import Weights
 
 
@@ -20,7 +20,9 @@ def phase(on_progress, label: str):
 
 async def make_model(device, config: ModelConfig, tokenizer, upload, *, on_progress=None, **model_args) -> Model:
     """upload(weights, on_progress) fills the allocated weights (it may be async, and may raise to
-    refuse them); model_args go to Model."""
+    refuse them); model_args go to Model. A path that cannot read the weights' formats is refused
+    before anything is allocated."""
+    fused_path(device, config, model_args.get("kernel_style"), model_args.get("fused"))
     weights = Weights.allocate(device, config)
     try:
         async with device.error_scope("upload weights"):

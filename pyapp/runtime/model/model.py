@@ -82,20 +82,27 @@ def runs_fused(device, kernel_style: str | None = None, fused: bool | None = Non
     return (kernel_style or device.kernel_style) != "lanes" if fused is None else fused
 
 
+def fused_path(device, config: ModelConfig, kernel_style: str | None = None, fused: bool | None = None) -> bool:
+    """runs_fused, but a model holding the GGUF's own blocks runs the fused path unless told
+    otherwise, and is refused (OpError) when told: the ExecuTorch ops do not read them. The
+    fused path is for GPUs; SwiftShader's compiler runs its generic kernels slower than the
+    ExecuTorch ops' lanes kernels, tuned for it (README, "Measured")."""
+    blocks = config.gguf_blocks()
+    if fused is None and blocks:
+        return True
+    if blocks and not runs_fused(device, kernel_style, fused):
+        raise OpError(f"{blocks[0]} is stored as the GGUF holds it ({config.tensors[blocks[0]].format}), "
+                      "which only the fused path reads; export without --blocks for the ExecuTorch ops")
+    return runs_fused(device, kernel_style, fused)
+
+
 class Model:
     def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
                  max_context: int = 2048, prefill_rows: int = 128, profile: bool = False,
                  kernel_style: str | None = None, fused: bool | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
         self.kernel_style = kernel_style or device.kernel_style
-        # The fused path is for GPUs; SwiftShader's compiler runs its generic kernels slower than
-        # the ExecuTorch ops' lanes kernels, tuned for it (README, "Measured"). Weights kept as
-        # the GGUF's blocks are read by the fused kernels only.
-        blocks = config.gguf_blocks()
-        self.fused = runs_fused(device, kernel_style, fused) or (fused is None and bool(blocks))
-        if blocks and not self.fused:
-            raise OpError(f"{blocks[0]} is stored as the GGUF's own blocks ({config.tensors[blocks[0]].format}), "
-                              "which only the fused path reads; export without --blocks for the ExecuTorch ops")
+        self.fused = fused_path(device, config, kernel_style, fused)
         self.cmax = min(max_context, config.context_length)
         self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
         # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
