@@ -9,18 +9,12 @@ tests/test_gguf_upload.py the GPU repack against the exporter.
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 import tiny_llama
 from gguf import GGMLQuantizationType as Q
+from native_golden import ICD, check_natively, reference_golden
 
-HERE = Path(__file__).resolve().parent
-ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 MODELS = {"half": ({}, {"q4gsw_f16", "q4gaw_f16", "q8gsw_f16", "q8gaw_f16"}),
           "q5k": ({"dim": 256, "ffn": 544, "types": {**tiny_llama.HALF, "token_embd": Q.Q5_K, "output": Q.Q5_K}},
                   {"q5k", "q4gsw_f16", "q4gaw_f16", "q8gsw_f16", "q8gaw_f16"})}
@@ -29,21 +23,12 @@ MODELS = {"half": ({}, {"q4gsw_f16", "q4gaw_f16", "q8gsw_f16", "q8gaw_f16"}),
 @pytest.fixture(scope="module")
 def model(request, tmp_path_factory):
     """(bundle, golden file, golden, its formats) of a tiny model of MODELS."""
-    from safetensors.numpy import save_file
-
     from pyapp.export import export
-    from pyapp.reference import Reference
 
     shape, formats = MODELS[request.param]
     tmp = tmp_path_factory.mktemp(request.param)
     gguf = tiny_llama.write(tmp / "m.gguf", **{"types": tiny_llama.HALF, **shape}, seed=3)
-    prompt = [1, 17, 20, 33, 45, 7, 9, 30]
-    ids, logits = Reference(gguf).greedy(prompt, 8)
-    margins = [float(np.diff(np.sort(step)[-2:])[0]) for step in logits]
-    assert min(margins) > 1e-4, f"a near tie in the reference's top two: {margins}"  # so tokens can be compared
-    golden = {"prompt_ids": np.array(prompt, np.int32), "generated_ids": np.array(ids, np.int32),
-              "logits": np.stack(logits).astype(np.float32)}
-    save_file(golden, str(tmp / "model.safetensors"))
+    golden = reference_golden(gguf, [1, 17, 20, 33, 45, 7, 9, 30], 8, tmp / "model.safetensors", 1e-4)
     return export(gguf, cache=tmp, blocks=True), tmp / "model.safetensors", golden, formats
 
 
@@ -55,13 +40,4 @@ def test_the_fused_path_reads_the_files_own_bytes(model, style):
     bundle, golden_file, golden, formats = model
     config = json.loads((bundle / "config.json").read_text())
     assert {e["format"] for n, e in config["tensors"].items() if "norm" not in n} == formats
-    env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
-    r = subprocess.run([sys.executable, "-m", "pyapp.native", "model", str(bundle), "--golden", str(golden_file),
-                        "--style", style, "--path", "fused", "--steps", "8", "--prompt-tokens", "8", "--context", "64",
-                        "--json"], env=env, capture_output=True, text=True, timeout=600, cwd=HERE.parent)
-    assert r.returncode == 0, r.stdout + r.stderr
-    (row,) = json.loads(r.stdout.splitlines()[-1])
-    (check,) = row["golden"]
-    scale = float(np.abs(golden["logits"]).max())
-    assert check["tokens_match"], (style, check)
-    assert check["max_abs_logit_err"] <= 1e-4 + 1e-3 * scale, (style, check, scale)
+    check_natively(bundle, golden_file, golden, style, steps=8, prompt_tokens=8, context=64)
