@@ -107,6 +107,12 @@ def dequantize_stored(tensors: dict, name: str, entry: dict) -> np.ndarray:
             scales, offsets = quant.group_major(halves[:, 0::2]), quant.group_major(halves[:, 1::2])
         else:
             scales = quant.group_major(halves[:, :formats.groups(k, entry["group_size"])])
+        if fmt in formats.FIFTH_BITS:  # the nibbles and their fifth bits: Q5_0's q - 16 as q8gsw, Q5_1's q as q8gaw
+            bits = (tensors[f"{name}.highs"][..., None] >> np.arange(32, dtype=np.uint32)) & 1  # (N, G, 32)
+            q = quant.unpack_nibbles(tensors[f"{name}.qweight"], k) | (bits.reshape(n, -1)[:, :k] << 4)
+            codes = q.astype(np.int16) - 16 * (fmt == "q5gsw_f16")
+            tensors = {f"{name}.qweight": codes.astype(np.int8).view(np.uint8)}
+            fmt = "q8gaw_f16" if formats.affine(fmt) else "q8gsw_f16"
         fmt = formats.codes_format(fmt)
     packed = quant.Packed(tensors[f"{name}.qweight"], scales, entry["group_size"], entry["shape"][1], offsets)
     return quant.DEQUANTIZE[fmt](packed)

@@ -137,7 +137,7 @@ def test_blocks_keep_the_files_k_quant_bytes(tmp_path):
         if t.tensor_type not in kept:
             plain_entry = plain_config["tensors"].get(entry and t.name)
             half = bool(entry) and entry["format"] in HALF_TABLES
-            assert entry == ({**plain_entry, "format": f"{plain_entry['format']}_f16"} if half else plain_entry), t.name
+            assert entry == ({**plain_entry, "format": HALF_FORMATS[t.tensor_type]} if half else plain_entry), t.name
             continue
         fmt, group = {Q.Q4_K: ("q4k", 32), Q.Q5_K: ("q5k", 32), Q.Q6_K: ("q6k", 16)}[t.tensor_type]
         assert entry == {"format": fmt, "shape": plain_config["tensors"][t.name]["shape"], "group_size": group}
@@ -161,13 +161,16 @@ def test_blocks_keep_the_files_k_quant_bytes(tmp_path):
 
 
 DTYPES = {"|u1": "u8", "<u4": "u32", "<f4": "f32"}
+HALF_FORMATS = {Q.Q4_0: "q4gsw_f16", Q.Q4_1: "q4gaw_f16", Q.Q5_0: "q5gsw_f16", Q.Q5_1: "q5gaw_f16",
+                Q.Q8_0: "q8gsw_f16", Q.IQ4_NL: "q8gsw_f16"}
 
 
 def test_blocks_keep_the_files_f16_scales(tmp_path):
     """export --blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL keep our codes and the file's own f16
     scales (and Q4_1/Q5_1's m), read here from the blocks' bytes (gguf's reader): two groups' d a
-    u32 word (the last word of an odd count half empty), or a group's d and m; the weights they
-    give are the plain bundle's, and Q4_0/Q4_1/Q8_0 take exactly the file's bytes."""
+    u32 word (the last word of an odd count half empty), or a group's d and m; Q5_0/Q5_1 the low
+    nibbles of their codes and the file's qh words beside them. The weights they give are the
+    plain bundle's, and all but IQ4_NL take exactly the file's bytes."""
     from gguf import GGUFReader
 
     gguf = tiny_llama.write(tmp_path / "h.gguf", types=tiny_llama.HALF)
@@ -178,7 +181,7 @@ def test_blocks_keep_the_files_f16_scales(tmp_path):
         if t.tensor_type not in block_bytes:
             continue
         entry, plain_entry = config["tensors"][t.name], plain_config["tensors"][t.name]
-        assert entry == {**plain_entry, "format": f"{plain_entry['format']}_f16"}
+        assert entry == {**plain_entry, "format": HALF_FORMATS[t.tensor_type]}
         raw = np.asarray(t.data).view(np.uint8).reshape(int(t.shape[-1]), -1, block_bytes[t.tensor_type])
         d = raw[:, :, 0:2].copy().view("<u2")[..., 0].astype(np.uint32)  # (N, G) f16 bits
         if t.tensor_type in (Q.Q4_1, Q.Q5_1):
@@ -187,14 +190,18 @@ def test_blocks_keep_the_files_f16_scales(tmp_path):
             d = np.pad(d, ((0, 0), (0, d.shape[1] % 2)))
             want = d[:, 0::2] | (d[:, 1::2] << 16)
         np.testing.assert_array_equal(tensors[f"{t.name}.scales"], want)
-        np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], plain[f"{t.name}.qweight"])
         assert f"{t.name}.offsets" not in tensors
+        if t.tensor_type in (Q.Q5_0, Q.Q5_1):
+            at = 2 if t.tensor_type == Q.Q5_0 else 4
+            np.testing.assert_array_equal(tensors[f"{t.name}.highs"], raw[:, :, at:at + 4].copy().view("<u4")[..., 0])
+        else:
+            np.testing.assert_array_equal(tensors[f"{t.name}.qweight"], plain[f"{t.name}.qweight"])
         np.testing.assert_array_equal(export.dequantize_stored(tensors, t.name, entry),
                                       export.dequantize_stored(plain, t.name, plain_entry))
-        if t.tensor_type in (Q.Q4_0, Q.Q4_1, Q.Q8_0) and raw.shape[1] % 2 == 0:
-            assert tensors[f"{t.name}.qweight"].nbytes + tensors[f"{t.name}.scales"].nbytes == int(t.n_bytes)
+        if t.tensor_type != Q.IQ4_NL and raw.shape[1] % 2 == 0:
+            assert sum(v.nbytes for k, v in tensors.items() if k.startswith(f"{t.name}.")) == int(t.n_bytes)
             exact.add(t.tensor_type)
-    assert exact == {Q.Q4_0, Q.Q4_1, Q.Q8_0}
+    assert exact == {Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0}
     assert config["tensors"]["blk.0.ffn_down.weight"]["format"] == "q4gsw_f16"
     stored = ModelConfig.from_json(config).stored()
     assert {k: (tuple(v.shape), DTYPES[v.dtype.str]) for k, v in tensors.items()} == stored

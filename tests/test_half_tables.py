@@ -1,7 +1,7 @@
 """The fused path on the file's own bytes beyond Q4_K/Q6_K: our codes with the file's f16 scales
-(formats.HALF_TABLES) and Q5_K's blocks. Two tiny llamas exported with --blocks, greedy on the
+(formats.HALF_TABLES; Q5_0/Q5_1's with the file's fifth bits) and Q5_K's blocks. Two tiny llamas exported with --blocks, greedy on the
 native host (wgpu-native on SwiftShader) against the numpy reference on the same file: "half",
-Q4_0, Q4_1 (the embedding), Q5_0, Q5_1, Q8_0 and IQ4_NL (tiny_llama.HALF; a down projection of 3
+Q4_0, Q4_1, Q5_0, Q5_1 (the embedding), Q8_0 and IQ4_NL (tiny_llama.HALF; a down projection of 3
 groups a row, so a table row ends in half a word), and "q5k", the same at width 256 with a Q5_K
 embedding and LM head. Teams of one (the lanes path, which every prefill runs) and
 subgroup teams (the wide reads; "half" only). tests/test_export.py checks the stored bytes against the file's;
@@ -15,9 +15,10 @@ import tiny_llama
 from gguf import GGMLQuantizationType as Q
 from native_golden import ICD, check_natively, reference_golden
 
-MODELS = {"half": ({}, {"q4gsw_f16", "q4gaw_f16", "q8gsw_f16", "q8gaw_f16"}),
+HALVES = {"q4gsw_f16", "q4gaw_f16", "q5gsw_f16", "q5gaw_f16", "q8gsw_f16"}
+MODELS = {"half": ({}, HALVES),
           "q5k": ({"dim": 256, "ffn": 544, "types": {**tiny_llama.HALF, "token_embd": Q.Q5_K, "output": Q.Q5_K}},
-                  {"q5k", "q4gsw_f16", "q4gaw_f16", "q8gsw_f16", "q8gaw_f16"})}
+                  {"q5k", *HALVES})}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ MIXED = {"token_embd": Q.Q8_0, "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q
 KQUANT = {"token_embd": Q.Q6_K, "attn_q": Q.Q4_K, "attn_k": Q.Q5_K, "attn_v": Q.Q6_K, "attn_output": Q.Q4_K,
           "ffn_gate": Q.Q5_0, "ffn_up": Q.Q5_1, "ffn_down": Q.Q6_K, "output": Q.Q4_K}
 # Every type whose --blocks tables are the file's f16s (formats.HALF_TABLES); ffn_down's K = 96: 3 groups a row.
-HALF = {"token_embd": Q.Q4_1, "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q5_0, "attn_output": Q.Q5_1,
+HALF = {"token_embd": Q.Q5_1, "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q5_0, "attn_output": Q.Q5_1,
         "ffn_gate": Q.Q8_0, "ffn_up": Q.IQ4_NL, "ffn_down": Q.Q4_0, "output": Q.Q8_0}
 # Types gguf only dequantizes: their bytes a block (of 256, or 32 for IQ4_NL).
 K_BYTES = {Q.Q4_K: 144, Q.Q5_K: 176, Q.Q6_K: 210, Q.Q2_K: 84, Q.Q3_K: 110, Q.IQ4_NL: 18, Q.IQ4_XS: 136}

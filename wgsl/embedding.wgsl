@@ -3,7 +3,8 @@
 // (nib * scale + offset), 4 = q8gaw (int8 * scale + offset); scales/offsets are (G, PADDED_N)
 // with n the token id; 5 = q4k, 6 = q6k: the GGUF's own Q4_K / Q6_K blocks (runtime/ops/formats.py;
 // q6k's d in `scales`, (V, K / 256)); 7..10: the codes of 1..4 with the file's f16 scales
-// (formats.HALF_TABLES: (V, PADDED_N) words a row); 11 = q5k, Q5_K's blocks. Rows come out times SCALE (Gemma: sqrt(K)).
+// (formats.HALF_TABLES: (V, PADDED_N) words a row); 11 = q5k, Q5_K's blocks; 12, 13 = Q5_0, Q5_1
+// (formats.FIFTH_BITS: 2's and 3's nibbles, the half tables, fifth bits in `offsets`). Rows come out times SCALE (Gemma: sqrt(K)).
 // #include "common/grid.wgsl"
 // #include "common/f16.wgsl"
 override FORMAT: u32;
@@ -18,7 +19,7 @@ override SCALE: f32 = 1.0;
 @group(0) @binding(1) var<storage, read> tokens: array<i32>;     // (S,) i32
 @group(0) @binding(2) var<storage, read> table: array<u32>;      // (V, K) as stored, LE words
 @group(0) @binding(3) var<storage, read> scales: array<u32>;     // (G, PADDED_N) f32 bits, f16 pairs, or placeholder
-@group(0) @binding(4) var<storage, read> offsets: array<f32>;    // (G, PADDED_N) f32 or placeholder
+@group(0) @binding(4) var<storage, read> offsets: array<u32>;    // (G, PADDED_N) f32 bits, Q5's fifth bits (V, K / 32), or placeholder
 struct Params {  // graph.uniform(..., rows=) in its op (tests/test_shaders.py checks)
   rows: u32,      // live rows
 }
@@ -59,20 +60,21 @@ fn q6k_at(n: u32, k: u32) -> f32 {
   return bitcast<f32>(scales[n * (K / 256u) + k / 256u]) * f32(sc) * f32(i32(low | (high << 4u)) - 32);
 }
 
-fn codes_format(f: u32) -> u32 {  // the half formats' codes are 1..4's
+fn codes_format(f: u32) -> u32 {  // the half formats' codes are 1..4's; Q5_0/Q5_1's nibbles 2's / 3's
   if (f >= 7u && f <= 10u) { return f - 6u; }
+  if (f == 12u || f == 13u) { return f - 10u; }
   return f;
 }
 
 // (scale, offset) of group g of row n: the f32 tables, or the f16 words of the half formats.
 fn group(n: u32, g: u32) -> vec2<f32> {
-  if (FORMAT == 9u || FORMAT == 10u) { return f16x2(scales[n * PADDED_N + g]); }
-  if (FORMAT >= 7u && FORMAT <= 8u) {
+  if (FORMAT == 9u || FORMAT == 10u || FORMAT == 13u) { return f16x2(scales[n * PADDED_N + g]); }
+  if (FORMAT == 7u || FORMAT == 8u || FORMAT == 12u) {
     let pair = f16x2(scales[n * PADDED_N + g / 2u]);
     return vec2<f32>(select(pair.x, pair.y, g % 2u == 1u), 0.0);
   }
   let t = g * PADDED_N + n;
-  if (FORMAT == 3u || FORMAT == 4u) { return vec2<f32>(bitcast<f32>(scales[t]), offsets[t]); }
+  if (FORMAT == 3u || FORMAT == 4u) { return vec2<f32>(bitcast<f32>(scales[t]), bitcast<f32>(offsets[t])); }
   return vec2<f32>(bitcast<f32>(scales[t]), 0.0);
 }
 
@@ -96,8 +98,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (codes == 1u || codes == 4u) {
       v = f32(bitcast<i32>(byte_at(n * K + k) << 24u) >> 24u) * so.x;
     } else {
-      let nib = (byte_at(n * ((K + 1u) / 2u) + k / 2u) >> ((k & 1u) * 4u)) & 0xFu;
-      v = (f32(nib) - select(0.0, 8.0, codes == 2u)) * so.x;
+      var nib = (byte_at(n * ((K + 1u) / 2u) + k / 2u) >> ((k & 1u) * 4u)) & 0xFu;
+      var zero = select(0.0, 8.0, codes == 2u);
+      if (FORMAT == 12u || FORMAT == 13u) {  // the fifth bit: bit k % 32 of the group's word
+        nib |= ((offsets[n * (K / 32u) + k / 32u] >> (k % 32u)) & 1u) << 4u;
+        zero *= 2.0;
+      }
+      v = (f32(nib) - zero) * so.x;
     }
     if (codes == 3u || codes == 4u) { v += so.y; }
   }

@@ -71,9 +71,13 @@ fn block_bytes() -> u32 {
   }
 }
 
+fn fifth_bits() -> bool {  // Q5_0/Q5_1 kept as nibbles beside the file's qh words (formats.FIFTH_BITS)
+  return BLOCKS && (TYPE == Q5_0 || TYPE == Q5_1);
+}
+
 fn codes_per_word() -> u32 {
   if (TYPE <= BF16) { return 1u; }
-  return select(4u, 8u, TYPE == Q4_0 || TYPE == Q4_1 || TYPE == Q4_K || TYPE == Q2_K || TYPE == Q3_K);
+  return select(4u, 8u, TYPE == Q4_0 || TYPE == Q4_1 || TYPE == Q4_K || TYPE == Q2_K || TYPE == Q3_K || fifth_bits());
 }
 
 fn group_size() -> u32 {
@@ -259,6 +263,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var pair = u16_at(row + 2u * w * block_bytes());
       if (2u * w + 1u < g) { pair |= u16_at(row + (2u * w + 1u) * block_bytes()) << 16u; }
       arena[params.scales + n * params.padded_n + w] = pair;
+    }
+    if (fifth_bits() && w < g) {  // qh follows d (and m)
+      arena[params.offsets + n * g + w] = u32_at(row + w * block_bytes() + select(2u, 4u, TYPE == Q5_1));
     }
     return;
   }

@@ -31,7 +31,7 @@ import numpy as np
 from .quant import group_major, pack_nibbles
 from ..runtime.gguf.reader import GGML_TYPES
 from ..runtime.gguf.describe import STORED_AS, SUPPORTED, stored_as
-from ..runtime.ops.formats import HALF_TABLES, affine
+from ..runtime.ops.formats import FIFTH_BITS, HALF_TABLES, affine
 
 # The non-linear 4-bit codebook of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl).
 IQ4_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int8)
@@ -205,7 +205,12 @@ def convert(name: str, qtype: str, data: np.ndarray, shape: tuple[int, ...], blo
     if fmt == "q6k":  # ql, qh and scales as they are; d (the last 2 bytes) as f32 beside them
         b = _blocks(data, n, block_bytes)
         return {f"{name}.qweight": np.ascontiguousarray(b[:, :, :208]).reshape(n, -1), f"{name}.scales": _f16(b, 208)}, entry
-    parts, base = fn(name, _blocks(data, n, block_bytes), n, k)
+    b = _blocks(data, n, block_bytes)
+    parts, base = fn(name, b, n, k)
+    if fmt in FIFTH_BITS:  # the low nibbles as q4's (Q5_0's q - 16 keeps q's), qh as the file holds it
+        high = 2 if qtype == "Q5_0" else 4
+        parts[f"{name}.qweight"] = pack_nibbles(parts[f"{name}.qweight"] & 0xF)  # (N, K) bytes of codes
+        parts[f"{name}.highs"] = np.ascontiguousarray(b[:, :, high:high + 4]).view("<u4").reshape(n, -1)
     return (_half_tables(parts, name, n, fmt), entry) if fmt in HALF_TABLES else (parts, base)
 
 

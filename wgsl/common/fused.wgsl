@@ -22,22 +22,37 @@ const FMT_Q4SH = 8u;
 const FMT_Q4AH = 9u;
 const FMT_Q8AH = 10u;
 const FMT_Q5K = 11u;  // q5k: GGUF Q5_K blocks as the file holds them, 44 words for 256 k (groups of 32)
+// Q5_0 / Q5_1 (formats.FIFTH_BITS): q4gsw's / q4gaw's nibbles of the low 4 bits, f16 tables as the
+// half formats', and each group's fifth bits as a word at `offsets` (N, K / 32); w = (q - 16) * d
+// or q * d + m.
+const FMT_Q5SH = 12u;
+const FMT_Q5AH = 13u;
 
-fn is_half(fmt: u32) -> bool {
-  return fmt >= FMT_Q8H && fmt <= FMT_Q8AH;
+fn is_half(fmt: u32) -> bool {  // f16 tables
+  return fmt >= FMT_Q8H && fmt <= FMT_Q8AH || fmt == FMT_Q5SH || fmt == FMT_Q5AH;
 }
 
-fn codes_fmt(fmt: u32) -> u32 {  // the format whose codes fmt stores
+fn codes_fmt(fmt: u32) -> u32 {  // the format whose codes fmt stores (the fifth bits aside)
+  if (fmt == FMT_Q5SH || fmt == FMT_Q5AH) { return fmt - 10u; }
   if (is_half(fmt)) { return fmt - 6u; }
   return fmt;
 }
 
+fn fifths(m: Mat, n: u32, k: u32) -> u32 {  // the word of fifth bits of k's group (K % 32 == 0)
+  return w[m.offsets + n * (K / 32u) + k / 32u];
+}
+
+fn high4b(bits: u32) -> vec4<f32> {  // 16 times bits 0..3, one to a lane (i * 7 apart: no carries)
+  return vec4<f32>(unpack4xU8(((bits & 0xFu) * 0x00204081u) & 0x01010101u)) * 16.0;
+}
+
 // (scale, offset) of group g of row n from f16 tables.
 fn half_group(m: Mat, n: u32, g: u32) -> vec2<f32> {
-  if (m.fmt == FMT_Q4AH || m.fmt == FMT_Q8AH) { return f16x2(w[m.scales + n * m.pn + g]); }
+  if (m.fmt == FMT_Q4AH || m.fmt == FMT_Q8AH || m.fmt == FMT_Q5AH) { return f16x2(w[m.scales + n * m.pn + g]); }
   let pair = f16x2(w[m.scales + n * m.pn + g / 2u]);
   let s = select(pair.x, pair.y, g % 2u == 1u);
   if (m.fmt == FMT_Q4SH) { return vec2<f32>(s, -8.0 * s); }
+  if (m.fmt == FMT_Q5SH) { return vec2<f32>(s, -16.0 * s); }
   return vec2<f32>(s, 0.0);
 }
 
@@ -152,10 +167,11 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
     let a = m.codes + n * (K / 4u) + 2u * u;
     return X8(vec4<f32>(unpack4xI8(w[a])), vec4<f32>(unpack4xI8(w[a + 1u])));
   }
-  let word = w[m.codes + n * (K / 8u) + u];  // k = 8u + j in bits 4j..4j+3
-  let even = vec4<f32>(unpack4xU8(word & 0x0F0F0F0Fu));         // j = 0, 2, 4, 6
-  let odd = vec4<f32>(unpack4xU8((word >> 4u) & 0x0F0F0F0Fu));  // j = 1, 3, 5, 7
-  return X8(vec4<f32>(even.x, odd.x, even.y, odd.y), vec4<f32>(even.z, odd.z, even.w, odd.w));
+  let q = nibbles(w[m.codes + n * (K / 8u) + u]);
+  if (m.fmt == FMT_Q5SH || m.fmt == FMT_Q5AH) {
+    return fifth(q, fifths(m, n, 8u * u) >> ((u % 4u) * 8u));
+  }
+  return q;
 }
 
 // Loop group g (GS values) of row n: (scale, offset) of the matrix's group that holds it, so
@@ -301,7 +317,15 @@ fn chunk_codes(m: Mat, row: u32, c: u32) -> X32 {
     return X32(bytes8(lo.x, lo.y), bytes8(lo.z, lo.w), bytes8(hi.x, hi.y), bytes8(hi.z, hi.w));
   }
   let q = w4[(m.codes + n * (K / 8u)) / 4u + c];
+  if (m.fmt == FMT_Q5SH || m.fmt == FMT_Q5AH) {
+    let h = fifths(m, n, 32u * c);
+    return X32(fifth(nibbles(q.x), h), fifth(nibbles(q.y), h >> 8u), fifth(nibbles(q.z), h >> 16u), fifth(nibbles(q.w), h >> 24u));
+  }
   return X32(nibbles(q.x), nibbles(q.y), nibbles(q.z), nibbles(q.w));
+}
+
+fn fifth(q: X8, bits: u32) -> X8 {  // eight codes with their fifth bits (bits 0..7 of `bits`)
+  return X8(q.lo + high4b(bits), q.hi + high4b(bits >> 4u));
 }
 
 fn x_chunk(row: u32, c: u32) -> X32 {

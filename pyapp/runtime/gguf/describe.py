@@ -38,7 +38,8 @@ SUPPORTED = tuple(STORED_AS)
 # a copy of the bytes (Q6_K's d moved beside them as f32); the types whose scales (and offsets) are
 # the file's f16s themselves keep those as f16 beside our codes (formats.HALF_TABLES).
 AS_BLOCKS = {"Q4_K": ("q4k", 32), "Q5_K": ("q5k", 32), "Q6_K": ("q6k", 16),
-             **{t: (f"{STORED_AS[t][0]}_f16", 32) for t in ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "IQ4_NL")}}
+             **{t: (f"{STORED_AS[t][0]}_f16", 32) for t in ("Q4_0", "Q4_1", "Q8_0", "IQ4_NL")},
+             "Q5_0": ("q5gsw_f16", 32), "Q5_1": ("q5gaw_f16", 32)}  # 5-bit codes: nibbles and the file's qh
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # Mistral-style files are "llama"
 ROTATES_HALVES = ("qwen2", "qwen3", "phi3", "gemma2", "gemma3")  # llama.cpp's LLAMA_ROPE_TYPE_NEOX ones among ours
 GEMMAS = ("gemma2", "gemma3")

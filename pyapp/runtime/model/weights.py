@@ -18,7 +18,8 @@ from .config import ModelConfig, lacks
 from ..ops.formats import GGUF_BLOCKS, plan_arenas, tables
 
 FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6,  # FMT_* in wgsl/common/fused.wgsl
-                "q8gsw_f16": 7, "q4gsw_f16": 8, "q4gaw_f16": 9, "q8gaw_f16": 10, "q5k": 11}
+                "q8gsw_f16": 7, "q4gsw_f16": 8, "q4gaw_f16": 9, "q8gaw_f16": 10, "q5k": 11,
+                "q5gsw_f16": 12, "q5gaw_f16": 13}
 
 
 class ModelTooLarge(RuntimeError):
@@ -36,7 +37,7 @@ class Placed:
     group_size: int
     codes: int       # word offset of the codes (or of the f32 rows)
     scales: int = 0  # word offset of the (G, padded N) scales
-    offsets: int = 0
+    offsets: int = 0  # ... of the offsets (q5gsw_f16 / q5gaw_f16: of their fifth bits, formats.FIFTH_BITS)
     pn: int = 8      # padded N (half tables, formats.HALF_TABLES: words a row of them)
 
     def constants(self, prefix: str) -> dict:
@@ -131,5 +132,5 @@ class Weights:
         if entry.format in GGUF_BLOCKS:  # the GGUF's own blocks: q6k's d a block beside them
             return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words.get("scales", 0))
         return Placed(arena, entry.format, n, k, entry.group_size, codes // 4, words["scales"],
-                      words.get("offsets", 0), self.meta[f"{name}.scales"][0][1])
+                      words.get("offsets", words.get("highs", 0)), self.meta[f"{name}.scales"][0][1])
 

@@ -19,6 +19,10 @@ offsets) as the file holds them, so that it takes the file's bytes (fused kernel
   scales   (N, ceil(G / 2)) u32, row-major: groups 2j (low half) and 2j + 1 of row n, f16
            (q4gsw_f16, q8gsw_f16), or (N, G) u32: group g's f16 scale (low) and offset (high)
            (q4gaw_f16, q8gaw_f16)
+and "q5gsw_f16" / "q5gaw_f16" (FIFTH_BITS: GGUF Q5_0 / Q5_1) the low nibbles of their 5-bit codes
+as q4gsw's / q4gaw's, the scales as above, and
+  highs    (N, G) u32: group g's fifth bits, bit e for its element e (the file's qh word)
+  (w = (q - 16) * d, or q * d + m)
 Used by the ops, the weights loader,
 the benchmarks, the exporter and the host quantizers (pyapp/convert/quant.py).
 """
@@ -28,6 +32,8 @@ from __future__ import annotations
 QUANTIZED = ("q4gsw", "q4gaw", "q8gsw", "q8gaw")
 GGUF_BLOCKS = {"q4k": (256, 144), "q5k": (256, 176), "q6k": (256, 208)}  # the GGUF's own blocks: format -> (elements, bytes kept) a block
 HALF_TABLES = {f"{f}_f16": f for f in QUANTIZED}  # our codes, the file's f16 tables: format -> its codes' format
+FIFTH_BITS = {"q5gsw_f16": "q4gsw", "q5gaw_f16": "q4gaw"}  # ... and 5-bit codes: their low nibbles' format
+HALF_TABLES.update(FIFTH_BITS)
 FUSED_ONLY = (*GGUF_BLOCKS, *HALF_TABLES)  # formats only the fused kernels (and the embedding op) read
 FORMATS = ("f32", *QUANTIZED, *GGUF_BLOCKS, *HALF_TABLES)
 
@@ -74,6 +80,8 @@ def tables(fmt: str) -> tuple[str, ...]:
     """The group tables a format stores beside its codes."""
     if fmt in ("q4gaw", "q8gaw"):
         return ("scales", "offsets")
+    if fmt in FIFTH_BITS:
+        return ("scales", "highs")
     return ("scales",) if fmt in QUANTIZED or fmt in HALF_TABLES or fmt == "q6k" else ()  # q4k's blocks carry their own
 
 
@@ -93,7 +101,10 @@ def stored(name: str, fmt: str, shape: tuple[int, ...], group_size: int = 32) ->
     if fmt in GGUF_BLOCKS:
         return {**out, **{f"{name}.{t}": ((n, k // GGUF_BLOCKS[fmt][0]), "f32") for t in tables(fmt)}}
     if fmt in HALF_TABLES:
-        return {**out, f"{name}.scales": ((n, half_table_words(fmt, k, group_size)), "u32")}
+        out[f"{name}.scales"] = ((n, half_table_words(fmt, k, group_size)), "u32")
+        if fmt in FIFTH_BITS:
+            out[f"{name}.highs"] = ((n, groups(k, group_size)), "u32")
+        return out
     for t in tables(fmt):
         out[f"{name}.{t}"] = ((groups(k, group_size), padded_n(n)), "f32")
     return out
