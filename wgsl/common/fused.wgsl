@@ -29,7 +29,7 @@ const FMT_Q5SH = 12u;
 const FMT_Q5AH = 13u;
 
 fn is_half(fmt: u32) -> bool {  // f16 tables
-  return fmt >= FMT_Q8H && fmt <= FMT_Q8AH || fmt == FMT_Q5SH || fmt == FMT_Q5AH;
+  return (fmt >= FMT_Q8H && fmt <= FMT_Q8AH) || fmt == FMT_Q5SH || fmt == FMT_Q5AH;
 }
 
 fn codes_fmt(fmt: u32) -> u32 {  // the format whose codes fmt stores (the fifth bits aside)
