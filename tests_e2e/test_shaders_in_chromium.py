@@ -1,0 +1,51 @@
+"""Every shader source compiles in Chromium's own WGSL compiler (Tint), not only in naga.
+
+The host tests and `pyapp.native` compile through wgpu-native's naga, which accepts some WGSL
+that Tint rejects (`a && b || c` without parentheses was one): a shader that only the page's
+compiler refuses would otherwise surface in whichever browser test first builds it, if any does.
+"""
+
+from pathlib import Path
+
+from pyapp.runtime.gpu import shaders
+
+WGSL = Path(__file__).resolve().parent.parent / "wgsl"
+FLAVORS = ("single", "subgroup", "workgroup")
+
+COMPILE = """async (sources) => {
+  const adapter = await navigator.gpu.requestAdapter();
+  const wanted = ["subgroups", "shader-f16"].filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredFeatures: wanted });
+  const errors = {}, skipped = [];
+  for (const [name, code] of Object.entries(sources)) {
+    if (/^enable subgroups;/m.test(code) && !device.features.has("subgroups")) { skipped.push(name); continue; }
+    const info = await device.createShaderModule({ code, label: name }).getCompilationInfo();
+    const bad = info.messages.filter((m) => m.type === "error");
+    if (bad.length) errors[name] = bad.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
+  }
+  device.destroy();
+  return { errors, skipped };
+}"""
+
+
+def all_sources() -> dict[str, str]:
+    """name -> full source of every kernel, the fused ones once per team flavor."""
+    sources = {}
+    for path in sorted(WGSL.rglob("*.wgsl")):
+        rel = path.relative_to(WGSL)
+        if rel.parts[0] == "common":
+            continue
+        name = str(rel.with_suffix(""))
+        if '"common/team.wgsl"' in path.read_text():
+            for flavor in FLAVORS:
+                sources[f"{name}[{flavor}]"] = shaders.load(name, (("common/team.wgsl", f"common/team_{flavor}.wgsl"),))
+        else:
+            sources[name] = shaders.load(name)
+    return sources
+
+
+def test_every_shader_compiles_in_chromium(app):
+    sources = all_sources()
+    result = app.page.evaluate(COMPILE, sources)
+    assert not result["errors"], "Tint rejects: " + "\n".join(f"{k}: {v}" for k, v in result["errors"].items())
+    assert len(result["skipped"]) < len(sources) // 2, f"most shaders went uncompiled: {result['skipped']}"
