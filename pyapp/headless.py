@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,7 @@ def install_module(booted: BootedPage, path: Path):
 @contextmanager
 def headless_page(site, path: str = "/", timeout_ms: int = BOOT_TIMEOUT_MS):
     """Serve `site` on a free port, boot the page in headless Chromium, yield a BootedPage."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from .serve import serve_in_thread
@@ -89,7 +91,19 @@ def headless_page(site, path: str = "/", timeout_ms: int = BOOT_TIMEOUT_MS):
         with sync_playwright() as p:
             browser = launch(p)
             try:
-                yield boot(browser.new_page(), url + path, timeout_ms)
+                try:
+                    booted = boot(browser.new_page(), url + path, timeout_ms)
+                except PlaywrightError as e:
+                    if "crashed" not in str(e):
+                        raise
+                    # seen once in ~900 boots on SwiftShader (CI, stop 31): the renderer died mid-boot;
+                    # a second crash is ours to see, so only one retry, in a fresh browser
+                    print("pyapp: Chromium's renderer crashed while booting the page; retrying once",
+                          file=sys.stderr)
+                    browser.close()
+                    browser = launch(p)
+                    booted = boot(browser.new_page(), url + path, timeout_ms)
+                yield booted
             finally:
                 browser.close()
     finally:
