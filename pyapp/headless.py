@@ -70,6 +70,25 @@ def boot(page, url: str, timeout_ms: int = BOOT_TIMEOUT_MS) -> BootedPage:
     return booted
 
 
+def boot_new_page(browser, url: str, timeout_ms: int = BOOT_TIMEOUT_MS, **page_args) -> BootedPage:
+    """boot() in a new page of browser; a renderer that crashes while booting gets one more page.
+
+    Seen once in ~900 boots on SwiftShader (CI of stop 31): the renderer died mid-boot. A new page
+    is a new renderer process; a second crash is ours to see, so it is raised.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    page = browser.new_page(**page_args)
+    try:
+        return boot(page, url, timeout_ms)
+    except PlaywrightError as e:
+        if "crashed" not in str(e):
+            raise
+        print("pyapp: Chromium's renderer crashed while booting the page; retrying once", file=sys.stderr)
+        page.close()
+    return boot(browser.new_page(**page_args), url, timeout_ms)
+
+
 def install_module(booted: BootedPage, path: Path):
     """Copy a helper module into Pyodide's file system and make it importable."""
     booted.page.evaluate(
@@ -81,7 +100,6 @@ def install_module(booted: BootedPage, path: Path):
 @contextmanager
 def headless_page(site, path: str = "/", timeout_ms: int = BOOT_TIMEOUT_MS):
     """Serve `site` on a free port, boot the page in headless Chromium, yield a BootedPage."""
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from .serve import serve_in_thread
@@ -91,18 +109,7 @@ def headless_page(site, path: str = "/", timeout_ms: int = BOOT_TIMEOUT_MS):
         with sync_playwright() as p:
             browser = launch(p)
             try:
-                try:
-                    booted = boot(browser.new_page(), url + path, timeout_ms)
-                except PlaywrightError as e:
-                    if "crashed" not in str(e):
-                        raise
-                    # seen once in ~900 boots on SwiftShader (CI, stop 31): the renderer died mid-boot;
-                    # a second crash is ours to see, so only one retry, in a fresh browser
-                    print("pyapp: Chromium's renderer crashed while booting the page; retrying once",
-                          file=sys.stderr)
-                    browser.close()
-                    browser = launch(p)
-                    booted = boot(browser.new_page(), url + path, timeout_ms)
+                booted = boot_new_page(browser, url + path, timeout_ms)
                 yield booted
             finally:
                 browser.close()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
-from pyapp.headless import BOOT_TIMEOUT_MS, BootedPage, boot, install_module, launch
+from pyapp.headless import BOOT_TIMEOUT_MS, BootedPage, boot_new_page, install_module, launch
 from pyapp.reference import off_tolerance
 from pyapp.serve import Site, serve_in_thread
 
@@ -90,11 +90,10 @@ def browser():
 
 @pytest.fixture(scope="session")
 def booted_page(browser, server) -> BootedPage:
-    page = browser.new_page()
-    booted = boot(page, server + "/")
+    booted = boot_new_page(browser, server + "/")
     install_inpage(booted)
     yield booted
-    page.close()
+    booted.page.close()
 
 
 @pytest.fixture(scope="session")
@@ -109,14 +108,13 @@ def page_with_model(browser, bundle: Path):
     """A page with a model bundle loaded, as `python -m pyapp.serve` serves it."""
     site = Site(mounts={**golden_mounts(), "model": bundle}, config={"model": "/files/model/"})
     server, url = serve_in_thread(site)
-    page = browser.new_page()
-    booted = boot(page, url + "/")
+    booted = boot_new_page(browser, url + "/")
     booted.site = site  # tests may mount more folders while the page runs
     install_inpage(booted)
     try:
         yield booted
     finally:
-        page.close()
+        booted.page.close()
         server.shutdown()
 
 
