@@ -33,13 +33,14 @@ def reference_golden(gguf: Path, prompt: list[int], steps: int, out: Path, margi
 
 
 def check_natively(bundle: Path, golden_file: Path, golden: dict, style: str, *, steps: int, prompt_tokens: int,
-                   context: int):
+                   context: int, tune: tuple[str, ...] = ()):
     """`python -m pyapp.native model` on the fused path: the golden's tokens, and logits within
     1e-4 + 1e-3 of their largest magnitude."""
     env = {**os.environ, "VK_ICD_FILENAMES": str(ICD), "LD_LIBRARY_PATH": str(ICD.parent)}
     r = subprocess.run([sys.executable, "-m", "pyapp.native", "model", str(bundle), "--golden", str(golden_file),
                         "--style", style, "--path", "fused", "--steps", str(steps), "--prompt-tokens",
-                        str(prompt_tokens), "--context", str(context), "--json"],
+                        str(prompt_tokens), "--context", str(context), "--json",
+                        *(arg for t in tune for arg in ("--tune", t))],
                        env=env, capture_output=True, text=True, timeout=900, cwd=HERE.parent)
     assert r.returncode == 0, r.stdout + r.stderr
     (row,) = json.loads(r.stdout.splitlines()[-1])

@@ -4,7 +4,8 @@ native host (wgpu-native on SwiftShader) against the numpy reference on the same
 Q4_0, Q4_1, Q5_0, Q5_1 (the embedding), Q8_0 and IQ4_NL (tiny_llama.HALF; a down projection of 3
 groups a row, so a table row ends in half a word), and "q5k", the same at width 256 with a Q5_K
 embedding and LM head. Teams of one (the lanes path, which every prefill runs) and
-subgroup teams (the wide reads; "half" only). tests/test_export.py checks the stored bytes against the file's;
+subgroup teams (the wide reads; "half" only); "half" also with the prefill's
+tiles of rows set otherwise. tests/test_export.py checks the stored bytes against the file's;
 tests/test_gguf_upload.py the GPU repack against the exporter.
 """
 
@@ -42,3 +43,14 @@ def test_the_fused_path_reads_the_files_own_bytes(model, style):
     config = json.loads((bundle / "config.json").read_text())
     assert {e["format"] for n, e in config["tensors"].items() if "norm" not in n} == formats
     check_natively(bundle, golden_file, golden, style, steps=8, prompt_tokens=8, context=64)
+
+
+@pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
+# the prefill's tiles (fused/_fused.py PREFILL_TILE_ROWS): one row a workgroup, as matrices too wide
+# to tile run, and a tile of 16 rows taller than the 8-token prompt (dead rows, short chunk tails)
+@pytest.mark.parametrize("tune", ["TILE_X_BYTES=0", "PREFILL_TILE_ROWS=16"])
+@pytest.mark.parametrize("model", ["half"], indirect=True)
+def test_prefill_tiles_of_any_height_match_the_reference(model, tune):
+    pytest.importorskip("wgpu")
+    bundle, golden_file, golden, _ = model
+    check_natively(bundle, golden_file, golden, "lanes", steps=8, prompt_tokens=8, context=64, tune=(tune,))

@@ -454,17 +454,22 @@ fn accumulate_pairs(team: Team, a: Mat, b: Mat, n0: u32, row: u32, gamma: u32) -
   return sums;
 }
 
-// A work item: CPS columns of one row. Items run over (row, column chunk), chunks fastest.
+// A work item: CPS columns of one row. A workgroup's ITEMS items are a tile of TILE_ROWS rows
+// times ITEMS / TILE_ROWS column chunks, so that one weight read serves the tile's rows and one
+// read of x its columns (prefill); tiles run over column chunks fastest, then over bands of rows.
 struct Item {
   n0: u32,     // first column (of NCOLS)
   row: u32,
-  live: bool,  // the row exists this step
+  live: bool,  // the row exists this step and the chunk in the matrix
 }
 
-fn item_at(global: u32, ncols: u32, live_rows: u32) -> Item {
+fn item_at(group: u32, item: u32, ncols: u32, live_rows: u32) -> Item {
   let chunks = (ncols + CPS - 1u) / CPS;
-  let row = global / chunks;
-  return Item((global % chunks) * CPS, row, row < live_rows);
+  let across = ITEMS / TILE_ROWS;
+  let tiles = (chunks + across - 1u) / across;  // tiles across a band of rows
+  let row = (group / tiles) * TILE_ROWS + item / across;
+  let chunk = (group % tiles) * across + item % across;
+  return Item(chunk * CPS, row, row < live_rows && chunk < chunks);
 }
 
 fn inv_rms(ss: f32) -> f32 {
@@ -488,7 +493,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var it = 0u; ; it++) {
     let item = team_item(team, lid, it);
     if (item >= ITEMS) { break; }
-    let at = item_at(flat_workgroup(wid, nwg) * ITEMS + item, ncols(), live_rows());
+    let at = item_at(flat_workgroup(wid, nwg), item, ncols(), live_rows());
     if (at.live) { compute_item(team, at); }
   }
 }

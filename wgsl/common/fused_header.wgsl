@@ -7,5 +7,6 @@ override NORM: bool = false;     // RMSNorm the input rows first (its weight in 
 override EPS: f32 = 1e-5;
 override WG: u32 = 64u;
 override ITEMS: u32 = 64u;       // work items per workgroup
+override TILE_ROWS: u32 = 1u;    // rows of a workgroup's tile of items (a divisor of ITEMS)
 override WIDE: bool = false;
 override PAIRS: bool = false;  // WIDE with every matrix in GGUF blocks: lanes take 64 k (K % 64 == 0)   // lanes take 32-k chunks in turn, read 16 bytes at a time (K % 32 == 0)

@@ -22,13 +22,20 @@ from .._checks import OpError, expect_tensor, on_change
 from ..formats import FUSED_ONLY, GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
-FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "WIDE", "PAIRS")
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "TILE_ROWS", "WIDE", "PAIRS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
 # columns per item of a one-matrix kernel (qkv_rope keeps its RoPE pairs; swiglu's two matrices, 2)
 LANES_CPS = 4    # teams of one in decode: one load of x serves four weight rows
 PREFILL_CPS = 2
+# Rows of a prefill workgroup's tile of items (the rest of its WG items are column chunks): one
+# weight read serves them all from the cache. 1: a workgroup's items run along one row.
+# Measured natively on an H100 (README, "Prefill tiles"): 8 rows doubled 1B/3B prefill, but where
+# the tile's rows of x outgrow the cache (Llama-8B's FFN down, K = 14,336) it cut 8B's to a third;
+# such matrices keep one row.
+PREFILL_TILE_ROWS = 8
+TILE_X_BYTES = 256 * 1024  # the most f32 bytes of x a tile's rows may span
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -89,17 +96,19 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     if mats == 1 and op != "qkv_rope":  # the op's own cps stands for teams in decode
         cps = PREFILL_CPS if rows_max > 1 else LANES_CPS if kind == "single" else cps
     items = {"single": wg, "subgroup": SUBGROUP_ITEMS, "workgroup": 1}[kind]
+    tiled = rows_max > 1 and items % PREFILL_TILE_ROWS == 0 and PREFILL_TILE_ROWS * k * 4 <= TILE_X_BYTES
+    tile_rows = PREFILL_TILE_ROWS if tiled else 1
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": wg, "ITEMS": items,
+                                  "EPS": float(eps), "WG": wg, "ITEMS": items, "TILE_ROWS": tile_rows,
                                   "WIDE": wide, "PAIRS": wide and reads_pairs(k, weights), **constants})
 
     def resize():
         r = rows.value
         if not 0 <= r <= rows_max:
             raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
-        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * r / items)))
+        d.set_workgroups(max(1, ceil(ceil(ncols / cps) * tile_rows / items) * ceil(r / tile_rows)))
 
     on_change(graph, (rows,), resize)
     return d
