@@ -109,8 +109,7 @@ def headless_page(site, path: str = "/", timeout_ms: int = BOOT_TIMEOUT_MS):
         with sync_playwright() as p:
             browser = launch(p)
             try:
-                booted = boot_new_page(browser, url + path, timeout_ms)
-                yield booted
+                yield boot_new_page(browser, url + path, timeout_ms)
             finally:
                 browser.close()
     finally:
