@@ -87,7 +87,7 @@ def add_tokenizer(wr: GGUFWriter, spec: dict):
 
 
 def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=48, types=None, seed=0,
-          head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False, tokenizer=None):
+          head_dim=None, rope_freqs=False, qkv_bias=False, qk_norm=False, tokenizer=None, context=128):
     """head_dim: a head size other than dim / heads (Qwen3's key_length); rope_freqs: llama3-style
     RoPE factors; qkv_bias: Qwen2's biases on Q, K, V; qk_norm: Qwen3's norms of Q and K heads;
     tokenizer: a real one (tests/real_tokenizers.py), whose size sets the vocabulary. arch "phi3"
@@ -101,7 +101,7 @@ def write(path, *, arch="llama", layers=2, dim=64, heads=4, kv=2, ffn=96, vocab=
     rng = np.random.default_rng(seed)
     wr = GGUFWriter(str(path), arch)
     wr.add_block_count(layers)
-    wr.add_context_length(128)
+    wr.add_context_length(context)
     wr.add_embedding_length(dim)
     wr.add_feed_forward_length(ffn)
     wr.add_head_count(heads)

@@ -29,16 +29,20 @@ COMPILE = """async (sources) => {
 
 
 def all_sources() -> dict[str, str]:
-    """name -> full source of every kernel, the fused ones once per team flavor."""
+    """name -> full source of every kernel, the fused ones once per team flavor and once by tiles."""
     sources = {}
     for path in sorted(WGSL.rglob("*.wgsl")):
         rel = path.relative_to(WGSL)
         if rel.parts[0] == "common":
             continue
         name = str(rel.with_suffix(""))
-        if '"common/team.wgsl"' in path.read_text():
+        text = path.read_text()
+        if '"common/team.wgsl"' in text:
             for flavor in FLAVORS:
                 sources[f"{name}[{flavor}]"] = shaders.load(name, (("common/team.wgsl", f"common/team_{flavor}.wgsl"),))
+        if '"common/fused.wgsl"' in text:  # the GPU prefill's entry point (fused/_fused.py dispatch_tiles)
+            sources[f"{name}[tiles]"] = shaders.load(name, (("common/team.wgsl", "common/team_single.wgsl"),
+                                                            ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")))
         else:
             sources[name] = shaders.load(name)
     return sources

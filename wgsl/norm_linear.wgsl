@@ -5,7 +5,6 @@
 // #include "common/team.wgsl"
 // #include "common/fused.wgsl"
 override N: u32;                 // output features (the vocabulary)
-override GAMMA: u32;             // word offset of the final norm weight
 override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;  // (1, N) f32
@@ -17,12 +16,15 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return 1u; }
 
-fn compute_item(team: Team, at: Item) {
+fn item_mats(n0: u32) -> Mats {
   let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
-  let v = normed(team, accumulate(team, mat, mat, at.n0, first.x, GAMMA)).v;
-  if (team.lane == 0u) {
-    for (var c = 0u; c < CPS; c++) {
-      if (at.n0 + c < N) { out[at.n0 + c] = v[c]; }
-    }
+  return Mats(mat, mat, n0);
+}
+
+fn x_row(row: u32) -> u32 { return first.x; }
+
+fn store(at: Item, v: Sums) {
+  for (var c = 0u; c < CPS; c++) {
+    if (at.n0 + c < N) { out[at.n0 + c] = v.v[c]; }
   }
 }

@@ -11,7 +11,6 @@ override NQ: u32;                // Hq * D columns of q
 override NKV: u32;               // Hkv * D columns of k, and of v
 override HD: u32;                // head dim
 override CMAX: u32;              // cache positions (rows of the RoPE tables)
-override GAMMA: u32;             // word offset of the attention norm weight
 override ROPE: bool = true;      // false: q and k stay unrotated (qk_norm_rope norms and rotates them)
 override HAS_BIAS: bool = false; // Qwen2: q, k and v biases, word offsets:
 override Q_BIAS: u32 = 0u; override K_BIAS: u32 = 0u; override V_BIAS: u32 = 0u;
@@ -40,16 +39,23 @@ fn rotate(y: vec2<f32>, p: u32, col: u32) -> vec2<f32> {
 fn ncols() -> u32 { return NQ + 2u * NKV; }
 fn live_rows() -> u32 { return live.x; }
 
-fn compute_item(team: Team, at: Item) {
-  var acc: Sums;
-  if (at.n0 < NQ) {
-    acc = accumulate(team, Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ, Q_GS), Mat(), at.n0, at.row, GAMMA);
-  } else if (at.n0 < NQ + NKV) {
-    acc = accumulate(team, Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV, K_GS), Mat(), at.n0 - NQ, at.row, GAMMA);
-  } else {
-    acc = accumulate(team, Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV, V_GS), Mat(), at.n0 - NQ - NKV, at.row, GAMMA);
+fn item_mats(n0: u32) -> Mats {
+  if (n0 < NQ) {
+    let m = Mat(Q_FMT, Q_CODES, Q_SCALES, Q_OFFSETS, Q_PN, NQ, Q_GS);
+    return Mats(m, m, n0);
   }
-  let v = normed(team, acc).v;
+  if (n0 < NQ + NKV) {
+    let m = Mat(K_FMT, K_CODES, K_SCALES, K_OFFSETS, K_PN, NKV, K_GS);
+    return Mats(m, m, n0 - NQ);
+  }
+  let m = Mat(V_FMT, V_CODES, V_SCALES, V_OFFSETS, V_PN, NKV, V_GS);
+  return Mats(m, m, n0 - NQ - NKV);
+}
+
+fn x_row(row: u32) -> u32 { return row; }
+
+fn store(at: Item, sums: Sums) {
+  let v = sums.v;
   let p = pos.x + at.row;
   for (var pair = 0u; pair < CPS / 2u; pair++) {
     let n = at.n0 + 2u * pair;
@@ -59,7 +65,7 @@ fn compute_item(team: Team, at: Item) {
       if (n >= NQ + NKV) { b = V_BIAS + n - NQ - NKV; } else if (n >= NQ) { b = K_BIAS + n - NQ; }
       y += vec2<f32>(wf(b), wf(b + 1u));
     }
-    if (team.lane == 0u && n < ncols()) {
+    if (n < ncols()) {
       if (n < NQ) {
         let r = rotate(y, p, n);
         q[at.row * NQ + n] = r.x;

@@ -17,15 +17,18 @@ override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_O
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }
 
-fn compute_item(team: Team, at: Item) {
+fn item_mats(n0: u32) -> Mats {
   let mat = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
-  let v = team_sum(team, accumulate(team, mat, mat, at.n0, at.row, 0u).v);
-  if (team.lane == 0u) {
-    for (var c = 0u; c < CPS; c++) {
-      if (at.n0 + c < N) {
-        let o = at.row * N + at.n0 + c;
-        res[o] = select(v[c], res[o] + v[c], ACCUMULATE);
-      }
+  return Mats(mat, mat, n0);
+}
+
+fn x_row(row: u32) -> u32 { return row; }
+
+fn store(at: Item, v: Sums) {
+  for (var c = 0u; c < CPS; c++) {
+    if (at.n0 + c < N) {
+      let o = at.row * N + at.n0 + c;
+      res[o] = select(v.v[c], res[o] + v.v[c], ACCUMULATE);
     }
   }
 }

@@ -8,7 +8,6 @@
 // #include "common/activation.wgsl"
 override N: u32;                 // FFN width
 override ACT: u32 = 0u;          // the gate's activation: SiLU, or GELU (Gemma's GeGLU)
-override GAMMA: u32;             // word offset of the FFN norm weight
 override A_FMT: u32; override A_CODES: u32; override A_SCALES: u32; override A_OFFSETS: u32 = 0u; override A_PN: u32; override A_GS: u32 = 32u;
 override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_OFFSETS: u32 = 0u; override B_PN: u32; override B_GS: u32 = 32u;
 
@@ -21,14 +20,14 @@ override B_FMT: u32; override B_CODES: u32; override B_SCALES: u32; override B_O
 fn ncols() -> u32 { return N; }
 fn live_rows() -> u32 { return live.x; }
 
-fn compute_item(team: Team, at: Item) {
-  let gate = Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS);
-  let up = Mat(B_FMT, B_CODES, B_SCALES, B_OFFSETS, B_PN, N, B_GS);
-  let v = normed(team, accumulate(team, gate, up, at.n0, at.row, GAMMA));
-  if (team.lane == 0u) {
-    for (var c = 0u; c < CPS; c++) {
-      let g = sum_at(v, c);
-      if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = activate(ACT, g) * sum_at(v, CPS + c); }
-    }
+fn item_mats(n0: u32) -> Mats {
+  return Mats(Mat(A_FMT, A_CODES, A_SCALES, A_OFFSETS, A_PN, N, A_GS), Mat(B_FMT, B_CODES, B_SCALES, B_OFFSETS, B_PN, N, B_GS), n0);
+}
+
+fn x_row(row: u32) -> u32 { return row; }
+
+fn store(at: Item, v: Sums) {
+  for (var c = 0u; c < CPS; c++) {
+    if (at.n0 + c < N) { out[at.row * N + at.n0 + c] = activate(ACT, sum_at(v, c)) * sum_at(v, CPS + c); }
   }
 }

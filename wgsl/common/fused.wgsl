@@ -484,16 +484,27 @@ fn normed(team: Team, s: Sums) -> Sums {
   return Sums(team_sum(team, s.v) * f, u, 0.0);
 }
 
-// The kernel: each team takes this workgroup's items in turn and hands each live one to the
-// including shader's compute_item(team, item); ncols() and live_rows() say how many there are.
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let team = team_of(lid);
-  for (var it = 0u; ; it++) {
-    let item = team_item(team, lid, it);
-    if (item >= ITEMS) { break; }
-    let at = item_at(flat_workgroup(wid, nwg), item, ncols(), live_rows());
-    if (at.live) { compute_item(team, at); }
-  }
+// What a fused shader provides for an item: the matrices its columns come from (Mats), the row
+// of x it reads (x_row), and its epilogue (store: the item's sums, normed when NORM, written out).
+struct Mats {
+  a: Mat,
+  b: Mat,    // MATS == 2: columns CPS.. of the item (swiglu's up); else a again
+  n0: u32,   // the item's first column within them
 }
+
+fn finish(team: Team, s: Sums) -> Sums {  // the team's sums: normed (NORM), or summed
+  if (NORM) { return normed(team, s); }
+  var u = vec4<f32>(0.0);
+  if (CPS * MATS > 4u) { u = team_sum(team, s.u); }
+  return Sums(team_sum(team, s.v), u, 0.0);
+}
+
+fn compute_item(team: Team, at: Item) {
+  let m = item_mats(at.n0);
+  let s = finish(team, accumulate(team, m.a, m.b, m.n0, x_row(at.row), GAMMA));
+  if (team.lane == 0u) { store(at, s); }
+}
+
+// The entry point: a team per work item (common/fused_entry.wgsl), or for GPU prefill tiles of
+// rows x columns staged in shared memory (common/fused_tiles.wgsl; _fused.py picks).
+// #include "common/fused_entry.wgsl"

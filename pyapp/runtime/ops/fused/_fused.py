@@ -22,7 +22,7 @@ from .._checks import OpError, expect_tensor, on_change
 from ..formats import FUSED_ONLY, GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
-FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "WG", "ITEMS", "TILE_ROWS", "WIDE", "PAIRS")
+FUSED_CONSTANTS = ("K", "GS", "CPS", "MATS", "NORM", "EPS", "GAMMA", "WG", "ITEMS", "TILE_ROWS", "WIDE", "PAIRS")
 MAT_FIELDS = ("FMT", "CODES", "SCALES", "OFFSETS", "PN", "GS")
 WG = 64
 SUBGROUP_ITEMS = 2  # work items per workgroup for subgroup teams: one per subgroup of 32
@@ -36,6 +36,12 @@ PREFILL_CPS = 2
 # such matrices keep one row.
 PREFILL_TILE_ROWS = 8
 TILE_X_BYTES = 256 * 1024  # the most f32 bytes of x a tile's rows may span
+# Prefill by shared-memory tiles (wgsl/common/fused_tiles.wgsl): a workgroup computes 64 rows x 16
+# items of 4 sums, each weight decoded once per 64 rows. 0: never; 1: on GPUs (kernel styles other
+# than lanes; SwiftShader's CPU keeps the items, whose tiles waste less on short prompts); 2: always.
+SHARED_TILES = 1
+TILE_M = 64       # rows and items of a shared tile (TILE_M, TILE_ITEMS in fused_tiles.wgsl)
+TILE_ITEMS = 16
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -84,12 +90,24 @@ def reads_pairs(k: int, weights) -> bool:
     return bool(PAIR_LOADS) and k % 64 == 0 and all(w.fmt in FUSED_ONLY for w in weights)
 
 
+def shared_tiles(graph, rows_max: int, k: int, mats: int, fits: bool) -> bool:
+    """Whether a prefill runs by shared tiles (SHARED_TILES): an item's 4 sums are CPS = 4 / MATS
+    columns (`fits`: the op's columns allow it; qkv_rope's heads must hold whole items)."""
+    wanted = SHARED_TILES == 2 or (SHARED_TILES == 1 and graph.kernel_style != "lanes")
+    return wanted and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
+
+
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
-             cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict):
+             cps: int, weights, mats: int = 1, norm: bool = False, eps: float = 1e-5, constants: dict,
+             tiles_fit: bool = True):
     """Append one fused kernel over `ncols` output columns; `rows` is the SymInt of live rows
     (at most rows_max), which the kernel also reads."""
     if not isinstance(rows, SymInt):
         raise OpError(f"{op}: rows must be a SymInt (graph.symint), got {type(rows).__name__}")
+    if shared_tiles(graph, rows_max, k, mats, tiles_fit):
+        return dispatch_tiles(graph, op, writes=writes, reads=reads, uniforms=uniforms, ncols=ncols,
+                              rows_max=rows_max, rows=rows, k=k, weights=weights, mats=mats, norm=norm, eps=eps,
+                              constants=constants)
     kind = flavor(graph, rows_max)
     wide = reads_wide(graph, rows_max, k, weights, constants.get("GAMMA", 0))
     wg = WG
@@ -109,6 +127,26 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
         if not 0 <= r <= rows_max:
             raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
         d.set_workgroups(max(1, ceil(ceil(ncols / cps) * tile_rows / items) * ceil(r / tile_rows)))
+
+    on_change(graph, (rows,), resize)
+    return d
+
+
+def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
+                   weights, mats: int, norm: bool, eps: float, constants: dict):
+    cps = 4 // mats
+    d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms, local_size=(256, 1, 1),
+                       aliases=(("common/team.wgsl", "common/team_single.wgsl"),
+                                ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")), variant="tiles",
+                       constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
+                                  "EPS": float(eps), "WG": 256, "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1,
+                                  "WIDE": False, "PAIRS": False, **constants})
+
+    def resize():
+        r = rows.value
+        if not 0 <= r <= rows_max:
+            raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+        d.set_workgroups(max(1, ceil(ncols / (TILE_ITEMS * cps)) * ceil(r / TILE_M)))
 
     on_change(graph, (rows,), resize)
     return d

@@ -6,7 +6,7 @@ weight (K,) f32 and W (N, K); out (1, N) f32.
 
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants
 
-SHADERS = {"norm_linear": FUSED_CONSTANTS + ("N", "GAMMA") + mat_constants("A")}
+SHADERS = {"norm_linear": FUSED_CONSTANTS + ("N",) + mat_constants("A")}
 TEAM_CPS = 4  # columns per team in decode: each load of the normed x serves four vocabulary rows
 
 

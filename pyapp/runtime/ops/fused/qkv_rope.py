@@ -12,7 +12,7 @@ from .._checks import OpError, expect_tensor
 from . import _fused
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants, reads_wide
 
-SHADERS = {"qkv_rope": FUSED_CONSTANTS + ("NQ", "NKV", "HD", "CMAX", "GAMMA", "ROPE", "HAS_BIAS", "Q_BIAS",
+SHADERS = {"qkv_rope": FUSED_CONSTANTS + ("NQ", "NKV", "HD", "CMAX", "ROPE", "HAS_BIAS", "Q_BIAS",
                                           "K_BIAS", "V_BIAS") + mat_constants("Q") + mat_constants("K")
            + mat_constants("V")}
 
@@ -42,7 +42,7 @@ def qkv_rope(graph, x, arena, gamma, wq, wk, wv, k_cache, v_cache, rope, input_p
     cps = _fused.WIDE_TEAM_CPS if head_dim % 4 == 0 and reads_wide(graph, s, k, (wq, wk, wv), gamma) else 2
     dispatch(graph, op, writes=[q, k_cache, v_cache], reads=[x, arena, arena, rope], uniforms=[input_pos, rows],
              ncols=nq + 2 * nkv, rows_max=s, rows=rows, k=k, cps=cps, norm=True, eps=eps,
-             weights=(wq, wk, wv),
+             weights=(wq, wk, wv), tiles_fit=head_dim % 4 == 0,
              constants={"NQ": nq, "NKV": nkv, "HD": head_dim, "CMAX": cmax, "GAMMA": gamma, "ROPE": apply_rope,
                         "HAS_BIAS": biases is not None, **dict(zip(("Q_BIAS", "K_BIAS", "V_BIAS"), biases or (0, 0, 0))),
                         **wq.constants("Q"), **wk.constants("K"), **wv.constants("V")})

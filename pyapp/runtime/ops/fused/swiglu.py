@@ -9,7 +9,7 @@ from ..executorch.silu_mul import ACTIVATIONS
 from . import _fused
 from ._fused import FUSED_CONSTANTS, check_mat, dispatch, expect_rows, mat_constants, reads_wide
 
-SHADERS = {"swiglu": FUSED_CONSTANTS + ("N", "GAMMA", "ACT") + mat_constants("A") + mat_constants("B")}
+SHADERS = {"swiglu": FUSED_CONSTANTS + ("N", "ACT") + mat_constants("A") + mat_constants("B")}
 
 
 def swiglu(graph, x, arena, gamma, gate, up, rows, *, eps: float, name: str, act: str = "silu"):
