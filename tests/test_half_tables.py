@@ -48,7 +48,7 @@ def test_the_fused_path_reads_the_files_own_bytes(model, style):
 @pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
 # the prefill's tiles (fused/_fused.py PREFILL_TILE_ROWS): one row a workgroup, as matrices too wide
 # to tile run, and a tile of 16 rows taller than the 8-token prompt (dead rows, short chunk tails)
-@pytest.mark.parametrize("tune", ["TILE_X_BYTES=0", "PREFILL_TILE_ROWS=16", "SHARED_TILES=2"])
+@pytest.mark.parametrize("tune", ["TILE_X_BYTES=0", "PREFILL_TILE_ROWS=16"])
 @pytest.mark.parametrize("model", ["half"], indirect=True)
 def test_prefill_tiles_of_any_height_match_the_reference(model, tune):
     pytest.importorskip("wgpu")

@@ -3,8 +3,8 @@ workgroup, weights decoded once per tile) against the numpy reference, on the na
 (wgpu-native on SwiftShader). A 150-token prompt runs chunks of up to 128 rows: two bands of 64,
 a ragged last band, and chunk tails. Every weight format the fused kernels read: our q4/q8 tables
 (MIXED, exported without --blocks), the file's Q4_K/Q5_K/Q6_K blocks and Q5_0/Q5_1 (KQUANT), the
-f16 tables (HALF). Subgroup teams take tiles as a GPU does (SHARED_TILES=1, the default); teams of
-one only with SHARED_TILES=2, the way SwiftShader in the browser would run them.
+f16 tables (HALF). Subgroup teams take tiles as a GPU does (SHARED_TILES=1, the default), also
+of 128 rows (TILE_M=128: 8 rows an invocation); teams of one only with SHARED_TILES=2.
 """
 
 import numpy as np
@@ -33,7 +33,7 @@ def model(request, tmp_path_factory):
 
 @pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
 @pytest.mark.parametrize("model", list(MODELS), indirect=True)
-@pytest.mark.parametrize("style, tune", [("subgroups", ()), ("lanes", ("SHARED_TILES=2",))])
+@pytest.mark.parametrize("style, tune", [("subgroups", ()), ("lanes", ("SHARED_TILES=2",)), ("subgroups", ("TILE_M=128",))])
 def test_prefill_by_shared_tiles_matches_the_reference(model, style, tune):
     pytest.importorskip("wgpu")
     bundle, golden_file, golden = model

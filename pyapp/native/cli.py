@@ -116,10 +116,11 @@ async def model_run(bundle: Path, args) -> list[dict]:
     for path in (both if args.path == "both" else (args.path,)):
         t0 = time.perf_counter()
         model = Model(dev, config, weights, tokenizer, profile=args.profile, kernel_style=args.style,
-                      fused=path == "fused", max_context=args.context)
+                      fused=path == "fused", max_context=args.context, prefill_rows=args.prefill_rows)
         await model.prepare()
         row = {"path": path, "style": model.decode_graph.kernel_style, "prepare_s": time.perf_counter() - t0,
-               "dispatches": len(model.decode_graph.dispatches), "adapter": dev.info}
+               "dispatches": len(model.decode_graph.dispatches), "adapter": dev.info,
+               "prefill_rows": model.prefill_rows, "graphs_gpu_bytes": sum(g.buffer_bytes for g in model.graphs)}
         for golden in args.golden:
             from safetensors.numpy import load_file
 
@@ -134,7 +135,8 @@ async def model_run(bundle: Path, args) -> list[dict]:
         await model.generate(prompt[:4], Sampling(), 4, stop_at_eos=False)  # warm up
         g = await model.generate(prompt, Sampling(), args.steps, stop_at_eos=False)
         row.update(prefill_tok_s=g.prefill_tokens_per_s, decode_tok_s=g.decode_tokens_per_s,
-                   tokens=len(g.generated_ids), submits=g.submits, kernels=g.kernels)
+                   tokens=len(g.generated_ids), submits=g.submits, kernels=g.kernels,
+                   prefill_kernels=g.prefill_profile.totals)
         if not args.profile:  # the sampler on the GPU in place of the argmax (model_bench.SAMPLED's first)
             sampled = await model.generate(prompt, SAMPLED["sampled_decode"], args.steps, stop_at_eos=False)
             row["sampled_decode_tok_s"] = sampled.decode_tokens_per_s
@@ -185,6 +187,8 @@ def main(argv=None):
     mdl.add_argument("--prompt-tokens", type=int, default=32)
     mdl.add_argument("--steps", type=int, default=64, help="decode steps")
     mdl.add_argument("--context", type=int, default=2048, help="KV cache positions")
+    mdl.add_argument("--prefill-rows", type=int, default=None, metavar="N",
+                     help="rows of the prefill graphs, the largest prompt chunk (default: 512 on GPUs, 128 on CPUs)")
     mdl.add_argument("--profile", action="store_true")
     mdl.add_argument("--style", choices=["lanes", "workgroups", "subgroups"], help="force a kernel style")
     mdl.add_argument("--json", action="store_true")

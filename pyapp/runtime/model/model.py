@@ -42,6 +42,11 @@ MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tok
 # flight) on any GPU: 128 rows take ~37 s on a slow one and ~15 ms on an H100.
 PREFILL_CHUNK_S = 0.2
 FIRST_PREFILL_CHUNK = 8  # rows of the first chunk a model runs: it runs alone, and its time sizes the next
+# Rows of the prefill graphs, the largest chunk. GPUs (kernel styles other than lanes) run the
+# fused matmuls by tiles of 64 rows (ops/fused/_fused.py SHARED_TILES): 128 rows gave a 1B model's
+# Q/K/V only 96 workgroups for 132 SMs; CPUs take chunks of at most 128.
+PREFILL_ROWS = {"lanes": 128}
+GPU_PREFILL_ROWS = 512
 
 
 @dataclass
@@ -98,12 +103,14 @@ def fused_path(device, config: ModelConfig, kernel_style: str | None = None, fus
 
 class Model:
     def __init__(self, device, config: ModelConfig, weights: Weights, tokenizer: Tokenizer, *,
-                 max_context: int = 2048, prefill_rows: int = 128, profile: bool = False,
+                 max_context: int = 2048, prefill_rows: int | None = None, profile: bool = False,
                  kernel_style: str | None = None, fused: bool | None = None):
         self.device, self.cfg, self.weights, self.tok = device, config, weights, tokenizer
         self.kernel_style = kernel_style or device.kernel_style
         self.fused = fused_path(device, config, kernel_style, fused)
         self.cmax = min(max_context, config.context_length)
+        if prefill_rows is None:
+            prefill_rows = PREFILL_ROWS.get(self.kernel_style, GPU_PREFILL_ROWS)
         self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
         # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
         # SymInt runs fewer): each chunk's measured time sizes the next (PREFILL_CHUNK_S);

@@ -40,8 +40,8 @@ TILE_X_BYTES = 256 * 1024  # the most f32 bytes of x a tile's rows may span
 # items of 4 sums, each weight decoded once per 64 rows. 0: never; 1: on GPUs (kernel styles other
 # than lanes; SwiftShader's CPU keeps the items, whose tiles waste less on short prompts); 2: always.
 SHARED_TILES = 1
-TILE_M = 64       # rows and items of a shared tile (TILE_M, TILE_ITEMS in fused_tiles.wgsl)
-TILE_ITEMS = 16
+TILE_M = 64       # rows of a shared tile, 64 or 128 (fused_tiles.wgsl)
+TILE_ITEMS = 16   # its items (TILE_ITEMS there)
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -139,7 +139,7 @@ def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_
                        aliases=(("common/team.wgsl", "common/team_single.wgsl"),
                                 ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")), variant="tiles",
                        constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": 256, "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1,
+                                  "EPS": float(eps), "WG": 256, "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1, "TILE_M": TILE_M,
                                   "WIDE": False, "PAIRS": False, **constants})
 
     def resize():
