@@ -42,6 +42,7 @@ TILE_X_BYTES = 256 * 1024  # the most f32 bytes of x a tile's rows may span
 SHARED_TILES = 1
 TILE_M = 64       # rows of a shared tile, 64 or 128 (fused_tiles.wgsl)
 TILE_ITEMS = 16   # its items (TILE_ITEMS there)
+TILES_SHARED_BYTES = 26 * 1024  # its workgroup memory: a device of less keeps the items
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -94,7 +95,8 @@ def shared_tiles(graph, rows_max: int, k: int, mats: int, fits: bool) -> bool:
     """Whether a prefill runs by shared tiles (SHARED_TILES): an item's 4 sums are CPS = 4 / MATS
     columns (`fits`: the op's columns allow it; qkv_rope's heads must hold whole items)."""
     wanted = SHARED_TILES == 2 or (SHARED_TILES == 1 and graph.kernel_style != "lanes")
-    return wanted and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
+    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= TILES_SHARED_BYTES
+    return wanted and room and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
