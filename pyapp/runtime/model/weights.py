@@ -17,7 +17,7 @@ from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
 from .config import ModelConfig, lacks
 from ..ops.formats import GGUF_BLOCKS, plan_arenas, tables
 
-FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6,  # FMT_* in wgsl/common/fused.wgsl
+FORMAT_CODES = {"f32": 0, "q8gsw": 1, "q4gsw": 2, "q4gaw": 3, "q8gaw": 4, "q4k": 5, "q6k": 6,  # FMT_* in wgsl/common/blocks.wgsl
                 "q8gsw_f16": 7, "q4gsw_f16": 8, "q4gaw_f16": 9, "q8gaw_f16": 10, "q5k": 11,
                 "q5gsw_f16": 12, "q5gaw_f16": 13}
 
