@@ -5,24 +5,9 @@
 // invocation per (query head, row, split) runs an online softmax, without barriers.
 // #include "common/grid.wgsl"
 // #include "common/attention_header.wgsl"
-// #include "common/activation.wgsl"
-override SCALE: f32;             // 1 / sqrt(D)
+// #include "common/attention_scores.wgsl"
 override CHMAX: u32;             // the longest split (positions): chunk_for(CMAX)
 override CMAX: u32;
-override WINDOW: u32 = 0u;       // sliding window: a row sees the WINDOW latest positions; 0: all
-
-// Keys outside the window score this: exp() of it less the max is 0, and a split of only such
-// keys gets no weight in attention_combine.
-const HIDDEN = -3.4e38;
-
-fn hidden(c: u32, at: u32) -> bool { return WINDOW != 0u && at >= c + WINDOW; }
-
-override SOFTCAP: f32 = 0.0;     // Gemma 2: a score s becomes SOFTCAP * tanh(s / SOFTCAP); 0: none
-
-fn score(qk: f32) -> f32 {
-  let s = qk * SCALE;
-  return select(soft_cap(s, SOFTCAP), s, SOFTCAP == 0.0);
-}
 
 const G_MAX = 8u;                // query heads per kv head, at most
 override G: u32 = HQ / HKV;      // query heads per kv head

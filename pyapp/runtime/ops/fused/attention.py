@@ -16,12 +16,34 @@ from math import ceil, sqrt
 from .._checks import OpError, expect_tensor, on_change, workgroups
 
 HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
-SHADERS = {"attention": HEADER + ("SCALE", "CHMAX", "CMAX", "WINDOW", "SOFTCAP"), "attention_combine": HEADER}
+SCORES = ("SCALE", "WINDOW", "SOFTCAP")
+SHADERS = {"attention": HEADER + SCORES + ("CHMAX", "CMAX"), "attention_combine": HEADER,
+           "flash_attention": ("HQ", "HKV", "D", "G", "BQ", "BK", "D4", "QV") + SCORES}
 NSPLIT = 32
 CH_MIN = 32
 WG = 64         # lanes style and the combine
 GROUPED_WG = 256  # a workgroup per (kv head, row, split): its G * D/4 output vec4s fit in it
 G_MAX = 8  # query heads per kv head (attention.wgsl)
+# A prefill's attention on GPUs by flash_attention.wgsl (one dispatch, keys read once per tile of
+# rows): 0 never, 1 on kernel styles other than lanes, 2 always (the tests, on SwiftShader).
+FLASH_PREFILL = 1
+FLASH_SHARED_BYTES = 25 * 1024  # its workgroup memory: a device of less keeps the splits
+FLASH_VEC4S = 512  # the (query vectors, D/4) and (keys, D/4) tiles' vec4s (flash_attention.wgsl)
+
+
+def flash_tiles(g: int, d: int) -> tuple[int, int]:
+    """(BQ, BK): rows of a flash tile, the most (a power of two) whose G * BQ query vectors of
+    D/4 vec4s fit its shared tile, at most 64 vectors; and keys a key tile, at most 32."""
+    bq = 1
+    while 2 * bq * g * d // 4 <= FLASH_VEC4S and 2 * bq * g <= 64:
+        bq *= 2
+    return bq, min(32, FLASH_VEC4S // (d // 4))
+
+
+def runs_flash(graph, rows_max: int, g: int, d: int) -> bool:
+    wanted = FLASH_PREFILL == 2 or (FLASH_PREFILL == 1 and graph.kernel_style != "lanes")
+    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= FLASH_SHARED_BYTES
+    return wanted and room and rows_max > 1 and g * d // 4 <= FLASH_VEC4S and g <= 64
 
 
 def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str,
@@ -41,6 +63,9 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
         expect_tensor(op, label, t, "f32", 2)
         if t.shape != (cmax, n_kv_heads * d):
             raise OpError(f"{op}: {label} {t!r} must be ({cmax}, {n_kv_heads * d})")
+    scores = {"SCALE": 1.0 / sqrt(d) if scale is None else float(scale), "WINDOW": window, "SOFTCAP": float(softcap)}
+    if runs_flash(graph, s, g, d):
+        return flash_attention(graph, q, k_cache, v_cache, input_pos, rows, n_heads, n_kv_heads, d, scores, name)
     serial = graph.kernel_style == "lanes"
     shape = {"HQ": n_heads, "HKV": n_kv_heads, "D": d, "NSPLIT": NSPLIT, "CH_MIN": CH_MIN, "WG": WG,
              "SERIAL": serial}
@@ -48,9 +73,8 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
     out = graph.scratch(f"{name}.out", (s, width))                         # (S, Hq*D) f32
     splits = graph.dispatch("attention", shader="attention", writes=[part], reads=[q, k_cache, v_cache],
                             uniforms=[input_pos, rows],
-                            constants={**shape, "WG": WG if serial else GROUPED_WG, "SCALE": 1.0 / sqrt(d) if scale is None else float(scale),
-                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT)), "WINDOW": window,
-                                       "SOFTCAP": float(softcap)})
+                            constants={**shape, "WG": WG if serial else GROUPED_WG, **scores,
+                                       "CMAX": cmax, "CHMAX": max(CH_MIN, ceil(cmax / NSPLIT))})
     combine = graph.dispatch("attention_combine", shader="attention_combine", writes=[out], reads=[part],
                              uniforms=[input_pos, rows], constants=shape)
 
@@ -58,6 +82,22 @@ def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv
         r = rows.value
         splits.set_workgroups(workgroups(n_heads * r * NSPLIT, WG) if serial else n_kv_heads * r * NSPLIT)
         combine.set_workgroups(workgroups(r * width // 4, WG))
+
+    on_change(graph, (rows,), resize)
+    return out
+
+
+def flash_attention(graph, q, k_cache, v_cache, input_pos, rows, n_heads: int, n_kv_heads: int, d: int, scores: dict,
+                    name: str):
+    """A prefill's attention in one dispatch: a workgroup per (kv head, tile of BQ rows)."""
+    out = graph.scratch(f"{name}.out", q.shape)  # (S, Hq*D) f32
+    bq, bk = flash_tiles(n_heads // n_kv_heads, d)
+    flash = graph.dispatch("flash_attention", shader="flash_attention", writes=[out], reads=[q, k_cache, v_cache],
+                           uniforms=[input_pos, rows], local_size=(256, 1, 1), variant=f"bq{bq}",
+                           constants={"HQ": n_heads, "HKV": n_kv_heads, "D": d, "BQ": bq, "BK": bk, **scores})
+
+    def resize():
+        flash.set_workgroups(max(1, n_kv_heads * ceil(rows.value / bq)))
 
     on_change(graph, (rows,), resize)
     return out
