@@ -14,6 +14,10 @@ override BQ: u32;                // rows per tile: G * BQ * D / 4 <= 512 and G *
 override BK: u32;                // keys per tile: BK * D / 4 <= 512, BK <= 32
 override D4: u32 = D / 4u;
 override QV: u32 = G * BQ;       // query vectors of a tile: row r, head j at r * G + j
+// Rows of the key/value tile and of the scores are padded by one, so that invocations reading
+// one column of them (a key each, a query vector each) hit different banks of shared memory.
+override KS: u32 = D4 + 1u;      // vec4s a key row
+override PS: u32 = BK + 1u;      // scores a query vector
 
 @group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;  // (S, HQ * D) f32
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // (S, HQ * D) f32
@@ -24,8 +28,8 @@ override QV: u32 = G * BQ;       // query vectors of a tile: row r, head j at r 
 
 const WG = 256u;
 var<workgroup> qs: array<vec4<f32>, 512>;  // (QV, D4): the tile's query vectors
-var<workgroup> kv: array<vec4<f32>, 512>;  // (BK, D4): the key tile, then the value tile
-var<workgroup> ps: array<f32, 2048>;       // (QV, BK): scores, then exp(score - max)
+var<workgroup> kv: array<vec4<f32>, 576>;  // (BK, KS): the key tile, then the value tile
+var<workgroup> ps: array<f32, 2112>;       // (QV, PS): scores, then exp(score - max)
 var<workgroup> top: array<f32, 64>;        // per query vector: the running max,
 var<workgroup> total: array<f32, 64>;      // the running sum of exp,
 var<workgroup> rescale: array<f32, 64>;    // and this key tile's correction of the earlier sums
@@ -58,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (; c0 <= last; c0 += BK) {
     let n = min(BK, last + 1u - c0);
     workgroupBarrier();  // the previous tile's values are used
-    for (var i = t; i < n * D4; i += WG) { kv[i] = k_cache[((c0 + i / D4) * HKV + hk) * D4 + i % D4]; }
+    for (var i = t; i < n * D4; i += WG) { kv[(i / D4) * KS + i % D4] = k_cache[((c0 + i / D4) * HKV + hk) * D4 + i % D4]; }
     workgroupBarrier();
     for (var i = t; i < QV * BK; i += WG) {
       let v = i / BK;
@@ -67,21 +71,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var s = HIDDEN;
       if (c < n && c0 + c <= at && !hidden(c0 + c, at)) {
         var qk = 0.0;
-        for (var d = 0u; d < D4; d++) { qk += dot(qs[v * D4 + d], kv[c * D4 + d]); }
+        for (var d = 0u; d < D4; d++) { qk += dot(qs[v * D4 + d], kv[c * KS + d]); }
         s = score(qk);
       }
-      ps[i] = s;
+      ps[v * PS + c] = s;
     }
     workgroupBarrier();
-    for (var i = t; i < n * D4; i += WG) { kv[i] = v_cache[((c0 + i / D4) * HKV + hk) * D4 + i % D4]; }
+    for (var i = t; i < n * D4; i += WG) { kv[(i / D4) * KS + i % D4] = v_cache[((c0 + i / D4) * HKV + hk) * D4 + i % D4]; }
     if (t < QV) {
       var mx = top[t];
-      for (var c = 0u; c < n; c++) { mx = max(mx, ps[t * BK + c]); }
+      for (var c = 0u; c < n; c++) { mx = max(mx, ps[t * PS + c]); }
       var sum = 0.0;
       for (var c = 0u; c < n; c++) {
-        let s = ps[t * BK + c];
+        let s = ps[t * PS + c];
         let e = select(exp(s - mx), 0.0, s == HIDDEN);  // a hidden key weighs nothing, even before any seen one
-        ps[t * BK + c] = e;
+        ps[t * PS + c] = e;
         sum += e;
       }
       let corr = exp(top[t] - mx);
@@ -93,13 +97,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (t < QV * D4) {
       let v = t / D4;
       var a = acc0 * rescale[v];
-      for (var c = 0u; c < n; c++) { a += ps[v * BK + c] * kv[c * D4 + t % D4]; }
+      for (var c = 0u; c < n; c++) { a += ps[v * PS + c] * kv[c * KS + t % D4]; }
       acc0 = a;
     }
     if (t + WG < QV * D4) {
       let v = (t + WG) / D4;
       var a = acc1 * rescale[v];
-      for (var c = 0u; c < n; c++) { a += ps[v * BK + c] * kv[c * D4 + (t + WG) % D4]; }
+      for (var c = 0u; c < n; c++) { a += ps[v * PS + c] * kv[c * KS + (t + WG) % D4]; }
       acc1 = a;
     }
   }

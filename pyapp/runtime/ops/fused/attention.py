@@ -18,7 +18,7 @@ from .._checks import OpError, expect_tensor, on_change, workgroups
 HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
 SCORES = ("SCALE", "WINDOW", "SOFTCAP")
 SHADERS = {"attention": HEADER + SCORES + ("CHMAX", "CMAX"), "attention_combine": HEADER,
-           "flash_attention": ("HQ", "HKV", "D", "G", "BQ", "BK", "D4", "QV") + SCORES}
+           "flash_attention": ("HQ", "HKV", "D", "G", "BQ", "BK", "D4", "QV", "KS", "PS") + SCORES}
 NSPLIT = 32
 CH_MIN = 32
 WG = 64         # lanes style and the combine
@@ -27,7 +27,7 @@ G_MAX = 8  # query heads per kv head (attention.wgsl)
 # A prefill's attention on GPUs by flash_attention.wgsl (one dispatch, keys read once per tile of
 # rows): 0 never, 1 on kernel styles other than lanes, 2 always (the tests, on SwiftShader).
 FLASH_PREFILL = 1
-FLASH_SHARED_BYTES = 25 * 1024  # its workgroup memory: a device of less keeps the splits
+FLASH_SHARED_BYTES = 26 * 1024  # its workgroup memory: a device of less keeps the splits
 FLASH_VEC4S = 512  # the (query vectors, D/4) and (keys, D/4) tiles' vec4s (flash_attention.wgsl)
 
 
