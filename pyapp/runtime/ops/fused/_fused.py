@@ -7,9 +7,9 @@ format and word offsets) and splits its output into work items of CPS columns of
               one load of x serves four rows of weights
   subgroups   a subgroup splits K and sums with subgroupAdd (GPUs with the `subgroups` feature)
   workgroups  a workgroup splits K and sums in shared memory (other GPUs)
-A prefill graph (rows > 1) always uses teams of one: rows times columns are work enough
-without splitting K (rows per item, decoding a weight once for several rows, measured slower
-on the H100: more items in flight won).
+A prefill graph (rows > 1) uses teams of one (rows times columns are work enough without
+splitting K), or on GPUs shared tiles (dispatch_tiles, wgsl/common/fused_tiles.wgsl): a
+workgroup stages a slice of x and of the weights, decoded once for 64 rows, in shared memory.
 Teams of more than one read wide (WIDE in wgsl/common/fused.wgsl) where the shapes allow it:
 lanes take chunks of 32 k in turn, so a subgroup's reads of a row are one contiguous run of
 16-byte loads. Kernels bind the arena twice, as `w` (u32) and `w4` (vec4<u32>).
@@ -38,7 +38,7 @@ PREFILL_TILE_ROWS = 8
 TILE_X_BYTES = 256 * 1024  # the most f32 bytes of x a tile's rows may span
 # Prefill by shared-memory tiles (wgsl/common/fused_tiles.wgsl): a workgroup computes 64 rows x 16
 # items of 4 sums, each weight decoded once per 64 rows. 0: never; 1: on GPUs (kernel styles other
-# than lanes; SwiftShader's CPU keeps the items, whose tiles waste less on short prompts); 2: always.
+# than lanes: on SwiftShader the page runs the ExecuTorch ops, and the tests tell); 2: always.
 SHARED_TILES = 1
 TILE_M = 64       # rows of a shared tile, 64 or 128 (fused_tiles.wgsl)
 TILE_ITEMS = 16   # its items (TILE_ITEMS there)
@@ -136,6 +136,9 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
 
 def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
                    weights, mats: int, norm: bool, eps: float, constants: dict):
+    """The prefill kernel by shared tiles: a workgroup of 256 per TILE_M rows x TILE_ITEMS items."""
+    if TILE_M not in (64, 128):
+        raise OpError(f"{op}: TILE_M={TILE_M}: shared tiles are 64 or 128 rows")
     cps = 4 // mats
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms, local_size=(256, 1, 1),
                        aliases=(("common/team.wgsl", "common/team_single.wgsl"),
