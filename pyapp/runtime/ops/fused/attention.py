@@ -9,6 +9,9 @@ context computes softmax partials, then attention_combine merges them. The numbe
 CH_MIN keys, so a decode step's time stays nearly flat as the context grows; the grids depend
 on rows only, so a decode step runs with no hook at all. Head dims up to 256, with at most 1,024
 query-head dims per kv head (G * D: Gemma 3's four heads of 256 to one kv head fill it).
+A GPU prefill's (rows > 1, kernel styles other than lanes) runs instead as one flash_attention
+dispatch: a workgroup per (kv head, tile of rows) walks key tiles with an online softmax, so keys
+are read once per tile of rows and no partials are written.
 """
 
 from math import ceil, sqrt
