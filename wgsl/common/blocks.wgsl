@@ -175,15 +175,7 @@ fn codes_of(m: Mat, row: u32, u: u32) -> X8 {
 // Loop group g (GS values) of row n: (scale, offset) of the matrix's group that holds it, so
 // that a weight is scale * code + offset.
 fn group_of(m: Mat, row: u32, g: u32) -> vec2<f32> {
-  if (m.fmt == FMT_F32) { return vec2<f32>(1.0, 0.0); }
-  if (m.fmt == FMT_Q4K || m.fmt == FMT_Q5K) { return q4k_group(m, min(row, m.n - 1u), g * GS); }
-  if (m.fmt == FMT_Q6K) { return q6k_group(m, min(row, m.n - 1u), g * GS); }
-  if (is_half(m.fmt)) { return half_group(m, min(row, m.n - 1u), g * GS / m.gs); }
-  let t = (g * GS / m.gs) * m.pn + min(row, m.n - 1u);
-  let s = wf(m.scales + t);
-  if (m.fmt == FMT_Q4A || m.fmt == FMT_Q8A) { return vec2<f32>(s, wf(m.offsets + t)); }
-  if (m.fmt == FMT_Q4S) { return vec2<f32>(s, -8.0 * s); }
-  return vec2<f32>(s, 0.0);
+  return group_at(m, row, g * GS);
 }
 
 // 32 consecutive codes of a row (a chunk: k = 32c .. 32c + 31), as the WIDE reads take them.

@@ -7,7 +7,6 @@
 override TILE_M: u32 = 64u;  // 64 or 128
 const TILE_ITEMS = 16u;
 const SLICE = 32u;
-const MAX_QUADS = 32u;  // TILE_M / 4 at most
 
 var<workgroup> xt: array<vec4<f32>, 1024>;  // [k][row quad]: x' of rows 4q .. 4q + 3 at k of the slice
 var<workgroup> wt: array<vec4<f32>, 512>;   // [k][item]: the item's four weights at k

@@ -69,3 +69,12 @@ def elementwise(graph, op: str, writes, reads, rows, row_elems: int, wg: int = 6
 
     on_change(graph, (rows,), resize)
     return d
+
+
+def gpu_kernel(graph, setting: int, shared_bytes: int) -> bool:
+    """Whether a kernel meant for GPUs runs: `setting` 0 never, 1 on kernel styles other than
+    lanes, 2 always (the tests, on SwiftShader); and only where the device gives a workgroup
+    `shared_bytes` of shared memory (a graph without a device gives none)."""
+    wanted = setting == 2 or (setting == 1 and graph.kernel_style != "lanes")
+    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= shared_bytes
+    return wanted and room

@@ -18,7 +18,7 @@ lanes take chunks of 32 k in turn, so a subgroup's reads of a row are one contig
 from math import ceil
 
 from ...graph.graph import SymInt
-from .._checks import OpError, expect_tensor, on_change
+from .._checks import OpError, expect_tensor, gpu_kernel, on_change
 from ..formats import FUSED_ONLY, GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
@@ -94,9 +94,19 @@ def reads_pairs(k: int, weights) -> bool:
 def shared_tiles(graph, rows_max: int, k: int, mats: int, fits: bool) -> bool:
     """Whether a prefill runs by shared tiles (SHARED_TILES): an item's 4 sums are CPS = 4 / MATS
     columns (`fits`: the op's columns allow it; qkv_rope's heads must hold whole items)."""
-    wanted = SHARED_TILES == 2 or (SHARED_TILES == 1 and graph.kernel_style != "lanes")
-    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= TILES_SHARED_BYTES
-    return wanted and room and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
+    return gpu_kernel(graph, SHARED_TILES, TILES_SHARED_BYTES) and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
+
+
+def shape_constants(op: str, k: int, cps: int, mats: int, norm: bool, eps: float, weights) -> dict:
+    """The overrides every fused matrix kernel takes, by items or by tiles."""
+    return {"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm, "EPS": float(eps)}
+
+
+def live_rows_of(op: str, rows: SymInt, rows_max: int) -> int:
+    r = rows.value
+    if not 0 <= r <= rows_max:
+        raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+    return r
 
 
 def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
@@ -120,14 +130,12 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
     tile_rows = PREFILL_TILE_ROWS if tiled else 1
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms,
                        aliases=(("common/team.wgsl", f"common/team_{kind}.wgsl"),), variant=kind,
-                       constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": wg, "ITEMS": items, "TILE_ROWS": tile_rows,
-                                  "WIDE": wide, "PAIRS": wide and reads_pairs(k, weights), **constants})
+                       constants={**shape_constants(op, k, cps, mats, norm, eps, weights), "WG": wg, "ITEMS": items,
+                                  "TILE_ROWS": tile_rows, "WIDE": wide, "PAIRS": wide and reads_pairs(k, weights),
+                                  **constants})
 
     def resize():
-        r = rows.value
-        if not 0 <= r <= rows_max:
-            raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+        r = live_rows_of(op, rows, rows_max)
         d.set_workgroups(max(1, ceil(ceil(ncols / cps) * tile_rows / items) * ceil(r / tile_rows)))
 
     on_change(graph, (rows,), resize)
@@ -143,14 +151,12 @@ def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms, local_size=(256, 1, 1),
                        aliases=(("common/team.wgsl", "common/team_single.wgsl"),
                                 ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")), variant="tiles",
-                       constants={"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm,
-                                  "EPS": float(eps), "WG": 256, "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1, "TILE_M": TILE_M,
-                                  "WIDE": False, "PAIRS": False, **constants})
+                       constants={**shape_constants(op, k, cps, mats, norm, eps, weights), "WG": 256,
+                                  "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1, "TILE_M": TILE_M, "WIDE": False,
+                                  "PAIRS": False, **constants})
 
     def resize():
-        r = rows.value
-        if not 0 <= r <= rows_max:
-            raise OpError(f"{op}: rows {r} must be within 0..{rows_max}")
+        r = live_rows_of(op, rows, rows_max)
         d.set_workgroups(max(1, ceil(ncols / (TILE_ITEMS * cps)) * ceil(r / TILE_M)))
 
     on_change(graph, (rows,), resize)

@@ -16,7 +16,7 @@ are read once per tile of rows and no partials are written.
 
 from math import ceil, sqrt
 
-from .._checks import OpError, expect_tensor, on_change, workgroups
+from .._checks import OpError, expect_tensor, gpu_kernel, on_change, workgroups
 
 HEADER = ("HQ", "HKV", "D", "NSPLIT", "CH_MIN", "WG", "SERIAL")
 SCORES = ("SCALE", "WINDOW", "SOFTCAP")
@@ -44,9 +44,7 @@ def flash_tiles(g: int, d: int) -> tuple[int, int]:
 
 
 def runs_flash(graph, rows_max: int, g: int, d: int) -> bool:
-    wanted = FLASH_PREFILL == 2 or (FLASH_PREFILL == 1 and graph.kernel_style != "lanes")
-    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= FLASH_SHARED_BYTES
-    return wanted and room and rows_max > 1 and g * d // 4 <= FLASH_VEC4S and g <= 64
+    return gpu_kernel(graph, FLASH_PREFILL, FLASH_SHARED_BYTES) and rows_max > 1 and g * d // 4 <= FLASH_VEC4S
 
 
 def attention(graph, q, k_cache, v_cache, input_pos, rows, *, n_heads: int, n_kv_heads: int, name: str,
