@@ -1,5 +1,5 @@
 """Prefill chunks sized by their time (Model._time_chunk), on made-up devices: a chunk of r rows
-takes fixed + per_row * r seconds."""
+takes fixed + per_row * r seconds (r rounded up to the kernels' row tile)."""
 
 import types
 
@@ -8,13 +8,17 @@ import pytest
 from pyapp.runtime.model.model import PREFILL_CHUNK_S, Model
 
 
-def sizes(fixed: float, per_row: float, steps: int = 5) -> list[int]:
-    m = types.SimpleNamespace(prefill_chunk_s=PREFILL_CHUNK_S, prefill_graph=object(), prefill_rows=128,
-                              _chunk_times={}, prefill_chunk=8, _chunk_timed=False)
+def chunker(tile: int = 1, first: int = 8):
+    return types.SimpleNamespace(prefill_chunk_s=PREFILL_CHUNK_S, prefill_graph=object(), prefill_rows=128,
+                                 _chunk_times={}, prefill_chunk=first, _chunk_timed=False, chunk_tile=tile)
+
+
+def sizes(fixed: float, per_row: float, steps: int = 5, tile: int = 1, m=None) -> list[int]:
+    m = m or chunker(tile, max(8, tile))
     seen = []
     for _ in range(steps):
         rows = m.prefill_chunk
-        Model._time_chunk(m, rows, fixed + per_row * rows)
+        Model._time_chunk(m, rows, fixed + per_row * -(-rows // tile) * tile)
         seen.append(m.prefill_chunk)
     assert m._chunk_timed
     return seen
@@ -31,8 +35,27 @@ def test_chunks_aim_at_their_time(fixed, per_row, want):
     assert sizes(fixed, per_row)[-1] == want
 
 
+@pytest.mark.parametrize("fixed, per_row, want", [
+    (0.002, 0.0001, 128),  # fast: all rows
+    (0.01, 0.003, 64),     # 64 rows take 0.2 s: one tile a chunk, never fewer rows for the same time
+    (0.01, 0.0007, 256 // 2),  # 0.2 s is ~270 rows, past the graph's 128
+])
+def test_chunks_are_whole_row_tiles(fixed, per_row, want):
+    seen = sizes(fixed, per_row, tile=64)
+    assert seen[-1] == want and all(r % 64 == 0 for r in seen)
+
+
+def test_a_stale_first_time_does_not_pin_the_chunks_small():
+    """A first chunk slowed by the GPU's first run (pipelines, caches) once made every later
+    chunk 2 rows: each compared its own short time with that stale one."""
+    m = chunker()
+    Model._time_chunk(m, 4, 1.0)  # a warm-up of 4 rows, 0.25 s a row
+    assert m.prefill_chunk == 2
+    assert sizes(0.001, 0.0005, m=m)[-1] == 128  # the GPU's real cost: 128 rows in 0.065 s
+
+
 def test_without_a_target_nothing_is_sized():
-    m = types.SimpleNamespace(prefill_chunk_s=None, prefill_graph=object(), prefill_rows=128, _chunk_times={},
-                              prefill_chunk=8, _chunk_timed=False)
+    m = chunker()
+    m.prefill_chunk_s = None
     Model._time_chunk(m, 8, 1.0)
     assert m.prefill_chunk == 8 and not m._chunk_timed  # prefill() runs chunks of prefill_rows then

@@ -136,6 +136,7 @@ async def model_run(bundle: Path, args) -> list[dict]:
         g = await model.generate(prompt, Sampling(), args.steps, stop_at_eos=False)
         row.update(prefill_tok_s=g.prefill_tokens_per_s, decode_tok_s=g.decode_tokens_per_s,
                    tokens=len(g.generated_ids), submits=g.submits, kernels=g.kernels,
+                   prefill_chunk=model.prefill_chunk,
                    prefill_kernels=g.prefill_profile.totals)
         if not args.profile:  # the sampler on the GPU in place of the argmax (model_bench.SAMPLED's first)
             sampled = await model.generate(prompt, SAMPLED["sampled_decode"], args.steps, stop_at_eos=False)

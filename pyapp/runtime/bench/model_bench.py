@@ -140,21 +140,23 @@ async def shapes_report(args: dict) -> dict:
     """Greedy decoding of models of real shapes (args: shapes, SHAPES keys or "page", default
     all; mix, default q4_k_m, or mixes, several side by side; steps, default 64; ctx, decode also after these many tokens; tune,
     {variant: {constant: value}} (ops/tuning.py), the variants' graphs built and measured in turn,
-    twice, the better run kept; sampled, also SAMPLED decoding). Per shape and variant: decode
-    tokens/s, weights on the GPU and the bandwidth their reads take at that rate."""
+    rounds times (default 2), the better run kept; sampled, also SAMPLED decoding; prefill, also
+    the prefill rate of prompts of these many tokens). Per shape and variant: decode tokens/s,
+    weights on the GPU and the bandwidth their reads take at that rate."""
     from ..ops.tuning import tuned
     from ..page import app
 
     page = app.page.model
     variants = args.get("tune") or {"as is": {}}
-    context = max([2048, *(n + args.get("steps", 64) + 8 for n in args.get("ctx", ()))])
+    context = max([2048, *(n + args.get("steps", 64) + 8 for n in args.get("ctx", ())),
+                   *(n + 8 for n in args.get("prefill", ()))])
     out = {"adapter": app.page.device.info, "kernel_style": page.kernel_style}
     for kind in args.get("shapes", list(SHAPES)):
         rows = out[kind] = {}
         mixes = args.get("mixes") or [args.get("mix", "q4_k_m")]
         runs = [(name if len(mixes) == 1 else f"{mix} {name}", mix, settings)
                 for mix in mixes for name, settings in variants.items()]
-        for _ in range(2):
+        for _ in range(args.get("rounds", 2)):
             for name, mix, settings in runs:
                 with tuned(settings):
                     m = await shape_model(page, kind, context, mix)
@@ -167,6 +169,8 @@ async def shapes_report(args: dict) -> dict:
                     r[f"ctx{n}"] = await decode_rate(m, args.get("steps", 64), ctx=n, repeat=1)
                 if args.get("sampled"):
                     r["sampled_decode"] = await decode_rate(m, args.get("steps", 64), sampling=SAMPLED["sampled_decode"])
+                for n in args.get("prefill", ()):
+                    r[f"prefill{n}_tok_s"] = await prefill_rate(m, n, repeat=2)
                 r["weights_tb_s"] = gpu_bytes * r["decode"]["tok_s"] / 1e12
                 m.close(weights=kind != "page")
                 if r["decode"]["tok_s"] > rows.get(name, {}).get("decode", {}).get("tok_s", 0):

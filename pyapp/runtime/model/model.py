@@ -115,7 +115,6 @@ class Model:
         # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
         # SymInt runs fewer): each chunk's measured time sizes the next (PREFILL_CHUNK_S);
         # prefill_chunk_s None keeps chunks of prefill_rows
-        self.prefill_chunk = min(FIRST_PREFILL_CHUNK, prefill_rows)
         self.prefill_chunk_s: float | None = PREFILL_CHUNK_S
         self._chunk_timed = False  # until a chunk was timed, one runs at a time
         self._chunk_times: dict[int, float] = {}  # rows -> seconds of the latest chunk of that size
@@ -130,6 +129,10 @@ class Model:
         self.sampled_decode_graph = self._build(1, "decode.sampled", sampled=True)
         self.sampled_prefill_graph = (self._build(prefill_rows, "prefill.sampled", sampled=True)
                                       if prefill_rows > 1 else None)
+        # chunks come in whole row tiles of the prefill's kernels: fewer rows cost a whole tile
+        tiles = [d.constants.get("TILE_M", 1) for d in self.prefill_graph.dispatches] if self.prefill_graph else []
+        self.chunk_tile = min(prefill_rows, max([1, *tiles]))
+        self.prefill_chunk = min(max(FIRST_PREFILL_CHUNK, self.chunk_tile), prefill_rows)
 
     @property
     def graphs(self) -> list[Graph]:
@@ -306,11 +309,14 @@ class Model:
         if times:
             other, other_s = next(reversed(times.items()))  # the latest chunk of another size
             per_row = (seconds - other_s) / (rows - other)
-            fixed = max(0.0, seconds - per_row * rows)
-            # a chunk's time that does not grow with its rows is all fixed cost: take them all
-            rows_next = max(target - fixed, fixed) / per_row if per_row > 0 else self.prefill_rows
+            fixed = seconds - per_row * rows
+            if fixed < 0:  # the other time is stale (a first run's setup, a busier GPU): forget it
+                times.clear()
+            else:  # a chunk's time that does not grow with its rows is all fixed cost: take them all
+                rows_next = max(target - fixed, fixed) / per_row if per_row > 0 else self.prefill_rows
         times[rows] = seconds
-        self.prefill_chunk = max(2, min(self.prefill_rows, int(rows_next)))
+        tile = self.chunk_tile
+        self.prefill_chunk = max(2, tile, min(self.prefill_rows, int(rows_next) // tile * tile))
         self._chunk_timed = True
 
     # --- generation ---
