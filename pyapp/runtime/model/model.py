@@ -112,8 +112,7 @@ class Model:
         if prefill_rows is None:
             prefill_rows = PREFILL_ROWS.get(self.kernel_style, GPU_PREFILL_ROWS)
         self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
-        # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
-        # SymInt runs fewer): each chunk's measured time sizes the next (PREFILL_CHUNK_S);
+        # each prefill chunk's measured time sizes the next (PREFILL_CHUNK_S, prefill_chunk below);
         # prefill_chunk_s None keeps chunks of prefill_rows
         self.prefill_chunk_s: float | None = PREFILL_CHUNK_S
         self._chunk_timed = False  # until a chunk was timed, one runs at a time
@@ -129,7 +128,8 @@ class Model:
         self.sampled_decode_graph = self._build(1, "decode.sampled", sampled=True)
         self.sampled_prefill_graph = (self._build(prefill_rows, "prefill.sampled", sampled=True)
                                       if prefill_rows > 1 else None)
-        # chunks come in whole row tiles of the prefill's kernels: fewer rows cost a whole tile
+        # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
+        # SymInt runs fewer), in whole row tiles of the prefill's kernels: fewer cost a whole tile
         tiles = [d.constants.get("TILE_M", 1) for d in self.prefill_graph.dispatches] if self.prefill_graph else []
         self.chunk_tile = min(prefill_rows, max([1, *tiles]))
         self.prefill_chunk = min(max(FIRST_PREFILL_CHUNK, self.chunk_tile), prefill_rows)
