@@ -48,3 +48,4 @@ def check_natively(bundle: Path, golden_file: Path, golden: dict, style: str, *,
     scale = float(np.abs(golden["logits"]).max())
     assert check["tokens_match"], (style, check)
     assert check["max_abs_logit_err"] <= 1e-4 + 1e-3 * scale, (style, check, scale)
+    return row

@@ -43,3 +43,15 @@ def test_prefill_by_shared_tiles_matches_the_reference(model, style, tune):
     pytest.importorskip("wgpu")
     bundle, golden_file, golden = model
     check_natively(bundle, golden_file, golden, style, steps=4, prompt_tokens=8, context=256, tune=tune)
+
+
+@pytest.mark.skipif(not ICD.is_file(), reason="no SwiftShader Vulkan driver (Debian's chromium)")
+@pytest.mark.parametrize("model", ["kquant"], indirect=True)
+def test_a_device_refusing_the_matrix_kernel_prefills_on_f32_tiles(model):
+    """MATRIX_TILES=2 builds the prefill on subgroup matrices, which wgpu-native's compiler does
+    not know: Model.prepare rebuilds the prefill graphs on f32 tiles and says why."""
+    pytest.importorskip("wgpu")
+    bundle, golden_file, golden = model
+    row = check_natively(bundle, golden_file, golden, "subgroups", steps=4, prompt_tokens=8, context=256,
+                         tune=("MATRIX_TILES=2",))
+    assert row["prefill_matrices"] is False and row["matrix_error"], row

@@ -14,11 +14,15 @@ FLAVORS = ("single", "subgroup", "workgroup")
 
 COMPILE = """async (sources) => {
   const adapter = await navigator.gpu.requestAdapter();
-  const wanted = ["subgroups", "shader-f16"].filter((f) => adapter.features.has(f));
+  const wanted = ["subgroups", "shader-f16", "chromium-experimental-subgroup-matrix"].filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures: wanted });
   const errors = {}, skipped = [];
   for (const [name, code] of Object.entries(sources)) {
-    if (/^enable subgroups;/m.test(code) && !device.features.has("subgroups")) { skipped.push(name); continue; }
+    const needs = { subgroups: "subgroups", f16: "shader-f16", chromium_experimental_subgroup_matrix: "chromium-experimental-subgroup-matrix" };
+    if (Object.entries(needs).some(([ext, f]) => new RegExp(`^enable ${ext};`, "m").test(code) && !device.features.has(f))) {
+      skipped.push(name);  // the adapter lacks an extension the source enables (SwiftShader: subgroup matrices)
+      continue;
+    }
     const info = await device.createShaderModule({ code, label: name }).getCompilationInfo();
     const bad = info.messages.filter((m) => m.type === "error");
     if (bad.length) errors[name] = bad.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("; ");
@@ -29,7 +33,8 @@ COMPILE = """async (sources) => {
 
 
 def all_sources() -> dict[str, str]:
-    """name -> full source of every kernel, the fused ones once per team flavor and once by tiles."""
+    """name -> full source of every kernel, the fused ones once per team flavor and once by tiles
+    (in f32, and on subgroup matrices where the adapter has them)."""
     sources = {}
     for path in sorted(WGSL.rglob("*.wgsl")):
         rel = path.relative_to(WGSL)
@@ -40,9 +45,10 @@ def all_sources() -> dict[str, str]:
         if '"common/team.wgsl"' in text:
             for flavor in FLAVORS:
                 sources[f"{name}[{flavor}]"] = shaders.load(name, (("common/team.wgsl", f"common/team_{flavor}.wgsl"),))
-        if '"common/fused.wgsl"' in text:  # the GPU prefill's entry point (fused/_fused.py dispatch_tiles)
-            sources[f"{name}[tiles]"] = shaders.load(name, (("common/team.wgsl", "common/team_single.wgsl"),
-                                                            ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")))
+        if '"common/fused.wgsl"' in text:  # the GPU prefill's entry points (fused/_fused.py dispatch_tiles)
+            for variant in ("tiles", "matrix"):
+                sources[f"{name}[{variant}]"] = shaders.load(name, (("common/team.wgsl", "common/team_single.wgsl"),
+                                                                    ("common/fused_entry.wgsl", f"common/fused_{variant}.wgsl")))
         else:
             sources[name] = shaders.load(name)
     return sources

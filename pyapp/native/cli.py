@@ -120,7 +120,8 @@ async def model_run(bundle: Path, args) -> list[dict]:
         await model.prepare()
         row = {"path": path, "style": model.decode_graph.kernel_style, "prepare_s": time.perf_counter() - t0,
                "dispatches": len(model.decode_graph.dispatches), "adapter": dev.info,
-               "prefill_rows": model.prefill_rows, "graphs_gpu_bytes": sum(g.buffer_bytes for g in model.graphs)}
+               "prefill_rows": model.prefill_rows, "graphs_gpu_bytes": sum(g.buffer_bytes for g in model.graphs),
+               "prefill_matrices": model.uses_matrices(), "matrix_error": model.matrix_error}
         for golden in args.golden:
             from safetensors.numpy import load_file
 

@@ -17,7 +17,7 @@ from pyodide.code import run_js
 from pyodide.ffi import JsException, create_once_callable, create_proxy
 
 from .buffers import MAP_MODE_READ
-from .device import INFO_KEYS, Device, GPUError, WebGPUUnavailable, device_request
+from .device import INFO_KEYS, Device, GPUError, WebGPUUnavailable, device_request, has_half_matrices
 from .jsffi import is_nullish, js_bytes, js_object, js_typed, py_bytes
 
 __all__ = ["BrowserDevice"]
@@ -25,6 +25,19 @@ __all__ = ["BrowserDevice"]
 
 def _message(err) -> str:
     return str(getattr(err, "message", None) or err)
+
+
+def _matrix_configs(info) -> list[dict]:
+    """The adapter's subgroup-matrix configs (GPUAdapterInfo.subgroupMatrixConfigs) as dicts."""
+    configs = getattr(info, "subgroupMatrixConfigs", None)
+    if is_nullish(configs):
+        return []
+    keys = ("componentType", "resultComponentType", "M", "N", "K")
+    return [{k: getattr(c, k, None) for k in keys} for c in configs]
+
+
+def _subgroup_sizes(info) -> tuple[int, int]:
+    return int(getattr(info, "subgroupMinSize", 0) or 0), int(getattr(info, "subgroupMaxSize", 0) or 0)
 
 
 @cache
@@ -37,7 +50,9 @@ class BrowserDevice(Device):
     _raw_errors = (JsException,)
 
     def __init__(self, adapter, raw, info: dict):
-        super().__init__(raw, info, raw.features.values(), lambda name: getattr(raw.limits, name))
+        features = set(raw.features.values())
+        super().__init__(raw, info, features, lambda name: getattr(raw.limits, name),
+                         half_matrices=has_half_matrices(features, _matrix_configs(adapter.info), _subgroup_sizes(adapter.info)))
         self.adapter = adapter
         raw.lost.then(create_once_callable(self._on_lost))
         self._on_error = create_proxy(lambda event: self.uncaptured.append(_message(event.error)))

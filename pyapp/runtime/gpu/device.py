@@ -20,9 +20,14 @@ from .buffers import align
 
 __all__ = ["Device", "GPUError", "WebGPUUnavailable", "kernel_style_for"]
 
-# Features asked for when the adapter has them: the profiler's timestamps, and subgroups for
-# the fused kernels' reductions ("subgroup" is wgpu-native's name for it).
-WANTED_FEATURES = ("timestamp-query", "subgroups", "subgroup")
+# Features asked for when the adapter has them: the profiler's timestamps, subgroups for the
+# fused kernels' reductions ("subgroup" is wgpu-native's name for it), and half floats with
+# Chrome's subgroup matrices for the prefill's tiles on the matrix units (Device.half_matrices).
+MATRIX_FEATURES = ("shader-f16", "chromium-experimental-subgroup-matrix")
+WANTED_FEATURES = ("timestamp-query", "subgroups", "subgroup", *MATRIX_FEATURES)
+# The one subgroup-matrix shape those tiles use (wgsl/common/fused_matrix.wgsl), in subgroups of 32.
+HALF_MATRIX = {"componentType": "f16", "resultComponentType": "f32", "M": 16, "N": 16, "K": 16}
+MATRIX_SUBGROUP = 32
 KERNEL_STYLES = ("lanes", "workgroups", "subgroups")
 # Limits raised to the adapter's maximum: big weights and wide workgroups need them.
 RAISED_LIMITS = (
@@ -53,6 +58,14 @@ def device_request(have, limit, exclude=()) -> tuple[list[str], dict]:
     return [f for f in WANTED_FEATURES if f in have and f not in exclude], {n: limit(n) for n in RAISED_LIMITS}
 
 
+def has_half_matrices(features, configs, subgroup_sizes: tuple[int, int]) -> bool:
+    """Whether the prefill can take its tiles' products on subgroup matrices: the features, a
+    16x16x16 f16 x f16 -> f32 config among the adapter's `subgroupMatrixConfigs` (Apple's are
+    8x8), and subgroups of exactly 32 (the kernel picks a subgroup's blocks by lid / 32)."""
+    shaped = any(all(c.get(k) == v for k, v in HALF_MATRIX.items()) for c in configs)
+    return set(MATRIX_FEATURES) <= set(features) and shaped and subgroup_sizes == (MATRIX_SUBGROUP,) * 2
+
+
 def kernel_style_for(info: dict, features) -> str:
     """"lanes" (one invocation per output, no barriers) on a CPU Vulkan such as SwiftShader,
     which runs workgroup barriers very slowly; on real GPUs "subgroups" (reductions within a
@@ -66,13 +79,15 @@ def kernel_style_for(info: dict, features) -> str:
 class Device:
     """A WebGPU device. Objects are created in build/prepare/upload, never in a step."""
 
-    def __init__(self, raw, info: dict, features, limit):
-        """limit(name): one of the device's limits, by WebGPU's name."""
+    def __init__(self, raw, info: dict, features, limit, *, half_matrices: bool = False):
+        """limit(name): one of the device's limits, by WebGPU's name; half_matrices: see
+        has_half_matrices (read from the adapter by the backend)."""
         self.raw = raw
         self.info = {k: str(info.get(k, "") or "") for k in INFO_KEYS}
         self.features = frozenset(features)
         self.limits = {name: int(limit(name)) for name in REPORTED_LIMITS}
         self.kernel_style = kernel_style_for(info, self.features)
+        self.half_matrices = half_matrices
         self.created = Counter()
         self.lost_reason: str | None = None
         self.uncaptured: list[str] = []  # errors reported outside any scope (a step's), for check()

@@ -26,9 +26,11 @@ from . import forward
 from .. import ops
 from ..ops._checks import OpError
 from ..gpu.buffers import COPY_DST, COPY_SRC, STORAGE
+from ..gpu.device import GPUError
 from .config import ModelConfig
 from ..graph.graph import Graph
 from ..gpu.profiler import KernelTally
+from ..ops import tuning
 from ..ops.fused.sample import HIST, SETTINGS_BYTES, pack_settings
 from .sampling import Sampling
 from ..tokenizer.tokenizer import Tokenizer
@@ -118,6 +120,7 @@ class Model:
         self._chunk_timed = False  # until a chunk was timed, one runs at a time
         self._chunk_times: dict[int, float] = {}  # rows -> seconds of the latest chunk of that size
         self.profile = profile
+        self.matrix_error: str | None = None  # why the prefill left subgroup matrices (prepare)
         self.pos = 0
         self.cached_ids: list[int] = []  # the tokens whose keys and values the cache holds, in order
         self.tally = KernelTally()
@@ -174,6 +177,27 @@ class Model:
         return build(g, self.cfg, self.weights, self.shared, s, sampled)
 
     async def prepare(self):
+        try:
+            for g in self.graphs:
+                await g.prepare()
+        except GPUError as e:
+            if not self.uses_matrices():
+                raise
+            await self._prefill_without_matrices(e)
+
+    def uses_matrices(self) -> bool:
+        """Whether the prefill's tiles take their products on subgroup matrices."""
+        return any(d.variant == "matrix" for g in self.graphs for d in g.dispatches)
+
+    async def _prefill_without_matrices(self, error: GPUError):
+        """Chrome's subgroup matrices are experimental: where the device refuses their kernels,
+        the prefill graphs are built again on f32 tiles (matrix_error says why)."""
+        self.matrix_error = str(error)
+        for g in (self.prefill_graph, self.sampled_prefill_graph):
+            g.release()
+        with tuning.tuned({"MATRIX_TILES": 0}):
+            self.prefill_graph = self._build(self.prefill_rows, "prefill")
+            self.sampled_prefill_graph = self._build(self.prefill_rows, "prefill.sampled", sampled=True)
         for g in self.graphs:
             await g.prepare()
 

@@ -43,6 +43,12 @@ SHARED_TILES = 1
 TILE_M = 64       # rows of a shared tile, 64 or 128 (fused_tiles.wgsl)
 TILE_ITEMS = 16   # its items (TILE_ITEMS there)
 TILES_SHARED_BYTES = 26 * 1024  # its workgroup memory: a device of less keeps the items
+# The same tiles with their products on subgroup matrices (wgsl/common/fused_matrix.wgsl): x and
+# the decoded weights staged in f16, 16x16 blocks accumulated in f32, TILE_M rows x 32 items.
+# 0: never; 1: where the device has them (Device.half_matrices: Chrome's experimental feature);
+# 2: wherever shared tiles run (the tests: a device that refuses the kernel leaves f32 tiles, Model.prepare).
+MATRIX_TILES = 1
+MATRIX_ITEMS = 32
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -97,6 +103,18 @@ def shared_tiles(graph, rows_max: int, k: int, mats: int, fits: bool) -> bool:
     return gpu_kernel(graph, SHARED_TILES, TILES_SHARED_BYTES) and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
 
 
+def matrix_tiles(graph) -> bool:
+    """Whether shared tiles take their products on subgroup matrices (MATRIX_TILES)."""
+    offered = MATRIX_TILES == 2 or getattr(graph.device, "half_matrices", False)
+    return offered and gpu_kernel(graph, MATRIX_TILES, matrix_shared_bytes(TILE_M))
+
+
+def matrix_shared_bytes(tile_m: int) -> int:
+    """fused_matrix.wgsl's workgroup memory: x and the weights in f16 (strides of 40, a row spare),
+    eight drained 16x20 f32 blocks, 512 f32 sums of squares (27.2 KiB at 64 rows, 32.2 at 128)."""
+    return 2 * (tile_m * 40 + 40) + 2 * (128 * 40 + 40) + 8 * 16 * 20 * 4 + 512 * 4
+
+
 def shape_constants(op: str, k: int, cps: int, mats: int, norm: bool, eps: float, weights) -> dict:
     """The overrides every fused matrix kernel takes, by items or by tiles."""
     return {"K": k, "GS": loop_group(op, weights), "CPS": cps, "MATS": mats, "NORM": norm, "EPS": float(eps)}
@@ -144,20 +162,24 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
 
 def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
                    weights, mats: int, norm: bool, eps: float, constants: dict):
-    """The prefill kernel by shared tiles: a workgroup of 256 per TILE_M rows x TILE_ITEMS items."""
+    """The prefill kernel by shared tiles: a workgroup of 256 per TILE_M rows x TILE_ITEMS items
+    (MATRIX_ITEMS on subgroup matrices)."""
     if TILE_M not in (64, 128):
         raise OpError(f"{op}: TILE_M={TILE_M}: shared tiles are 64 or 128 rows")
     cps = 4 // mats
+    variant = "matrix" if matrix_tiles(graph) else "tiles"
+    items = MATRIX_ITEMS if variant == "matrix" else TILE_ITEMS
+    entry = "common/fused_matrix.wgsl" if variant == "matrix" else "common/fused_tiles.wgsl"
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms, local_size=(256, 1, 1),
-                       aliases=(("common/team.wgsl", "common/team_single.wgsl"),
-                                ("common/fused_entry.wgsl", "common/fused_tiles.wgsl")), variant="tiles",
+                       aliases=(("common/team.wgsl", "common/team_single.wgsl"), ("common/fused_entry.wgsl", entry)),
+                       variant=variant,
                        constants={**shape_constants(op, k, cps, mats, norm, eps, weights), "WG": 256,
-                                  "ITEMS": TILE_M * TILE_ITEMS, "TILE_ROWS": 1, "TILE_M": TILE_M, "WIDE": False,
+                                  "ITEMS": TILE_M * items, "TILE_ROWS": 1, "TILE_M": TILE_M, "WIDE": False,
                                   "PAIRS": False, **constants})
 
     def resize():
         r = live_rows_of(op, rows, rows_max)
-        d.set_workgroups(max(1, ceil(ncols / (TILE_ITEMS * cps)) * ceil(r / TILE_M)))
+        d.set_workgroups(max(1, ceil(ncols / (items * cps)) * ceil(r / TILE_M)))
 
     on_change(graph, (rows,), resize)
     return d
