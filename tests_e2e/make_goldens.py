@@ -144,13 +144,39 @@ def tiny_model():
                                     "logits": np.stack(logits).astype(np.float32)}, gguf=f"tiny_{name}.gguf")
 
 
+def prefill_models():
+    """Tiny GGUFs whose GPU prefill runs on subgroup matrices where Chrome offers them (heads of 64
+    or 128, the matrix kernels' sizes) and their goldens after a 480-token prompt, long enough for
+    chunks past the first 128-row tile: 4 query heads of 128 to one kv head (as Llama-3.1-8B's
+    groups), the Q4_K_M-style K-quant mix, and a Gemma 2 with windows and soft caps. They are what
+    pyapp.runtime.bench.golden_check runs on a lent GPU (README, "Prefill on subgroup matrices")."""
+    import sys
+
+    sys.path.insert(0, str(OUT.parent.parent / "tests"))
+    import tiny_llama
+
+    from pyapp.reference import Reference
+
+    prompt = [1, *np.random.default_rng(4).integers(3, 48, 479).tolist()]
+    for name, shape in (("heads128", {"types": tiny_llama.MIXED, "dim": 512, "heads": 4, "kv": 1}),
+                        ("kquant", {"types": tiny_llama.KQUANT, "dim": 256, "ffn": 512}),
+                        ("gemma2", {"arch": "gemma2", "types": tiny_llama.MIXED, "seed": 13, "dim": 256, "kv": 2})):
+        gguf = tiny_llama.write(out_dir / f"prefill_{name}.gguf", **{"seed": 11, **shape}, context=1024)
+        out, logits = Reference(gguf).greedy(prompt, 4)
+        margins = [float(np.sort(step)[-1] - np.sort(step)[-2]) for step in logits]
+        print(f"prefill_{name}: smallest top-1/top-2 logit margin {min(margins):.4f}")
+        save(f"model_prefill_{name}", {"prompt_ids": np.array(prompt, np.int32), "generated_ids": np.array(out, np.int32),
+                                       "logits": np.stack(logits).astype(np.float32)}, gguf=f"prefill_{name}.gguf")
+
+
 # The ops' goldens: each op's cases and reference live in op_tests/ (registered by family).
 FAMILIES = {"infra": [infra],
             "linear": [lambda: write_family("linear", save)],
             "sdpa": [lambda: write_family("sdpa", save)],
             "large": [lambda: write_family("large", save), lambda: vocab_models(out_dir)],
             "tokenizer": [tokenizer_goldens],
-            "model": [model_goldens, tiny_model]}
+            "model": [model_goldens, tiny_model],
+            "prefill": [prefill_models]}
 
 
 def main():
