@@ -1,26 +1,19 @@
-"""Prefill chunks sized by their time (Model._time_chunk), on made-up devices: a chunk of r rows
+"""Prefill chunks sized by their time (model/chunks.py), on made-up devices: a chunk of r rows
 takes fixed + per_row * r seconds (r rounded up to the kernels' row tile)."""
-
-import types
 
 import pytest
 
-from pyapp.runtime.model.model import PREFILL_CHUNK_S, Model
+from pyapp.runtime.model.chunks import PrefillChunks
 
 
-def chunker(tile: int = 1, first: int = 8):
-    return types.SimpleNamespace(prefill_chunk_s=PREFILL_CHUNK_S, prefill_graph=object(), prefill_rows=128,
-                                 _chunk_times={}, prefill_chunk=first, _chunk_timed=False, chunk_tile=tile)
-
-
-def sizes(fixed: float, per_row: float, steps: int = 5, tile: int = 1, m=None) -> list[int]:
-    m = m or chunker(tile, max(8, tile))
+def sizes(fixed: float, per_row: float, steps: int = 5, tile: int = 1, chunks=None) -> list[int]:
+    chunks = chunks or PrefillChunks(128, tile)
     seen = []
     for _ in range(steps):
-        rows = m.prefill_chunk
-        Model._time_chunk(m, rows, fixed + per_row * -(-rows // tile) * tile)
-        seen.append(m.prefill_chunk)
-    assert m._chunk_timed
+        rows = chunks.next_rows()
+        chunks.took(rows, fixed + per_row * -(-rows // tile) * tile)
+        seen.append(chunks.next_rows())
+    assert chunks.timed
     return seen
 
 
@@ -45,17 +38,22 @@ def test_chunks_are_whole_row_tiles(fixed, per_row, want):
     assert seen[-1] == want and all(r % 64 == 0 for r in seen)
 
 
+def test_the_first_chunk_is_a_tile_or_eight_rows():
+    assert PrefillChunks(128).next_rows() == 8
+    assert PrefillChunks(512, 128).next_rows() == 128
+    assert PrefillChunks(1).next_rows() == 1  # a model of no prefill graph runs its prompt a row at a time
+
+
 def test_a_stale_first_time_does_not_pin_the_chunks_small():
     """A first chunk slowed by the GPU's first run (pipelines, caches) once made every later
     chunk 2 rows: each compared its own short time with that stale one."""
-    m = chunker()
-    Model._time_chunk(m, 4, 1.0)  # a warm-up of 4 rows, 0.25 s a row
-    assert m.prefill_chunk == 2
-    assert sizes(0.001, 0.0005, m=m)[-1] == 128  # the GPU's real cost: 128 rows in 0.065 s
+    chunks = PrefillChunks(128)
+    chunks.took(4, 1.0)  # a warm-up of 4 rows, 0.25 s a row
+    assert chunks.next_rows() == 2
+    assert sizes(0.001, 0.0005, chunks=chunks)[-1] == 128  # the GPU's real cost: 128 rows in 0.065 s
 
 
-def test_without_a_target_nothing_is_sized():
-    m = chunker()
-    m.prefill_chunk_s = None
-    Model._time_chunk(m, 8, 1.0)
-    assert m.prefill_chunk == 8 and not m._chunk_timed  # prefill() runs chunks of prefill_rows then
+def test_without_a_target_chunks_are_the_whole_graph():
+    chunks = PrefillChunks(128, target_s=None)
+    chunks.took(8, 1.0)
+    assert chunks.next_rows() == 128 and not chunks.timed  # prefill() runs chunks of prefill_rows then

@@ -59,7 +59,7 @@ def test_prompt_past_one_prefill_chunk(model_app):
         m = app.page.model
         small = Model(m.device, m.cfg, m.weights, m.tok, max_context=256, prefill_rows=16)
         await small.prepare()
-        small.prefill_chunk_s = None  # chunks of prefill_rows, not sized by their time
+        small.chunks.target_s = None  # chunks of prefill_rows, not sized by their time
         g = await small.generate(ARGS["ids"], Sampling(), ARGS["n"], record_logits=True)
         RESULT = {"chunks": small.prefill_graph.executions, "ids": g.generated_ids,
                   "logits": [b64(x) for x in g.logits]}

@@ -67,10 +67,10 @@ def run_sampled(page, tiny, style, fused):
                                     reuse_cache=True)
             # the prompt in chunks of 3 rows through the prefill graph (the timed chunks' size
             # depends on the machine's load; this one does not)
-            kept = m.prefill_chunk_s, m.prefill_rows
-            m.prefill_chunk_s, m.prefill_rows = None, 3
+            kept = m.chunks.target_s, m.chunks.rows_max
+            m.chunks.target_s, m.chunks.rows_max = None, 3
             chunked = await m.generate(ARGS["ids"], s, ARGS["n"], stop_at_eos=False)
-            m.prefill_chunk_s, m.prefill_rows = kept
+            m.chunks.target_s, m.chunks.rows_max = kept
             out.append({"ids": g.generated_ids, "one_step": one.generated_ids, "seed": g.seed,
                         "resumed": part.generated_ids + rest.generated_ids, "reused": rest.reused_tokens,
                         "chunked": chunked.generated_ids,

@@ -241,13 +241,13 @@ async def sampler_report(args: dict) -> dict:
 
 
 async def prefill_chunk_report(args: dict) -> dict:
-    """Prefill in chunks sized by time (Model.prefill_chunk_s, the default) against chunks of
+    """Prefill in chunks sized by time (Model.chunks.target_s, the default) against chunks of
     the prefill graph's rows, alternating (args: tokens, default 1024; shapes, default
     ["llama_1b"]): prefill tokens/s, and how long a Stop asked after the first chunk took."""
     from ..page import app
 
     async def one(m: Model, chunk_s) -> dict:
-        m.prefill_chunk_s = chunk_s
+        m.chunks.target_s = chunk_s
         prompt = [(1000 + i * 7) % 20000 % m.tok.vocab_size for i in range(args.get("tokens", 1024))]
         rate = await prefill_rate(m, len(prompt))
         asked = []
@@ -261,13 +261,13 @@ async def prefill_chunk_report(args: dict) -> dict:
     for kind in args.get("shapes", ["llama_1b"]):
         models.append((kind, await shape_model(app.page.model, kind)))
     for name, m in models:
-        kept = m.prefill_chunk_s
+        kept = m.chunks.target_s
         for label, chunk_s in (("timed", kept), ("whole", None)) * 2:
             r = await one(m, chunk_s)
             best = out.setdefault(name, {}).get(label)
             if best is None or r["prefill_tok_s"] > best["prefill_tok_s"]:
                 out[name][label] = r
-        m.prefill_chunk_s = kept
+        m.chunks.target_s = kept
         if m is not app.page.model:
             m.close()
     return out

@@ -34,16 +34,13 @@ from ..ops import tuning
 from ..ops.fused.sample import HIST, SETTINGS_BYTES, pack_settings
 from .sampling import Sampling
 from ..tokenizer.tokenizer import Tokenizer
+from .chunks import PrefillChunks
 from .weights import Weights
 
 # control tokens that end a turn besides the file's eos, by name as llama.cpp's vocabulary finds them
 # (a Phi-3 file's eos is <|endoftext|>, its turns end in <|end|>)
 END_OF_TURN = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>")
 MAX_BATCH = 32  # decode steps per submit, at most (forward.RING holds their tokens)
-# A prefill chunk aims at this much GPU time, so Stop lands within about two chunks (two are in
-# flight) on any GPU: 128 rows take ~37 s on a slow one and ~15 ms on an H100.
-PREFILL_CHUNK_S = 0.2
-FIRST_PREFILL_CHUNK = 8  # rows of the first chunk a model runs: it runs alone, and its time sizes the next
 # Rows of the prefill graphs, the largest chunk. GPUs (kernel styles other than lanes) run the
 # fused matmuls by tiles of 64 rows (ops/fused/_fused.py SHARED_TILES): 128 rows gave a 1B model's
 # Q/K/V only 96 workgroups for 132 SMs; CPUs take chunks of at most 128.
@@ -114,11 +111,6 @@ class Model:
         if prefill_rows is None:
             prefill_rows = PREFILL_ROWS.get(self.kernel_style, GPU_PREFILL_ROWS)
         self.prefill_rows = prefill_rows = min(prefill_rows, self.cmax)  # a graph of rows past the context cannot run
-        # each prefill chunk's measured time sizes the next (PREFILL_CHUNK_S, prefill_chunk below);
-        # prefill_chunk_s None keeps chunks of prefill_rows
-        self.prefill_chunk_s: float | None = PREFILL_CHUNK_S
-        self._chunk_timed = False  # until a chunk was timed, one runs at a time
-        self._chunk_times: dict[int, float] = {}  # rows -> seconds of the latest chunk of that size
         self.profile = profile
         self.matrix_error: str | None = None  # why the prefill left subgroup matrices (prepare)
         self.pos = 0
@@ -131,11 +123,18 @@ class Model:
         self.sampled_decode_graph = self._build(1, "decode.sampled", sampled=True)
         self.sampled_prefill_graph = (self._build(prefill_rows, "prefill.sampled", sampled=True)
                                       if prefill_rows > 1 else None)
-        # rows of the next prefill chunk (<= prefill_rows, the prefill graph's size; the `rows`
-        # SymInt runs fewer), in whole row tiles of the prefill's kernels: fewer cost a whole tile
+        self.chunks = self._chunks()
+
+    def _chunks(self) -> PrefillChunks:
+        """Rows of each prefill chunk, sized by their time (chunks.py; <= prefill_rows, the prefill
+        graph's size: the `rows` SymInt runs fewer), in whole row tiles of the prefill's kernels."""
         tiles = [d.constants.get("TILE_M", 1) for d in self.prefill_graph.dispatches] if self.prefill_graph else []
-        self.chunk_tile = min(prefill_rows, max([1, *tiles]))
-        self.prefill_chunk = min(max(FIRST_PREFILL_CHUNK, self.chunk_tile), prefill_rows)
+        return PrefillChunks(self.prefill_rows, max([1, *tiles]))
+
+    @property
+    def prefill_chunk(self) -> int:
+        """Rows of the next prefill chunk."""
+        return self.chunks.next_rows()
 
     @property
     def graphs(self) -> list[Graph]:
@@ -191,13 +190,15 @@ class Model:
 
     async def _prefill_without_matrices(self, error: GPUError):
         """Chrome's subgroup matrices are experimental: where the device refuses their kernels,
-        the prefill graphs are built again on f32 tiles (matrix_error says why)."""
+        the prefill graphs are built again on f32 tiles and flash_attention.wgsl (matrix_error says
+        why), their chunks in those tiles."""
         self.matrix_error = str(error)
         for g in (self.prefill_graph, self.sampled_prefill_graph):
             g.release()
         with tuning.tuned({"MATRIX_TILES": 0}):
             self.prefill_graph = self._build(self.prefill_rows, "prefill")
             self.sampled_prefill_graph = self._build(self.prefill_rows, "prefill.sampled", sampled=True)
+        self.chunks = self._chunks()
         for g in self.graphs:
             await g.prepare()
 
@@ -277,14 +278,13 @@ class Model:
             launch, n = flight.popleft()
             out = await self._finish(launch)
             now = time.perf_counter()
-            self._time_chunk(n, now - last)  # the GPU ran this chunk since the one before ended
+            self.chunks.took(n, now - last)  # the GPU ran this chunk since the one before ended
             done, last = done + n, now
             if on_progress:
                 on_progress(done, len(ids))
 
         while start < len(ids):
-            timed = self.prefill_chunk_s is not None
-            rows = 1 if prefill is None else self.prefill_chunk if timed else self.prefill_rows
+            rows = 1 if prefill is None else self.chunks.next_rows()
             chunk = ids[start:start + rows]
             pair = self._pair(sampled and start + len(chunk) >= len(ids))
             graph = pair[0] if len(chunk) > 1 else pair[1]
@@ -292,7 +292,7 @@ class Model:
                 last = time.perf_counter()
             flight.append((self._launch(graph, chunk, want_logits and start + rows >= len(ids)), len(chunk)))
             start += len(chunk)
-            if len(flight) == 2 or (timed and not self._chunk_timed):
+            if len(flight) == 2 or (self.chunks.target_s is not None and not self.chunks.timed):
                 await finish()
                 if should_stop and should_stop():
                     while flight:
@@ -318,30 +318,6 @@ class Model:
             history[p % HIST] = prompt_ids[p]
         self.device.write(self.shared.history, history)
         return seed
-
-    def _time_chunk(self, rows: int, seconds: float):
-        """Size the next prefill chunk from the chunks' times: PREFILL_CHUNK_S worth of rows. Two
-        sizes timed give a chunk's fixed cost (encoding, the LM head: seconds on SwiftShader)
-        and its cost per row; where the fixed cost passes half the target, a chunk takes twice
-        it, so a slow device keeps half its prefill speed rather than stopping quicker."""
-        if self.prefill_chunk_s is None or rows < 2 or seconds <= 0:
-            return
-        target = self.prefill_chunk_s
-        rows_next = rows * target / seconds
-        times = self._chunk_times
-        times.pop(rows, None)
-        if times:
-            other, other_s = next(reversed(times.items()))  # the latest chunk of another size
-            per_row = (seconds - other_s) / (rows - other)
-            fixed = seconds - per_row * rows
-            if fixed < 0:  # the other time is stale (a first run's setup, a busier GPU): forget it
-                times.clear()
-            else:  # a chunk's time that does not grow with its rows is all fixed cost: take them all
-                rows_next = max(target - fixed, fixed) / per_row if per_row > 0 else self.prefill_rows
-        times[rows] = seconds
-        tile = self.chunk_tile
-        self.prefill_chunk = max(2, tile, min(self.prefill_rows, int(rows_next) // tile * tile))
-        self._chunk_timed = True
 
     # --- generation ---
 
