@@ -1,8 +1,8 @@
 """When the prefill's shared tiles take their products on subgroup matrices (fused_matrix.wgsl),
 and when they keep f32 (fused_tiles.wgsl): the adapter's features, its 16x16x16 f16 config and
-subgroups of 32 (Device.half_matrices), the workgroup memory, and the MATRIX_TILES setting.
-The kernel itself runs only where Chrome offers the feature on a GPU (README, "Prefill on
-subgroup matrices"); SwiftShader offers neither it nor shader-f16.
+subgroups of 32 (Device.half_matrices), the workgroup memory (128 rows a tile where it holds
+them), and the MATRIX_TILES setting. The kernel itself runs only where Chrome offers the feature
+on a GPU (README, "Prefill on subgroup matrices"); SwiftShader offers neither it nor shader-f16.
 """
 
 import types
@@ -48,25 +48,26 @@ def prefill_swiglu(dev, rows: int = 512, k: int = 256, n: int = 1000):
     return g.dispatches[-1], live
 
 
-@pytest.mark.parametrize("half, shared, setting, variant", [
-    (True, 48 * 1024, 1, "matrix"),
-    (True, 32 * 1024, 1, "matrix"),
-    (True, 27 * 1024, 1, "tiles"),   # too little workgroup memory for the f16 staging and the drain
-    (True, 48 * 1024, 0, "tiles"),
-    (False, 48 * 1024, 1, "tiles"),
+@pytest.mark.parametrize("half, shared, setting, variant, tile_m", [
+    (True, 48 * 1024, 1, "matrix", 128),
+    (True, 32 * 1024, 1, "matrix", 64),   # 128 rows of f16 x need 32.2 KiB
+    (True, 27 * 1024, 1, "tiles", 64),    # too little workgroup memory for the f16 staging and the drain
+    (True, 48 * 1024, 0, "tiles", 64),
+    (False, 48 * 1024, 1, "tiles", 64),
 ])
-def test_prefill_tiles_take_matrices_where_the_device_has_them(half, shared, setting, variant):
+def test_prefill_tiles_take_matrices_where_the_device_has_them(half, shared, setting, variant, tile_m):
     with tuning.tuned({"MATRIX_TILES": setting}):
         d, live = prefill_swiglu(device(half, shared))
     assert d.variant == variant
+    assert d.constants["TILE_M"] == tile_m
     assert ("chromium_experimental_subgroup_matrix" in d.source) == (variant == "matrix")
     # a matrix tile is 32 items of 2 + 2 columns (gate, up): 128 sums, 64 output columns
     across = -(-1000 // (64 if variant == "matrix" else 32))
-    assert d.workgroups == across * 8
+    assert d.workgroups == across * (512 // tile_m)
     live.set(65)
     for hook in live.hooks:  # as an execute runs them
         hook(65)
-    assert d.workgroups == across * 2
+    assert d.workgroups == across * -(-65 // tile_m)
 
 
 def test_matrix_source_puts_its_directives_first():
@@ -76,3 +77,4 @@ def test_matrix_source_puts_its_directives_first():
     assert head == ["enable f16;", "enable chromium_experimental_subgroup_matrix;",
                     "diagnostic(off, chromium.subgroup_matrix_uniformity);"]
     assert "override TILE_M" in text
+

@@ -49,6 +49,10 @@ TILES_SHARED_BYTES = 26 * 1024  # its workgroup memory: a device of less keeps t
 # 2: wherever shared tiles run (the tests: a device that refuses the kernel leaves f32 tiles, Model.prepare).
 MATRIX_TILES = 1
 MATRIX_ITEMS = 32
+# Rows of a matrix tile where the device gives its workgroup memory (matrix_shared_bytes; else 64):
+# in Chrome on an H100, 128 rows took 512-token prefills of 1B shapes 13,545 -> 15,950 tokens/s and
+# of 8B shapes 1,920 -> 3,452 (README, "Prefill on subgroup matrices").
+MATRIX_TILE_M = 128
 WIDE_LOADS = 1   # 0: teams walk whole groups of GS as before (pyapp.native model --tune WIDE_LOADS=0)
 PAIR_LOADS = 1   # 0: lanes reading GGUF blocks take one 32-k chunk at a time, not two (PAIRS)
 # Columns per item of swiglu (of each matrix) and of qkv_rope (two RoPE pairs) where teams read
@@ -103,10 +107,25 @@ def shared_tiles(graph, rows_max: int, k: int, mats: int, fits: bool) -> bool:
     return gpu_kernel(graph, SHARED_TILES, TILES_SHARED_BYTES) and fits and rows_max > 1 and k % 32 == 0 and mats in (1, 2)
 
 
+def matrices_offered(graph, shared_bytes: int) -> bool:
+    """Whether a prefill kernel on subgroup matrices runs (MATRIX_TILES: the device has them, or
+    the tests say always) with `shared_bytes` of workgroup memory."""
+    offered = MATRIX_TILES == 2 or getattr(graph.device, "half_matrices", False)
+    return offered and gpu_kernel(graph, MATRIX_TILES, shared_bytes)
+
+
 def matrix_tiles(graph) -> bool:
     """Whether shared tiles take their products on subgroup matrices (MATRIX_TILES)."""
-    offered = MATRIX_TILES == 2 or getattr(graph.device, "half_matrices", False)
-    return offered and gpu_kernel(graph, MATRIX_TILES, matrix_shared_bytes(TILE_M))
+    return matrices_offered(graph, matrix_shared_bytes(64))
+
+
+def tile_rows(graph, variant: str) -> int:
+    """Rows of a shared tile: TILE_M on f32 tiles; on matrix tiles MATRIX_TILE_M where the device
+    gives its workgroup memory, else 64."""
+    if variant != "matrix":
+        return TILE_M
+    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0)
+    return MATRIX_TILE_M if room >= matrix_shared_bytes(MATRIX_TILE_M) else 64
 
 
 def matrix_shared_bytes(tile_m: int) -> int:
@@ -162,24 +181,25 @@ def dispatch(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: i
 
 def dispatch_tiles(graph, op: str, *, writes, reads, uniforms, ncols: int, rows_max: int, rows: SymInt, k: int,
                    weights, mats: int, norm: bool, eps: float, constants: dict):
-    """The prefill kernel by shared tiles: a workgroup of 256 per TILE_M rows x TILE_ITEMS items
+    """The prefill kernel by shared tiles: a workgroup of 256 per tile_rows rows x TILE_ITEMS items
     (MATRIX_ITEMS on subgroup matrices)."""
-    if TILE_M not in (64, 128):
-        raise OpError(f"{op}: TILE_M={TILE_M}: shared tiles are 64 or 128 rows")
+    if TILE_M not in (64, 128) or MATRIX_TILE_M not in (64, 128):
+        raise OpError(f"{op}: TILE_M={TILE_M}, MATRIX_TILE_M={MATRIX_TILE_M}: shared tiles are 64 or 128 rows")
     cps = 4 // mats
     variant = "matrix" if matrix_tiles(graph) else "tiles"
+    tile_m = tile_rows(graph, variant)
     items = MATRIX_ITEMS if variant == "matrix" else TILE_ITEMS
     entry = "common/fused_matrix.wgsl" if variant == "matrix" else "common/fused_tiles.wgsl"
     d = graph.dispatch(op, shader=op, writes=writes, reads=reads, uniforms=uniforms, local_size=(256, 1, 1),
                        aliases=(("common/team.wgsl", "common/team_single.wgsl"), ("common/fused_entry.wgsl", entry)),
                        variant=variant,
                        constants={**shape_constants(op, k, cps, mats, norm, eps, weights), "WG": 256,
-                                  "ITEMS": TILE_M * items, "TILE_ROWS": 1, "TILE_M": TILE_M, "WIDE": False,
+                                  "ITEMS": tile_m * items, "TILE_ROWS": 1, "TILE_M": tile_m, "WIDE": False,
                                   "PAIRS": False, **constants})
 
     def resize():
         r = live_rows_of(op, rows, rows_max)
-        d.set_workgroups(max(1, ceil(ncols / (items * cps)) * ceil(r / TILE_M)))
+        d.set_workgroups(max(1, ceil(ncols / (items * cps)) * ceil(r / tile_m)))
 
     on_change(graph, (rows,), resize)
     return d
