@@ -190,8 +190,8 @@ class Model:
 
     async def _prefill_without_matrices(self, error: GPUError):
         """Chrome's subgroup matrices are experimental: where the device refuses their kernels,
-        the prefill graphs are built again on f32 tiles and flash_attention.wgsl (matrix_error says
-        why), their chunks in those tiles."""
+        the prefill graphs are built again on f32 tiles (matrix_error says why), and their chunks
+        sized in those tiles."""
         self.matrix_error = str(error)
         for g in (self.prefill_graph, self.sampled_prefill_graph):
             g.release()
