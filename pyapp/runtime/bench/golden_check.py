@@ -4,44 +4,30 @@ project's CI), run by any driver: the DevTools driver on a lent GPU machine (its
 `report`) and tests_e2e/test_golden_check.py on SwiftShader.
 
 A golden is a safetensors file of prompt_ids, generated_ids and logits (fp64 greedy decoding by
-pyapp.reference, tests_e2e/make_goldens.py); its model is a GGUF served beside it, or the page's own.
-Safetensors is parsed here by hand (8-byte header length, JSON header, raw little-endian data):
-the page has no numpy.
+pyapp.reference, tests_e2e/make_goldens.py), read by the bundle's reader (page/bundle.py); its
+model is a GGUF served beside it, or the page's own.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 from array import array
 
 from ..model.model import Model
 from ..model.sampling import Sampling
 
-TYPECODES = {"I32": "i", "F32": "f"}
-
-
-def parse_safetensors(raw: bytes) -> dict[str, array]:
-    """The tensors of a safetensors file (int32 and f32 only), flat."""
-    n = struct.unpack_from("<Q", raw)[0]
-    out = {}
-    for name, t in json.loads(raw[8:8 + n]).items():
-        if name == "__metadata__":
-            continue
-        if t["dtype"] not in TYPECODES:
-            raise ValueError(f"golden tensor {name}: dtype {t['dtype']} (want I32 or F32)")
-        a, b = t["data_offsets"]
-        out[name] = array(TYPECODES[t["dtype"]], raw[8 + n + a:8 + n + b])
-    return out
+TYPECODES = {"i32": "i", "f32": "f"}
 
 
 async def fetch_golden(url: str) -> dict[str, array]:
-    from pyodide.http import pyfetch
+    """The golden's tensors (int32 and f32 only), flat, through the bundle's safetensors reader."""
+    from ..page.bundle import fetch_file
 
-    response = await pyfetch(url)
-    if not response.ok:
-        raise FileNotFoundError(f"golden {url}: HTTP {response.status}")
-    return parse_safetensors(await response.bytes())
+    out = {}
+    for name, t in (await fetch_file(url)).tensors.items():
+        if t.dtype not in TYPECODES:
+            raise ValueError(f"golden {url}: tensor {name} is {t.dtype} (want i32 or f32)")
+        out[name] = array(TYPECODES[t.dtype], t.view.to_bytes())
+    return out
 
 
 async def check(model: Model, golden: dict[str, array]) -> dict:

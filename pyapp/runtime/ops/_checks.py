@@ -76,5 +76,9 @@ def gpu_kernel(graph, setting: int, shared_bytes: int) -> bool:
     lanes, 2 always (the tests, on SwiftShader); and only where the device gives a workgroup
     `shared_bytes` of shared memory (a graph without a device gives none)."""
     wanted = setting == 2 or (setting == 1 and graph.kernel_style != "lanes")
-    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0) >= shared_bytes
-    return wanted and room
+    return wanted and workgroup_memory(graph) >= shared_bytes
+
+
+def workgroup_memory(graph) -> int:
+    """Bytes of shared memory the graph's device gives a workgroup (0 without a device)."""
+    return getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0)

@@ -18,7 +18,7 @@ lanes take chunks of 32 k in turn, so a subgroup's reads of a row are one contig
 from math import ceil
 
 from ...graph.graph import SymInt
-from .._checks import OpError, expect_tensor, gpu_kernel, on_change
+from .._checks import OpError, expect_tensor, gpu_kernel, on_change, workgroup_memory
 from ..formats import FUSED_ONLY, GGUF_BLOCKS
 
 FLAVORS = {"lanes": "single", "subgroups": "subgroup", "workgroups": "workgroup"}
@@ -124,8 +124,7 @@ def tile_rows(graph, variant: str) -> int:
     gives its workgroup memory, else 64."""
     if variant != "matrix":
         return TILE_M
-    room = getattr(graph.device, "limits", {}).get("maxComputeWorkgroupStorageSize", 0)
-    return MATRIX_TILE_M if room >= matrix_shared_bytes(MATRIX_TILE_M) else 64
+    return MATRIX_TILE_M if workgroup_memory(graph) >= matrix_shared_bytes(MATRIX_TILE_M) else 64
 
 
 def matrix_shared_bytes(tile_m: int) -> int:
